@@ -1,0 +1,71 @@
+"""Caching trained models on disk so that later lessons (and re-runs) need not train again.
+
+Files live in :func:`cvae_course.settings.cache_dir` as ``<name>-<fast|full>-v<N>.keras``: fast-mode and
+full-mode models never mix, and bumping ``CACHE_VERSION`` retires files from older course versions.
+Saving is atomic (write then rename), so an interrupted save never leaves half a file behind, and a
+cached file that cannot be loaded, or is not what the caller expects, is replaced by retraining.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from cvae_course import settings
+
+settings.import_tensorflow_quietly()
+import keras  # noqa: E402
+
+import cvae_course.models  # noqa: E402,F401  (registers the custom classes for loading)
+
+CACHE_VERSION = 1
+M = TypeVar("M", bound=keras.Model)
+
+
+def model_path(name: str) -> Path:
+    """Where the model called ``name`` is cached in the current mode."""
+    if not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise ValueError(f"model name must be letters, digits, '-' or '_', got {name!r}")
+    return settings.cache_dir() / f"{name}-{settings.mode_name()}-v{CACHE_VERSION}.keras"
+
+
+def save_model(model: keras.Model, name: str) -> Path:
+    """Save ``model`` under ``name`` atomically; returns the path."""
+    path = model_path(name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}-", suffix=".keras", dir=path.parent)
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def load_model(name: str, expected: type[M] = keras.Model, check: Callable[[M], bool] | None = None) -> M | None:
+    """The cached model, or None when there is none, it cannot be read, or it fails ``expected``/``check``."""
+    path = model_path(name)
+    if not path.is_file():
+        return None
+    try:
+        model = keras.saving.load_model(path)
+    except Exception as err:  # a corrupt or incompatible file: any loader error means "retrain"
+        # Told on stdout, not as a warning: stderr in a notebook looks like a failure to a learner.
+        print(f"Cached model {path} could not be loaded ({type(err).__name__}); training a new one.")
+        return None
+    if not isinstance(model, expected) or (check is not None and not check(model)):
+        return None
+    return model
+
+
+def load_or_train(name: str, train_fn: Callable[[], M], expected: type[M] = keras.Model,
+                  check: Callable[[M], bool] | None = None) -> M:
+    """Load the cached model ``name`` if it is valid; otherwise call ``train_fn()``, cache and return it."""
+    model = load_model(name, expected, check)
+    if model is None:
+        model = train_fn()
+        save_model(model, name)
+    return model

@@ -1,0 +1,188 @@
+"""Measuring models: test negative ELBO, a judge classifier, conditional accuracy and diversity.
+
+* :func:`negative_elbo_per_image` scores each image in nats (lower is better); its mean over the test
+  set is the usual number to compare VAEs by.
+* :func:`load_judge` gives a small convolutional digit classifier, trained once and cached, that
+  judges generated digits.
+* :func:`conditional_accuracy`: the share of digits generated for label k that the judge reads as k.
+* :func:`diversity`: how varied the generated digits of each label are, relative to real digits of that
+  label (about 0.6 for a healthy 2-D CVAE, near 0 when every sample of a label is the same average digit).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cvae_course import settings
+from cvae_course.validation import NUM_CLASSES, as_images, as_labels, check_positive_int
+
+settings.import_tensorflow_quietly()
+import keras  # noqa: E402
+from keras import layers, ops  # noqa: E402
+
+from cvae_course import cache  # noqa: E402
+from cvae_course.losses import kl_divergence, reconstruction_loss  # noqa: E402
+from cvae_course.models import CVAE, PREDICT_BATCH, VAE  # noqa: E402
+
+JUDGE_NAME = "judge"
+
+
+def negative_elbo_per_image(model: VAE, images, labels=None, *, n_samples: int = 1, seed: int = 0) -> np.ndarray:
+    """-ELBO(x) = reconstruction + KL for each image, in nats, averaged over ``n_samples`` draws of z.
+
+    For a CVAE pass the labels to condition on (the true ones, or any other to ask "how well does x fit
+    label k?").
+    """
+    if not isinstance(model, VAE):
+        raise ValueError(f"model must be a VAE or CVAE from cvae_course.models, got {type(model).__name__}")
+    x, y = model._inputs(images, labels)
+    n_samples = check_positive_int(n_samples, "n_samples")
+    gen = keras.random.SeedGenerator(seed)
+    out = np.empty(len(x), dtype=np.float64)
+    for start in range(0, len(x), PREDICT_BATCH):
+        xb = x[start : start + PREDICT_BATCH]
+        yb = None if y is None else y[start : start + PREDICT_BATCH]
+        z_mean, z_log_var = model._enc(xb, yb)
+        kl = ops.convert_to_numpy(kl_divergence(z_mean, z_log_var))
+        rec = np.zeros(len(xb))
+        for _ in range(n_samples):
+            eps = keras.random.normal(ops.shape(z_mean), seed=gen)
+            z = z_mean + ops.exp(0.5 * z_log_var) * eps
+            rec += ops.convert_to_numpy(reconstruction_loss(xb, model._dec(z, yb)))
+        out[start : start + len(xb)] = rec / n_samples + kl
+    return out
+
+
+def test_negative_elbo(model: VAE, images, labels=None, *, n_samples: int = 1, seed: int = 0) -> float:
+    """Mean negative ELBO over a set of images, in nats per image."""
+    return float(np.mean(negative_elbo_per_image(model, images, labels, n_samples=n_samples, seed=seed)))
+
+
+test_negative_elbo.__test__ = False  # a metric, not a pytest test
+
+
+# ------------------------------------------------------------------------------------------------ judge
+def build_judge() -> keras.Model:
+    """A small convolutional classifier: image (28, 28, 1) -> logits for digits 0-9."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dropout(0.3),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(NUM_CLASSES),
+        ],
+        name="judge",
+    )
+
+
+def train_judge(images, labels, *, epochs: int = 4, seed: int = settings.DEFAULT_SEED) -> keras.Model:
+    """Train the judge on real digits (all of the training set, also in fast mode: it must be good)."""
+    settings.seed_everything(seed)
+    x, y = as_images(images), as_labels(labels)
+    judge = build_judge()
+    judge.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    judge.fit(x, y, epochs=epochs, batch_size=128, verbose=0)
+    return judge
+
+
+def load_judge() -> keras.Model:
+    """The cached judge, trained on first use on the full training set (about a minute on a laptop)."""
+    from cvae_course.data import load_mnist
+
+    def fit_judge():
+        mnist = load_mnist(fast=False)
+        return train_judge(mnist.x_train, mnist.y_train)
+
+    # The judge is the same in both modes: cached under the full-mode name.
+    with _full_mode():
+        return cache.load_or_train(JUDGE_NAME, fit_judge, keras.Model)
+
+
+class _full_mode:
+    """Temporarily leave fast mode so that shared models use one cache file."""
+
+    def __enter__(self):
+        import os
+
+        self._old = os.environ.get(settings.FAST_ENV)
+        os.environ[settings.FAST_ENV] = "0"
+
+    def __exit__(self, *exc):
+        import os
+
+        if self._old is None:
+            os.environ.pop(settings.FAST_ENV, None)
+        else:
+            os.environ[settings.FAST_ENV] = self._old
+
+
+def classify(judge: keras.Model, images) -> np.ndarray:
+    """The judge's label for each image."""
+    x = as_images(images)
+    logits = np.concatenate(
+        [ops.convert_to_numpy(judge(x[i : i + PREDICT_BATCH], training=False)) for i in range(0, len(x), PREDICT_BATCH)]
+    )
+    return logits.argmax(axis=1)
+
+
+def accuracy(judge: keras.Model, images, labels) -> float:
+    """Share of images the judge labels correctly."""
+    return float(np.mean(classify(judge, images) == as_labels(labels)))
+
+
+# ------------------------------------------------------------------------------------- generation quality
+def generate_per_label(model: CVAE, n_per_label: int = 200, *, temperature: float = 1.0, seed: int = 0):
+    """``n_per_label`` generated digits for each label 0-9: (images, labels), labels in blocks."""
+    if not isinstance(model, CVAE):
+        raise ValueError(f"model must be a CVAE, got {type(model).__name__}")
+    n = check_positive_int(n_per_label, "n_per_label")
+    labels = np.repeat(np.arange(NUM_CLASSES), n)
+    return model.generate(labels, temperature=temperature, seed=seed), labels
+
+
+def conditional_accuracy(model: CVAE, judge: keras.Model, n_per_label: int = 200, *, temperature: float = 1.0,
+                         seed: int = 0) -> tuple[float, np.ndarray]:
+    """(overall, per-class) share of generated digits that the judge reads as the requested label."""
+    images, labels = generate_per_label(model, n_per_label, temperature=temperature, seed=seed)
+    hits = classify(judge, images) == labels
+    per_class = hits.reshape(NUM_CLASSES, -1).mean(axis=1)
+    return float(hits.mean()), per_class
+
+
+def mean_pairwise_distance(images) -> float:
+    """Mean Euclidean distance between all pairs of images (flattened)."""
+    x = as_images(images).reshape(len(images), -1).astype(np.float64)
+    if len(x) < 2:
+        raise ValueError(f"images must hold at least 2 images to compare, got {len(x)}")
+    sq = np.sum(x * x, axis=1)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * x @ x.T, 0.0)
+    iu = np.triu_indices(len(x), k=1)
+    return float(np.sqrt(d2[iu]).mean())
+
+
+def diversity(model: CVAE, images, labels, n_per_label: int = 200, *, seed: int = 0) -> float:
+    """Generated vs real spread, averaged over labels.
+
+    For each label: mean pairwise distance between ``n_per_label`` generated digits (decoder means,
+    z ~ N(0, I)) divided by the same for ``n_per_label`` real digits of that label from ``images``.
+    """
+    x, y = as_images(images), as_labels(labels)
+    generated, gen_labels = generate_per_label(model, n_per_label, seed=seed)
+    rng = np.random.default_rng(seed)
+    ratios = []
+    for k in range(NUM_CLASSES):
+        real = x[y == k]
+        if len(real) < 2:
+            raise ValueError(f"images hold {len(real)} real digit(s) with label {k}; need at least 2 per label")
+        real = real[rng.permutation(len(real))[:n_per_label]]
+        ratios.append(mean_pairwise_distance(generated[gen_labels == k]) / mean_pairwise_distance(real))
+    return float(np.mean(ratios))

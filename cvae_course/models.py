@@ -1,0 +1,345 @@
+"""Autoencoder, VAE and CVAE models with dense or convolutional encoders and decoders.
+
+All three are Keras models trained with ``model.fit(...)``. The VAE and CVAE compute the negative ELBO
+in ``compute_loss`` and report ``loss``, ``reconstruction`` and ``kl`` (nats per image) as metrics.
+Outside training, ``encode``, ``decode``, ``reconstruct`` and (CVAE) ``generate`` take and return NumPy
+arrays; images are float32 (N, 28, 28, 1) in [0, 1] and labels are digits 0-9.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from cvae_course import settings
+from cvae_course.validation import (
+    NUM_CLASSES,
+    as_images,
+    as_labels,
+    as_latent,
+    check_positive_float,
+    check_positive_int,
+    check_same_length,
+)
+
+settings.import_tensorflow_quietly()
+import keras  # noqa: E402
+from keras import layers, ops  # noqa: E402
+
+from cvae_course.layers import Sampling  # noqa: E402
+from cvae_course.losses import elbo_terms, reconstruction_loss  # noqa: E402
+
+KINDS = ("dense", "conv")
+DEFAULT_HIDDEN = (512, 256)
+DEFAULT_FILTERS = (32, 64)
+PREDICT_BATCH = 2048
+
+
+def _check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    return kind
+
+
+# --------------------------------------------------------------------------------------------- builders
+def build_encoder(
+    latent_dim: int = 2,
+    kind: str = "dense",
+    *,
+    conditional: bool = False,
+    variational: bool = True,
+    hidden: Sequence[int] = DEFAULT_HIDDEN,
+    filters: Sequence[int] = DEFAULT_FILTERS,
+) -> keras.Model:
+    """Image (and one-hot label) -> (z_mean, z_log_var), or -> z when ``variational=False``."""
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
+    image = keras.Input(shape=(28, 28, 1), name="image")
+    inputs = [image]
+    if _check_kind(kind) == "dense":
+        h = layers.Flatten()(image)
+        units = list(hidden)
+    else:
+        h = image
+        for f in filters:
+            h = layers.Conv2D(f, 3, strides=2, padding="same", activation="relu")(h)
+        h = layers.Flatten()(h)
+        units = [hidden[-1]]
+    if conditional:
+        label = keras.Input(shape=(NUM_CLASSES,), name="label")
+        inputs.append(label)
+        h = layers.Concatenate()([h, label])
+    for u in units:
+        h = layers.Dense(u, activation="relu")(h)
+    if not variational:
+        code = layers.Dense(latent_dim, name="code")(h)
+        return keras.Model(inputs if conditional else image, code, name="encoder")
+    z_mean = layers.Dense(latent_dim, name="z_mean")(h)
+    z_log_var = layers.Dense(latent_dim, name="z_log_var")(h)
+    return keras.Model(inputs if conditional else image, [z_mean, z_log_var], name="encoder")
+
+
+def build_decoder(
+    latent_dim: int = 2,
+    kind: str = "dense",
+    *,
+    conditional: bool = False,
+    hidden: Sequence[int] = DEFAULT_HIDDEN,
+    filters: Sequence[int] = DEFAULT_FILTERS,
+) -> keras.Model:
+    """z (and one-hot label) -> Bernoulli logits of shape (28, 28, 1); sigmoid(logits) is the mean image."""
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
+    z = keras.Input(shape=(latent_dim,), name="z")
+    inputs = [z]
+    h = z
+    if conditional:
+        label = keras.Input(shape=(NUM_CLASSES,), name="label")
+        inputs.append(label)
+        h = layers.Concatenate()([z, label])
+    if _check_kind(kind) == "dense":
+        for u in reversed(list(hidden)):
+            h = layers.Dense(u, activation="relu")(h)
+        h = layers.Dense(28 * 28)(h)
+        logits = layers.Reshape((28, 28, 1), name="logits")(h)
+    else:
+        h = layers.Dense(hidden[-1], activation="relu")(h)
+        h = layers.Dense(7 * 7 * filters[-1], activation="relu")(h)
+        h = layers.Reshape((7, 7, filters[-1]))(h)
+        for f in reversed(list(filters)):
+            h = layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu")(h)
+        logits = layers.Conv2D(1, 3, padding="same", name="logits")(h)
+    return keras.Model(inputs if conditional else z, logits, name="decoder")
+
+
+# --------------------------------------------------------------------------------------------- models
+def _batched(fn, *arrays, batch_size: int = PREDICT_BATCH):
+    """Apply a Keras callable to NumPy arrays in batches; returns NumPy (a tuple for several outputs)."""
+    n = len(arrays[0])
+    outs = []
+    for start in range(0, max(n, 1), batch_size):
+        chunk = [a[start : start + batch_size] for a in arrays]
+        res = fn(*chunk)
+        res = res if isinstance(res, (list, tuple)) else (res,)
+        outs.append([ops.convert_to_numpy(r) for r in res])
+    merged = tuple(np.concatenate([o[i] for o in outs]) for i in range(len(outs[0])))
+    return merged if len(merged) > 1 else merged[0]
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+
+
+class _CourseModel(keras.Model):
+    """What the three models share: an encoder, a decoder, optional conditioning and NumPy helpers."""
+
+    conditional = False
+
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.decoder.inputs[0].shape[-1])
+
+    def _split(self, inputs):
+        """(images, one_hot) for a conditional model, (images, None) otherwise."""
+        if self.conditional:
+            if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+                raise ValueError(
+                    f"{type(self).__name__} takes (images, labels_one_hot) as input, got {type(inputs).__name__}"
+                )
+            return inputs[0], inputs[1]
+        return inputs, None
+
+    def _enc(self, x, y):
+        x = ops.convert_to_tensor(x)
+        return self.encoder([x, ops.convert_to_tensor(y)] if self.conditional else x, training=False)
+
+    def _dec(self, z, y):
+        z = ops.convert_to_tensor(z)
+        return self.decoder([z, ops.convert_to_tensor(y)] if self.conditional else z, training=False)
+
+    def _inputs(self, images, labels):
+        """Validate NumPy inputs; returns (images, one_hot or None)."""
+        x = as_images(images)
+        if not self.conditional:
+            if labels is not None:
+                raise ValueError(f"{type(self).__name__} is not conditional; do not pass labels")
+            return x, None
+        if labels is None:
+            raise ValueError(f"{type(self).__name__} needs labels (digits 0-9), one per image")
+        y = as_labels(labels)
+        check_same_length(x, y, "images", "labels")
+        return x, np.eye(NUM_CLASSES, dtype=np.float32)[y]
+
+    def encode(self, images, labels=None) -> np.ndarray:
+        """Latent codes of the images (the mean of q(z|x) for the VAE and CVAE)."""
+        x, y = self._inputs(images, labels)
+        out = _batched(lambda *a: self._enc(a[0], a[1] if len(a) > 1 else None), *([x, y] if y is not None else [x]))
+        return out[0] if isinstance(out, tuple) else out
+
+    def decode(self, z, labels=None) -> np.ndarray:
+        """Mean images sigmoid(decoder(z)) for the codes ``z`` (and labels for the CVAE)."""
+        z = as_latent(z, self.latent_dim)
+        if self.conditional:
+            if labels is None:
+                raise ValueError(f"{type(self).__name__}.decode needs labels (digits 0-9), one per code")
+            y = as_labels(labels)
+            if len(y) == 1 and len(z) > 1:
+                y = np.repeat(y, len(z))
+            check_same_length(z, y, "z", "labels")
+            logits = _batched(lambda a, b: self._dec(a, b), z, np.eye(NUM_CLASSES, dtype=np.float32)[y])
+        else:
+            if labels is not None:
+                raise ValueError(f"{type(self).__name__} is not conditional; do not pass labels")
+            logits = _batched(lambda a: self._dec(a, None), z)
+        return _sigmoid(logits)
+
+    def reconstruct(self, images, labels=None) -> np.ndarray:
+        """Decode the code of each image: what the model makes of it."""
+        return self.decode(self.encode(images, labels), labels)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
+        config["decoder"] = keras.saving.deserialize_keras_object(config["decoder"])
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="cvae_course")
+class Autoencoder(_CourseModel):
+    """A plain autoencoder: image -> code -> image, trained on the Bernoulli reconstruction loss."""
+
+    def call(self, inputs, training=False):
+        return self.decoder(self.encoder(inputs, training=training), training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return ops.mean(reconstruction_loss(x, y_pred))
+
+
+LossTerms = Callable[..., tuple]
+
+
+@keras.saving.register_keras_serializable(package="cvae_course")
+class VAE(_CourseModel):
+    """A variational autoencoder trained on the negative ELBO = reconstruction + beta * KL.
+
+    ``loss_terms(x, logits, z_mean, z_log_var) -> (reconstruction, kl)`` computes the two batch-mean terms;
+    the default is :func:`cvae_course.losses.elbo_terms`. Lessons pass their own to see what a wrong one does.
+    ``beta`` weights the KL (1.0 is the true ELBO); :class:`cvae_course.losses.KLAnnealing` changes it.
+    """
+
+    def __init__(
+        self,
+        encoder: keras.Model,
+        decoder: keras.Model,
+        beta: float = 1.0,
+        seed: int | None = None,
+        loss_terms: LossTerms | None = None,
+        **kwargs,
+    ):
+        super().__init__(encoder, decoder, **kwargs)
+        self.seed = seed
+        self.sampling = Sampling(seed=seed, name="sampling")
+        self.beta = keras.Variable(float(beta), trainable=False, name="beta")
+        self.loss_terms = loss_terms or elbo_terms
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+        self._prior_seed = keras.random.SeedGenerator(None if seed is None else seed + 1)
+
+    def call(self, inputs, training=False):
+        x, y = self._split(inputs)
+        z_mean, z_log_var = self.encoder([x, y] if self.conditional else x, training=training)
+        z = self.sampling([z_mean, z_log_var])
+        logits = self.decoder([z, y] if self.conditional else z, training=training)
+        return {"logits": logits, "z_mean": z_mean, "z_log_var": z_log_var}
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        images, _ = self._split(x)
+        reconstruction, kl = self.loss_terms(images, y_pred["logits"], y_pred["z_mean"], y_pred["z_log_var"])
+        self.reconstruction_tracker.update_state(reconstruction)
+        self.kl_tracker.update_state(kl)
+        loss = reconstruction + ops.cast(self.beta, reconstruction.dtype) * kl
+        if self.losses:
+            loss = loss + ops.sum(self.losses)
+        return loss
+
+    def encode_distribution(self, images, labels=None) -> tuple[np.ndarray, np.ndarray]:
+        """(z_mean, z_log_var) of q(z|x) for each image."""
+        x, y = self._inputs(images, labels)
+        return _batched(lambda *a: self._enc(a[0], a[1] if len(a) > 1 else None), *([x, y] if y is not None else [x]))
+
+    def sample_prior(self, n: int, temperature: float = 1.0, seed: int | None = None) -> np.ndarray:
+        """n codes from N(0, temperature^2 I); ``seed`` makes them repeatable."""
+        n = check_positive_int(n, "n")
+        temperature = check_positive_float(temperature, "temperature")
+        eps = keras.random.normal((n, self.latent_dim), seed=seed if seed is not None else self._prior_seed)
+        return ops.convert_to_numpy(eps) * np.float32(temperature)
+
+    def sample(self, n: int, temperature: float = 1.0, seed: int | None = None) -> np.ndarray:
+        """n new images decoded from codes drawn from the prior."""
+        return self.decode(self.sample_prior(n, temperature, seed))
+
+    def get_config(self):
+        return {**super().get_config(), "beta": float(ops.convert_to_numpy(self.beta)), "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="cvae_course")
+class CVAE(VAE):
+    """A conditional VAE: the one-hot label goes into both the encoder and the decoder.
+
+    Train with ``fit((images, labels_one_hot), ...)``; ``generate(labels)`` draws the requested digits.
+    """
+
+    conditional = True
+
+    def generate(self, labels, z=None, temperature: float = 1.0, seed: int | None = None) -> np.ndarray:
+        """One image per label; codes ``z`` default to draws from N(0, temperature^2 I)."""
+        y = as_labels(labels)
+        if z is None:
+            z = self.sample_prior(len(y), temperature, seed)
+        else:
+            temperature = check_positive_float(temperature, "temperature")
+            z = as_latent(z, self.latent_dim) * np.float32(temperature)
+            if len(y) == 1 and len(z) > 1:
+                y = np.repeat(y, len(z))
+            check_same_length(z, y, "z", "labels")
+        return self.decode(z, y)
+
+
+def build_autoencoder(latent_dim: int = 2, kind: str = "dense", **arch) -> Autoencoder:
+    """A plain autoencoder with a dense or convolutional encoder and decoder."""
+    return Autoencoder(
+        build_encoder(latent_dim, kind, variational=False, **arch), build_decoder(latent_dim, kind, **arch)
+    )
+
+
+def build_vae(
+    latent_dim: int = 2, kind: str = "dense", *, beta: float = 1.0, seed: int | None = None,
+    loss_terms: LossTerms | None = None, **arch,
+) -> VAE:
+    """A VAE with a dense or convolutional encoder and decoder."""
+    return VAE(build_encoder(latent_dim, kind, **arch), build_decoder(latent_dim, kind, **arch),
+               beta=beta, seed=seed, loss_terms=loss_terms)
+
+
+def build_cvae(
+    latent_dim: int = 2, kind: str = "dense", *, beta: float = 1.0, seed: int | None = None,
+    loss_terms: LossTerms | None = None, **arch,
+) -> CVAE:
+    """A CVAE: the label is concatenated into both encoder and decoder."""
+    return CVAE(
+        build_encoder(latent_dim, kind, conditional=True, **arch),
+        build_decoder(latent_dim, kind, conditional=True, **arch),
+        beta=beta, seed=seed, loss_terms=loss_terms,
+    )

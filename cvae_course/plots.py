@@ -1,0 +1,186 @@
+"""Pictures for the lessons. Every function returns a matplotlib ``Figure``.
+
+Figures are built with ``matplotlib.figure.Figure`` rather than ``pyplot``: a notebook shows the returned
+figure once (no duplicate from pyplot's global state) and nothing piles up in memory across calls.
+Model calls are batched (see :mod:`cvae_course.models`).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from cvae_course.validation import NUM_CLASSES, as_images, as_labels, as_latent, check_positive_int
+
+DIGIT_COLORS = "tab10"
+
+
+def _blank(ax) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def image_grid(images, ncols: int = 10, *, titles: Sequence[str] | None = None, title: str | None = None,
+               row_labels: Sequence[str] | None = None, size: float = 0.9) -> Figure:
+    """Images in a grid, ``ncols`` per row, with optional per-image titles and row labels."""
+    x = as_images(images)[..., 0]
+    ncols = check_positive_int(ncols, "ncols")
+    if len(x) == 0:
+        raise ValueError("images is empty; pass at least one image")
+    nrows = int(np.ceil(len(x) / ncols))
+    fig = Figure(figsize=(size * ncols + (0.6 if row_labels else 0), size * nrows + (0.4 if title else 0)))
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for i, ax in enumerate(axes):
+        _blank(ax)
+        if i < len(x):
+            ax.imshow(x[i], cmap="gray_r", vmin=0, vmax=1)
+            if titles is not None:
+                ax.set_title(str(titles[i]), fontsize=8)
+    if row_labels is not None:
+        for r, lab in enumerate(row_labels):
+            axes[r * ncols].set_ylabel(str(lab), rotation=0, ha="right", va="center", fontsize=10)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def digits_by_class(images, labels, per_class: int = 10, *, seed: int = 0, title: str | None = None) -> Figure:
+    """One row per digit 0-9 with ``per_class`` real examples each."""
+    x, y = as_images(images), as_labels(labels)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k in range(NUM_CLASSES):
+        idx = np.flatnonzero(y == k)
+        if len(idx) < per_class:
+            raise ValueError(f"only {len(idx)} images with label {k}; need per_class={per_class}")
+        rows.append(x[rng.choice(idx, per_class, replace=False)])
+    return image_grid(np.concatenate(rows), per_class, row_labels=[str(k) for k in range(NUM_CLASSES)], title=title)
+
+
+def pixel_histogram(images, *, title: str = "Pixel values") -> Figure:
+    """Histogram of pixel intensities: most MNIST pixels are 0 or close to 1."""
+    x = as_images(images).ravel()
+    fig = Figure(figsize=(6, 3))
+    ax = fig.subplots()
+    ax.hist(x, bins=50, color="tab:blue", log=True)
+    ax.set_xlabel("pixel value")
+    ax.set_ylabel("count (log scale)")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def reconstructions(originals, reconstructed, n: int = 10, *, title: str | None = None) -> Figure:
+    """Top row originals, bottom row what the model makes of them."""
+    a, b = as_images(originals, "originals")[:n], as_images(reconstructed, "reconstructed")[:n]
+    if len(a) != len(b):
+        raise ValueError(f"originals ({len(a)}) and reconstructed ({len(b)}) must have as many images")
+    return image_grid(np.concatenate([a, b]), len(a), row_labels=["original", "model"], title=title)
+
+
+def latent_scatter(codes, labels, *, title: str = "Latent space", ax_limit: float | None = None,
+                   max_points: int = 5000) -> Figure:
+    """2-D codes coloured by digit (the first two dimensions if there are more)."""
+    z = np.asarray(codes, dtype=np.float32)
+    y = as_labels(labels)
+    if z.ndim != 2 or z.shape[1] < 2 or len(z) != len(y):
+        raise ValueError(f"codes must have shape (N, >=2) with N = len(labels) = {len(y)}, got {z.shape}")
+    z, y = z[:max_points], y[:max_points]
+    fig = Figure(figsize=(6, 5))
+    ax = fig.subplots()
+    sc = ax.scatter(z[:, 0], z[:, 1], c=y, cmap=DIGIT_COLORS, s=3, alpha=0.7, vmin=-0.5, vmax=9.5)
+    cbar = fig.colorbar(sc, ax=ax, ticks=range(NUM_CLASSES))
+    cbar.set_label("digit")
+    ax.set_xlabel("z[0]")
+    ax.set_ylabel("z[1]")
+    if ax_limit:
+        ax.set_xlim(-ax_limit, ax_limit)
+        ax.set_ylim(-ax_limit, ax_limit)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def manifold_grid(model, n: int = 15, *, span: float = 2.0, label: int | None = None,
+                  title: str | None = None) -> Figure:
+    """Decode an n x n grid of 2-D codes in [-span, span]^2 into one big picture of the latent space."""
+    n = check_positive_int(n, "n")
+    if model.latent_dim != 2:
+        raise ValueError(f"manifold_grid needs a 2-D latent space, the model has latent_dim={model.latent_dim}")
+    ticks = np.linspace(-span, span, n, dtype=np.float32)
+    zz = np.array([[x, y] for y in ticks[::-1] for x in ticks], dtype=np.float32)
+    imgs = model.decode(zz, None if label is None else [label] * len(zz))[..., 0]
+    canvas = imgs.reshape(n, n, 28, 28).transpose(0, 2, 1, 3).reshape(n * 28, n * 28)
+    fig = Figure(figsize=(6, 6))
+    ax = fig.subplots()
+    ax.imshow(canvas, cmap="gray_r", extent=(-span, span, -span, span), vmin=0, vmax=1)
+    ax.set_xlabel("z[0]")
+    ax.set_ylabel("z[1]")
+    ax.set_title(title or ("Decoded latent grid" + (f" for label {label}" if label is not None else "")))
+    fig.tight_layout()
+    return fig
+
+
+def interpolation_strip(model, z_start, z_end, steps: int = 10, *, labels=None, title: str | None = None) -> Figure:
+    """Decode codes on the straight line from ``z_start`` to ``z_end``.
+
+    For a CVAE, ``labels`` is one label for the whole strip or a (start, end) pair whose one-hot vectors
+    are interpolated too (morphing one digit into another in the same style).
+    """
+    steps = check_positive_int(steps, "steps")
+    a, b = as_latent(z_start, model.latent_dim, "z_start")[0], as_latent(z_end, model.latent_dim, "z_end")[0]
+    t = np.linspace(0, 1, steps, dtype=np.float32)[:, None]
+    z = (1 - t) * a + t * b
+    if getattr(model, "conditional", False):
+        if labels is None:
+            raise ValueError("a conditional model needs labels: one digit, or a (start, end) pair")
+        pair = as_labels(labels)
+        if len(pair) == 1:
+            imgs = model.decode(z, np.repeat(pair, steps))
+        elif len(pair) == 2:
+            eye = np.eye(NUM_CLASSES, dtype=np.float32)
+            y = (1 - t) * eye[pair[0]] + t * eye[pair[1]]
+            logits = model.decoder([z, y], training=False)
+            imgs = 1.0 / (1.0 + np.exp(-np.asarray(logits)))
+        else:
+            raise ValueError(f"labels must be one digit or a (start, end) pair, got {len(pair)} labels")
+    else:
+        imgs = model.decode(z)
+    return image_grid(imgs, steps, titles=[f"{v:.2f}" for v in t[:, 0]], title=title)
+
+
+def generation_grid(model, n_per_label: int = 10, *, temperature: float = 1.0, seed: int = 0,
+                    title: str | None = None) -> Figure:
+    """One row per requested digit 0-9, ``n_per_label`` samples each, from a CVAE."""
+    n = check_positive_int(n_per_label, "n_per_label")
+    labels = np.repeat(np.arange(NUM_CLASSES), n)
+    imgs = model.generate(labels, temperature=temperature, seed=seed)
+    return image_grid(imgs, n, row_labels=[str(k) for k in range(NUM_CLASSES)],
+                      title=title or f"Generated digits (one row per requested label, T={temperature:g})")
+
+
+def training_curves(history, keys: Sequence[str] = ("loss", "reconstruction", "kl"), *,
+                    title: str = "Training curves") -> Figure:
+    """One panel per metric, with the validation curve when there is one (nats per image)."""
+    hist = getattr(history, "history", history)
+    present = [k for k in keys if k in hist]
+    if not present:
+        raise ValueError(f"history has none of {list(keys)}; it has {sorted(hist)}")
+    fig = Figure(figsize=(4 * len(present), 3))
+    axes = np.atleast_1d(fig.subplots(1, len(present)))
+    for ax, key in zip(axes, present):
+        epochs = np.arange(1, len(hist[key]) + 1)
+        ax.plot(epochs, hist[key], marker="o", label="train")
+        if f"val_{key}" in hist:
+            ax.plot(epochs, hist[f"val_{key}"], marker="o", label="validation")
+            ax.legend()
+        ax.set_xlabel("epoch")
+        ax.set_title(key)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

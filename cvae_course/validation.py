@@ -1,0 +1,120 @@
+"""Checks for the arguments of public helpers.
+
+Every check raises ``ValueError`` naming the argument, what was expected and what was given, so that a
+learner sees at once what to change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+NUM_CLASSES = 10
+IMAGE_SHAPE = (28, 28, 1)
+
+
+def _shape_of(value) -> str:
+    return str(tuple(np.shape(value)))
+
+
+def as_images(images, name: str = "images") -> np.ndarray:
+    """Return ``images`` as float32 of shape (N, 28, 28, 1) with values in [0, 1].
+
+    Accepts (N, 28, 28), (N, 28, 28, 1) or (N, 784) arrays.
+    """
+    try:
+        x = np.asarray(images, dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be an array of numbers, got {type(images).__name__}") from err
+    if x.ndim == 2 and x.shape[1] == 784:
+        x = x.reshape(-1, 28, 28)
+    if x.ndim == 3 and x.shape[1:] == (28, 28):
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[1:] != IMAGE_SHAPE:
+        raise ValueError(
+            f"{name} must have shape (N, 28, 28), (N, 28, 28, 1) or (N, 784); got {_shape_of(images)}. "
+            "For a single image use images[None] to add the batch axis."
+        )
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contains NaN or infinite values; check how they were computed.")
+    if x.size and (x.min() < 0.0 or x.max() > 1.0):
+        raise ValueError(
+            f"{name} must hold pixel values in [0, 1], got values in [{x.min():g}, {x.max():g}]. "
+            "Divide uint8 images by 255."
+        )
+    return x
+
+
+def as_labels(labels, name: str = "labels") -> np.ndarray:
+    """Return ``labels`` as an int64 vector of digits 0-9; a scalar becomes a vector of one."""
+    try:
+        arr = np.asarray(labels)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be digits 0-9, got {type(labels).__name__}") from err
+    if arr.ndim == 0:
+        arr = arr[None]
+    if arr.ndim != 1:
+        raise ValueError(
+            f"{name} must be a 1-D sequence of digits 0-9, got shape {_shape_of(labels)}. "
+            "Pass integer labels, not one-hot rows (use np.argmax(one_hot, axis=1))."
+        )
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+            raise ValueError(f"{name} must be whole numbers 0-9, got {arr[:5].tolist()}...")
+    elif arr.dtype.kind not in "iub":
+        raise ValueError(f"{name} must be integers 0-9, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    bad = arr[(arr < 0) | (arr >= NUM_CLASSES)]
+    if bad.size:
+        raise ValueError(f"{name} must be digits 0-9, got {sorted(set(bad.tolist()))[:5]}")
+    return arr
+
+
+def as_one_hot(one_hot, name: str = "labels_one_hot") -> np.ndarray:
+    """Check a (N, 10) one-hot array and return it as float32."""
+    x = np.asarray(one_hot, dtype=np.float32)
+    if x.ndim != 2 or x.shape[1] != NUM_CLASSES:
+        raise ValueError(
+            f"{name} must have shape (N, {NUM_CLASSES}) (one column per digit), got {_shape_of(one_hot)}. "
+            "Build it with cvae_course.data.one_hot(labels)."
+        )
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contains NaN or infinite values.")
+    if not (np.all((x == 0) | (x == 1)) and np.all(x.sum(axis=1) == 1)):
+        raise ValueError(f"{name} must have exactly one 1 per row and 0 elsewhere.")
+    return x
+
+
+def as_latent(z, latent_dim: int, name: str = "z") -> np.ndarray:
+    """Check latent codes of shape (N, latent_dim) (a single code (latent_dim,) is accepted)."""
+    arr = np.asarray(z, dtype=np.float32)
+    if arr.ndim == 1 and arr.shape[0] == latent_dim:
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] != latent_dim:
+        raise ValueError(f"{name} must have shape (N, {latent_dim}), got {_shape_of(z)}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values.")
+    return arr
+
+
+def check_positive_int(value, name: str) -> int:
+    """An int >= 1 (bools are rejected)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_positive_float(value, name: str) -> float:
+    """A finite float > 0."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be a positive number, got {value!r}") from err
+    if not np.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be a positive, finite number, got {value!r}")
+    return v
+
+
+def check_same_length(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    """Two batches that go together must have as many rows."""
+    if len(a) != len(b):
+        raise ValueError(f"{name_a} has {len(a)} rows but {name_b} has {len(b)}; give one label per image.")
