@@ -1,0 +1,47 @@
+"""The course's shared trained CVAE: lesson 03 trains and saves it; the playground and lesson 05 reuse it.
+
+If it is missing (a lesson run on its own) or cannot be loaded, :func:`load_cvae` trains a fresh one
+with the same recipe and caches it, so every notebook also works alone.
+"""
+
+from __future__ import annotations
+
+from cvae_course import settings
+
+settings.import_tensorflow_quietly()
+
+from cvae_course import cache  # noqa: E402
+from cvae_course.data import MNIST, load_mnist  # noqa: E402
+from cvae_course.models import CVAE, build_cvae  # noqa: E402
+from cvae_course.training import train  # noqa: E402
+
+CVAE_NAME = "cvae-dense-2d"
+
+
+def cvae_epochs() -> int:
+    """Epochs for the course CVAE: 10 over the full training set (about a minute on a laptop), 3 in fast mode."""
+    return settings.pick(full=10, fast=3)
+
+
+def train_cvae(mnist: MNIST | None = None, *, latent_dim: int = 2, kind: str = "dense", epochs: int | None = None,
+               seed: int = settings.DEFAULT_SEED, progress: bool = True) -> CVAE:
+    """Train the course CVAE recipe: dense, 2-D latent space, Adam 1e-3, batch 128."""
+    settings.seed_everything(seed)
+    mnist = mnist or load_mnist()
+    model = build_cvae(latent_dim, kind, seed=seed)
+    train(model, (mnist.x_train, mnist.y_train_one_hot), epochs=epochs or cvae_epochs(), progress=progress)
+    return model
+
+
+def save_cvae(model: CVAE) -> str:
+    """Save ``model`` as the course CVAE for the later lessons; returns the file path."""
+    if not isinstance(model, CVAE):
+        raise ValueError(f"model must be a CVAE from cvae_course.models, got {type(model).__name__}")
+    return str(cache.save_model(model, CVAE_NAME))
+
+
+def load_cvae(*, train_if_missing: bool = True) -> CVAE | None:
+    """The CVAE saved by lesson 03; trained and cached now if it is missing or unreadable."""
+    if not train_if_missing:
+        return cache.load_model(CVAE_NAME, CVAE)
+    return cache.load_or_train(CVAE_NAME, train_cvae, CVAE)
