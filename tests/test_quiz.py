@@ -1,0 +1,139 @@
+"""Specification of the self-check quiz widget (cvae_course.quiz)."""
+
+import pytest
+
+from cvae_course.quiz import Question, Quiz
+
+
+def make_question(**changes):
+    args = dict(prompt="What does the KL term pull q(z|x) towards?",
+                options=["the data", "the prior N(0, I)", "the decoder"], answer=1,
+                explanation="KL(q || p) is zero only when q equals the prior.")
+    args.update(changes)
+    return Question(**args)
+
+
+def test_question_text_numbers_the_prompt_and_letters_the_options():
+    assert make_question().text(2) == (
+        "2. What does the KL term pull q(z|x) towards?\n"
+        "   (a) the data\n"
+        "   (b) the prior N(0, I)\n"
+        "   (c) the decoder"
+    )
+
+
+def test_question_text_does_not_give_the_answer_away():
+    assert "KL(q || p) is zero" not in make_question().text()
+
+
+def test_feedback_for_the_right_option_says_correct_and_explains():
+    assert make_question().feedback(1) == (
+        "Correct: (b) the prior N(0, I). KL(q || p) is zero only when q equals the prior."
+    )
+
+
+def test_feedback_for_a_wrong_option_reveals_the_answer_and_explains():
+    assert make_question().feedback(0) == (
+        "Not quite. The answer is (b) the prior N(0, I). KL(q || p) is zero only when q equals the prior."
+    )
+
+
+def test_feedback_without_a_choice_asks_for_one():
+    assert make_question().feedback(None) == "Pick one of the options first."
+
+
+def test_feedback_rejects_a_choice_that_is_not_an_option():
+    with pytest.raises(ValueError, match="choice"):
+        make_question().feedback(3)
+
+
+@pytest.mark.parametrize("answer", [3, -1, True, "b", 1.0])
+def test_answer_must_be_the_index_of_an_option(answer):
+    with pytest.raises(ValueError, match="answer must be the index"):
+        make_question(answer=answer)
+
+
+def test_options_must_differ():
+    with pytest.raises(ValueError, match="options must all differ"):
+        make_question(options=["yes", "yes"], answer=0)
+
+
+def test_a_question_needs_at_least_two_options():
+    with pytest.raises(ValueError, match="2 to 10 choices, got 1"):
+        make_question(options=["only one"], answer=0)
+
+
+def test_options_given_as_one_string_are_rejected():
+    with pytest.raises(ValueError, match="options must be a list of strings"):
+        make_question(options="abc", answer=0)
+
+
+@pytest.mark.parametrize("field", ["prompt", "explanation"])
+def test_prompt_and_explanation_must_not_be_empty(field):
+    with pytest.raises(ValueError, match=field):
+        make_question(**{field: "  "})
+
+
+def test_quiz_text_is_the_title_then_the_numbered_questions():
+    quiz = Quiz([make_question(), make_question(prompt="Second?")], title="Check yourself")
+    assert quiz.text() == "\n\n".join(["Check yourself", make_question().text(1),
+                                       make_question(prompt="Second?").text(2)])
+
+
+def test_quiz_shows_its_plain_text_next_to_the_widget():
+    quiz = Quiz([make_question()])
+    bundle = quiz._repr_mimebundle_()
+    assert bundle["text/plain"] == quiz.text()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == quiz.widget.model_id
+
+
+def test_quiz_text_stays_the_same_after_answering():
+    quiz = Quiz([make_question()])
+    before = quiz._repr_mimebundle_()["text/plain"]
+    quiz.widget
+    quiz.choosers[0].value = 0
+    quiz.buttons[0].click()
+    assert quiz._repr_mimebundle_()["text/plain"] == before
+
+
+def test_pressing_check_on_the_right_option_shows_correct_feedback():
+    quiz = Quiz([make_question()])
+    quiz.widget
+    quiz.choosers[0].value = 1
+    quiz.buttons[0].click()
+    assert "Correct: (b) the prior N(0, I)." in quiz.feedbacks[0].value
+
+
+def test_pressing_check_on_a_wrong_option_reveals_the_answer():
+    quiz = Quiz([make_question()])
+    quiz.widget
+    quiz.choosers[0].value = 2
+    quiz.buttons[0].click()
+    assert "Not quite. The answer is (b) the prior N(0, I)." in quiz.feedbacks[0].value
+
+
+def test_each_question_gets_its_own_feedback():
+    quiz = Quiz([make_question(), make_question(prompt="Second?")])
+    quiz.widget
+    quiz.choosers[1].value = 1
+    quiz.buttons[1].click()
+    assert quiz.feedbacks[0].value == ""
+    assert "Correct" in quiz.feedbacks[1].value
+
+
+def test_feedback_escapes_html_in_the_text():
+    quiz = Quiz([make_question(explanation="Because p < q & q > r.")])
+    quiz.widget
+    quiz.choosers[0].value = 1
+    quiz.buttons[0].click()
+    assert "p &lt; q &amp; q &gt; r" in quiz.feedbacks[0].value
+
+
+def test_a_quiz_needs_questions():
+    with pytest.raises(ValueError, match="non-empty list of Question"):
+        Quiz([])
+
+
+def test_a_quiz_accepts_only_question_objects():
+    with pytest.raises(ValueError, match=r"questions\[1\] must be a quiz.Question, got str"):
+        Quiz([make_question(), "What is a VAE?"])
