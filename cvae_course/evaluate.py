@@ -176,13 +176,17 @@ def diversity(model: CVAE, images, labels, n_per_label: int = 200, *, seed: int 
     z ~ N(0, I)) divided by the same for ``n_per_label`` real digits of that label from ``images``.
     """
     x, y = as_images(images), as_labels(labels)
+    counts = np.bincount(y, minlength=NUM_CLASSES)
+    for k in range(NUM_CLASSES):
+        if counts[k] < 2:
+            raise ValueError(f"images hold {counts[k]} real digit(s) with label {k}; need at least 2 per label")
     generated, gen_labels = generate_per_label(model, n_per_label, seed=seed)
     rng = np.random.default_rng(seed)
     ratios = []
     for k in range(NUM_CLASSES):
         real = x[y == k]
-        if len(real) < 2:
-            raise ValueError(f"images hold {len(real)} real digit(s) with label {k}; need at least 2 per label")
-        real = real[rng.permutation(len(real))[:n_per_label]]
-        ratios.append(mean_pairwise_distance(generated[gen_labels == k]) / mean_pairwise_distance(real))
+        real_spread = mean_pairwise_distance(real[rng.permutation(len(real))[:n_per_label]])
+        if real_spread == 0:
+            raise ValueError(f"the real images with label {k} are all identical; pass real test digits")
+        ratios.append(mean_pairwise_distance(generated[gen_labels == k]) / real_spread)
     return float(np.mean(ratios))

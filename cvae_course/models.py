@@ -138,6 +138,9 @@ class _CourseModel(keras.Model):
         super().__init__(**kwargs)
         self.encoder = encoder
         self.decoder = decoder
+        # Every weight already exists in the functional encoder and decoder, so the model is built now;
+        # otherwise Keras warns (on stderr) when an untrained model is saved.
+        self.built = True
 
     @property
     def latent_dim(self) -> int:

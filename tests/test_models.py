@@ -1,0 +1,120 @@
+"""Autoencoder, VAE and CVAE: shapes, metrics, generation and the .keras round trip."""
+
+import keras
+import numpy as np
+import pytest
+
+from cvae_course import models, training
+
+KINDS = ["dense", "conv"]
+
+
+@pytest.fixture(scope="module")
+def batch():
+    rng = np.random.default_rng(0)
+    return rng.uniform(size=(32, 28, 28, 1)).astype(np.float32), np.arange(32) % 10
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_vae_encoder_outputs_mean_and_log_variance_of_latent_width(kind, batch):
+    z_mean, z_log_var = models.build_vae(3, kind).encode_distribution(batch[0])
+    assert z_mean.shape == z_log_var.shape == (32, 3)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_cvae_decoder_turns_codes_and_labels_into_images_in_unit_interval(kind):
+    images = models.build_cvae(4, kind, seed=0).decode(np.zeros((5, 4)), [0, 1, 2, 3, 4])
+    assert images.shape == (5, 28, 28, 1) and images.min() >= 0 and images.max() <= 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_autoencoder_reconstructs_images_of_the_input_shape(kind, batch):
+    ae = models.build_autoencoder(2, kind)
+    assert ae.encode(batch[0]).shape == (32, 2)
+    assert ae.reconstruct(batch[0]).shape == (32, 28, 28, 1)
+
+
+def test_cvae_encoder_and_decoder_both_take_the_one_hot_label():
+    cvae = models.build_cvae(2)
+    assert [tuple(i.shape) for i in cvae.encoder.inputs] == [(None, 28, 28, 1), (None, 10)]
+    assert [tuple(i.shape) for i in cvae.decoder.inputs] == [(None, 2), (None, 10)]
+
+
+def test_cvae_generate_gives_one_image_per_label(batch):
+    assert models.build_cvae(2, seed=0).generate([7, 7, 1]).shape == (3, 28, 28, 1)
+
+
+def test_cvae_generate_with_a_seed_is_repeatable():
+    cvae = models.build_cvae(2, seed=0)
+    np.testing.assert_array_equal(cvae.generate([1, 2], seed=5), cvae.generate([1, 2], seed=5))
+
+
+def test_cvae_generate_with_given_codes_equals_decode_at_those_codes():
+    cvae = models.build_cvae(2, seed=0)
+    z = np.array([[0.5, -1.0], [2.0, 0.0]], np.float32)
+    np.testing.assert_allclose(cvae.generate([3, 8], z=z), cvae.decode(z, [3, 8]), atol=1e-6)
+
+
+def test_temperature_scales_the_given_codes():
+    cvae = models.build_cvae(2, seed=0)
+    z = np.array([[0.5, -1.0]], np.float32)
+    np.testing.assert_allclose(cvae.generate([3], z=z, temperature=2.0), cvae.decode(2 * z, [3]), atol=1e-6)
+
+
+def test_one_label_is_broadcast_over_many_codes():
+    cvae = models.build_cvae(2, seed=0)
+    assert cvae.decode(np.zeros((4, 2)), [5]).shape == (4, 28, 28, 1)
+
+
+def test_vae_samples_from_the_prior():
+    assert models.build_vae(2, seed=0).sample(6, seed=1).shape == (6, 28, 28, 1)
+
+
+def test_fit_reports_loss_reconstruction_and_kl_where_loss_is_their_sum(batch):
+    x, y = batch
+    cvae = models.build_cvae(2, seed=0)
+    history = training.train(cvae, (x, np.eye(10, dtype=np.float32)[y]), epochs=1, batch_size=32, progress=False)
+    h = {k: v[0] for k, v in history.history.items()}
+    assert set(h) == {"loss", "reconstruction", "kl"}
+    assert h["loss"] == pytest.approx(h["reconstruction"] + h["kl"], rel=1e-4)
+    assert 300 < h["reconstruction"] < 800  # ~784 * log 2 = 543 nats for an untrained decoder
+
+
+def test_beta_weights_the_kl_in_the_loss(batch):
+    x, _ = batch
+    vae = models.build_vae(2, seed=0, beta=0.0)
+    h = training.train(vae, x, epochs=1, batch_size=32, progress=False).history
+    assert h["loss"][0] == pytest.approx(h["reconstruction"][0], rel=1e-5)
+    assert h["kl"][0] > 0
+
+
+def test_a_custom_loss_terms_function_is_what_the_model_minimises(batch):
+    x, _ = batch
+    vae = models.build_vae(2, seed=0, loss_terms=lambda x, logits, m, lv: (keras.ops.mean(logits * 0) + 1.0, 2.0 + m[0, 0] * 0))
+    h = training.train(vae, x, epochs=1, batch_size=32, progress=False).history
+    assert h["reconstruction"][0] == pytest.approx(1.0) and h["kl"][0] == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("builder", [models.build_autoencoder, models.build_vae, models.build_cvae])
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_saved_model_loads_with_its_class_and_gives_the_same_outputs(tmp_path, builder, kind, batch):
+    x, y = batch
+    model = builder(2, kind)
+    labels = y if model.conditional else None
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded) is type(model)
+    np.testing.assert_allclose(loaded.encode(x, labels), model.encode(x, labels), atol=1e-6)
+    np.testing.assert_allclose(loaded.decode(np.ones((3, 2)), None if labels is None else [1, 2, 3]),
+                               model.decode(np.ones((3, 2)), None if labels is None else [1, 2, 3]), atol=1e-6)
+
+
+def test_a_trained_cvae_keeps_beta_and_weights_after_loading(tmp_path, batch):
+    x, y = batch
+    cvae = models.build_cvae(2, seed=0, beta=0.5)
+    training.train(cvae, (x, np.eye(10, dtype=np.float32)[y]), epochs=1, batch_size=16, progress=False)
+    cvae.save(tmp_path / "c.keras")
+    loaded = keras.saving.load_model(tmp_path / "c.keras")
+    assert float(loaded.beta.numpy()) == 0.5
+    np.testing.assert_allclose(loaded.generate([4], z=[[0.3, 0.1]]), cvae.generate([4], z=[[0.3, 0.1]]), atol=1e-6)
