@@ -57,6 +57,7 @@ def load_model(name: str, expected: type[M] = keras.Model, check: Callable[[M], 
         print(f"Cached model {path} could not be loaded ({type(err).__name__}); training a new one.")
         return None
     if not isinstance(model, expected) or (check is not None and not check(model)):
+        print(f"Cached model {path} is stale (not the {expected.__name__} expected); training a new one.")
         return None
     return model
 
