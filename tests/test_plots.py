@@ -1,0 +1,65 @@
+"""Every plot helper returns a figure with the panels it promises."""
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from cvae_course import models, plots
+
+
+@pytest.fixture(scope="module")
+def cvae():
+    return models.build_cvae(2, seed=0)
+
+
+def _image_axes(fig):
+    return [ax for ax in fig.axes if ax.images]
+
+
+def test_image_grid_draws_one_panel_per_image():
+    fig = plots.image_grid(np.zeros((12, 28, 28)), ncols=5)
+    assert isinstance(fig, Figure) and len(_image_axes(fig)) == 12
+
+
+def test_digits_by_class_draws_a_row_per_digit():
+    x = np.zeros((100, 28, 28, 1), np.float32)
+    assert len(_image_axes(plots.digits_by_class(x, np.arange(100) % 10, per_class=3))) == 30
+
+
+def test_reconstructions_pair_each_original_with_its_reconstruction():
+    assert len(_image_axes(plots.reconstructions(np.zeros((4, 28, 28)), np.ones((4, 28, 28))))) == 8
+
+
+def test_latent_scatter_colours_points_by_digit():
+    fig = plots.latent_scatter(np.random.default_rng(0).normal(size=(50, 2)), np.arange(50) % 10)
+    assert fig.axes[0].collections[0].get_offsets().shape == (50, 2)
+
+
+def test_manifold_grid_decodes_an_n_by_n_canvas(cvae):
+    fig = plots.manifold_grid(cvae, n=4, label=3)
+    assert fig.axes[0].images[0].get_array().shape == (4 * 28, 4 * 28)
+
+
+def test_manifold_grid_needs_a_2d_latent_space():
+    with pytest.raises(ValueError, match="needs a 2-D latent space"):
+        plots.manifold_grid(models.build_vae(3))
+
+
+def test_interpolation_strip_morphs_between_two_labels(cvae):
+    assert len(_image_axes(plots.interpolation_strip(cvae, [0, 0], [1, 1], steps=6, labels=(1, 7)))) == 6
+
+
+def test_generation_grid_has_one_row_per_label(cvae):
+    assert len(_image_axes(plots.generation_grid(cvae, n_per_label=3))) == 30
+
+
+def test_training_curves_draw_one_panel_per_metric_with_validation():
+    hist = {"loss": [3, 2], "val_loss": [3.5, 2.5], "kl": [1, 1], "reconstruction": [2, 1]}
+    fig = plots.training_curves(hist)
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "reconstruction", "kl"]
+    assert len(fig.axes[0].lines) == 2
+
+
+def test_training_curves_name_the_missing_metrics():
+    with pytest.raises(ValueError, match="history has none of"):
+        plots.training_curves({"accuracy": [1]})
