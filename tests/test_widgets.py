@@ -1,0 +1,355 @@
+"""The CVAE playground (cvae_course.widgets): every control, driven from Python, shows what the model generates."""
+
+import ipywidgets
+import numpy as np
+import pytest
+import traitlets
+
+from cvae_course import cache, trained, widgets
+from cvae_course.data import load_mnist
+from cvae_course.models import CVAE, build_cvae, build_vae
+from cvae_course.training import train
+
+ATOL = 1e-5  # graph vs eager float noise; a wrong label or code differs by far more
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_mnist(train_size=1000, test_size=40)
+
+
+@pytest.fixture(scope="module")
+def model(mnist):
+    """A tiny CVAE, two quick epochs: enough for digits to differ, fast enough for a unit test."""
+    m = build_cvae(2, seed=0)
+    train(m, (mnist.x_train, mnist.y_train_one_hot), epochs=2, progress=False)
+    return m
+
+
+@pytest.fixture(scope="module")
+def wide_model():
+    """Untrained weights do for checks of the controls of a 6-D latent space."""
+    return build_cvae(6, seed=1)
+
+
+@pytest.fixture
+def generator(model):
+    return widgets.Generator(model, seed=0)
+
+
+@pytest.fixture
+def playground(model, mnist):
+    return widgets.Playground(model, mnist.x_test, mnist.y_test, seed=0)
+
+
+def shown(image: ipywidgets.Image, n: int, ncols: int, scale: int) -> np.ndarray:
+    """The cells an Image widget displays, decoded from its PNG bytes."""
+    return widgets.untile(widgets.png_to_array(image.value), n, ncols, scale=scale).astype(int)
+
+
+def expected_pixels(probabilities) -> np.ndarray:
+    return widgets.ink(probabilities)[..., 0].astype(int)
+
+
+# --------------------------------------------------------------------------------------------- generator
+def test_clicking_a_digit_button_shows_that_digit_at_the_slider_code(generator, model):
+    before = generator.image.value
+    generator.digit.value = 7
+    assert generator.image.value != before
+    want = model.generate([7] * 25, z=generator.cell_codes(), temperature=1.0)
+    np.testing.assert_allclose(generator.last_images, want, atol=ATOL)
+
+
+def test_the_displayed_png_shows_the_generated_digits(generator, model):
+    generator.digit.value = 4
+    want = model.generate([4] * 25, z=generator.cell_codes())
+    np.testing.assert_allclose(shown(generator.image, 25, 5, generator.scale), expected_pixels(want), atol=1)
+
+
+def test_the_centre_cell_is_exactly_the_slider_code(generator, model):
+    generator.sliders[0].value, generator.sliders[1].value = 1.25, -0.5
+    centre = generator.cell_codes()[12]
+    np.testing.assert_allclose(centre, [1.25, -0.5])
+    np.testing.assert_allclose(generator.last_images[12], model.generate(0, z=[1.25, -0.5])[0], atol=ATOL)
+
+
+def test_moving_a_latent_slider_updates_the_image_to_the_new_code(generator, model):
+    before = generator.image.value
+    generator.sliders[1].value = 2.0
+    assert generator.image.value != before
+    assert generator.code.tolist() == [0.0, 2.0]
+    want = model.generate([0] * 25, z=generator.cell_codes())
+    np.testing.assert_allclose(shown(generator.image, 25, 5, generator.scale), expected_pixels(want), atol=1)
+
+
+def test_the_temperature_slider_scales_the_code_like_generate(generator, model):
+    generator.sliders[0].value = 1.5
+    before = generator.image.value
+    generator.temperature.value = 0.3
+    assert generator.image.value != before
+    want = model.generate([0] * 25, z=generator.cell_codes(), temperature=0.3)
+    np.testing.assert_allclose(generator.last_images, want, atol=ATOL)
+
+
+def test_grid_neighbours_step_along_z0_across_and_z1_up(generator):
+    codes = generator.cell_codes().reshape(5, 5, 2)
+    np.testing.assert_allclose(codes[2, :, 0], [-1.0, -0.5, 0.0, 0.5, 1.0])
+    np.testing.assert_allclose(codes[:, 2, 1], [1.0, 0.5, 0.0, -0.5, -1.0])
+
+
+def test_latent_sliders_clamp_values_beyond_their_range(generator, model):
+    generator.sliders[0].value = 99
+    assert generator.sliders[0].value == widgets.Z_LIMIT
+    np.testing.assert_allclose(generator.last_images[12], model.generate(0, z=[widgets.Z_LIMIT, 0.0])[0], atol=ATOL)
+
+
+def test_the_temperature_slider_cannot_reach_zero(generator):
+    generator.temperature.value = 0
+    assert generator.temperature.value == widgets.TEMPERATURE_RANGE[0] > 0
+
+
+def test_the_digit_buttons_offer_only_0_to_9(generator):
+    with pytest.raises(traitlets.TraitError):
+        generator.digit.value = 11
+    assert generator.digit.value == 0
+
+
+def test_set_latent_rejects_a_value_outside_the_slider_range(playground):
+    with pytest.raises(ValueError, match=r"z must stay within \[-3, 3\].*z\[0\] = 99"):
+        playground.set_latent([99, 0])
+
+
+def test_set_latent_rejects_the_wrong_number_of_values(playground):
+    with pytest.raises(ValueError, match=r"z must have shape"):
+        playground.set_latent([0.1, 0.2, 0.3])
+
+
+def test_set_label_rejects_a_digit_outside_0_to_9(playground):
+    with pytest.raises(ValueError, match=r"digit must be a digit 0-9, got 11"):
+        playground.set_label(11)
+
+
+def test_set_temperature_rejects_zero(playground):
+    with pytest.raises(ValueError, match=r"temperature must be in \[0.1, 2\].*got 0"):
+        playground.set_temperature(0)
+
+
+def test_a_rejected_value_leaves_the_picture_unchanged(playground):
+    before = playground.generator.image.value
+    with pytest.raises(ValueError):
+        playground.set_latent([0.5, 99])
+    assert playground.generator.image.value == before
+    assert playground.generator.code.tolist() == [0.0, 0.0]
+
+
+def test_the_python_api_drives_the_generator(playground, model):
+    playground.set_label(2)
+    playground.set_latent([-1.0, 0.5])
+    playground.set_temperature(1.5)
+    gen = playground.generator
+    assert gen.describe() == "digit 2, z = [-1.00, 0.50], temperature 1.50"
+    np.testing.assert_allclose(gen.last_images, model.generate(2, z=gen.cell_codes(), temperature=1.5), atol=ATOL)
+
+
+def test_set_latent_renders_once_for_all_its_values(generator, monkeypatch):
+    renders = []
+    monkeypatch.setattr(generator, "_render", lambda: renders.append(generator.code.tolist()))
+    generator.set_latent([1.0, -1.0])
+    assert renders == [[1.0, -1.0]]
+
+
+def test_a_wide_latent_space_gets_sliders_for_the_first_four_dimensions(wide_model):
+    gen = widgets.Generator(wide_model)
+    assert [s.description for s in gen.sliders] == ["z[0]", "z[1]", "z[2]", "z[3]"]
+
+
+def test_new_random_style_redraws_every_dimension_and_the_picture(wide_model):
+    gen = widgets.Generator(wide_model, seed=3)
+    before_code, before_image = gen.code.copy(), gen.image.value
+    gen.new_style_button.click()
+    assert np.all(gen.code != before_code)
+    assert gen.image.value != before_image
+    np.testing.assert_allclose(gen.last_images, wide_model.generate(0, z=gen.cell_codes()), atol=ATOL)
+
+
+def test_new_random_style_is_repeatable_with_the_same_seed(wide_model):
+    a, b = widgets.Generator(wide_model, seed=5), widgets.Generator(wide_model, seed=5)
+    a.new_style()
+    b.new_style()
+    assert a.code.tolist() == b.code.tolist()
+
+
+def test_set_latent_accepts_a_full_code_for_a_wide_latent_space(wide_model):
+    gen = widgets.Generator(wide_model)
+    gen.set_latent([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    np.testing.assert_allclose(gen.code, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], rtol=1e-6)
+
+
+def test_controls_carry_the_descriptions_the_browser_test_looks_for(generator):
+    assert [(text, value) for text, value in generator.digit.options] == [(str(k), k) for k in range(10)]
+    assert [s.description for s in generator.sliders] == ["z[0]", "z[1]"]
+    assert generator.temperature.description == "temperature"
+    assert "cvae-generator-image" in generator.image._dom_classes
+
+
+def test_updates_never_call_predict(generator, monkeypatch):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the playground must call the decoder directly, not predict")
+
+    monkeypatch.setattr(generator.model, "predict", forbidden)
+    monkeypatch.setattr(generator.model.decoder, "predict", forbidden)
+    generator.digit.value = 5
+    generator.sliders[0].value = 0.7
+
+
+def test_the_generator_refuses_a_model_that_is_not_a_cvae():
+    with pytest.raises(ValueError, match="model must be a trained CVAE"):
+        widgets.Generator(build_vae(2))
+
+
+# --------------------------------------------------------------------------------------------- style transfer
+def test_style_transfer_shows_the_chosen_test_digit_and_its_reconstruction(playground, model, mnist):
+    panel = playground.style_transfer
+    before = panel.pair_image.value
+    panel.index.value = 7
+    assert panel.pair_image.value != before
+    x, y = mnist.x_test[7:8], mnist.y_test[7:8]
+    np.testing.assert_allclose(panel.last_reconstruction, model.reconstruct(x, y)[0], atol=ATOL)
+    want = np.concatenate([x, model.reconstruct(x, y)])
+    np.testing.assert_allclose(shown(panel.pair_image, 2, 2, panel.scale), expected_pixels(want), atol=1)
+
+
+def test_style_transfer_draws_the_style_as_every_digit(playground, model, mnist):
+    panel = playground.style_transfer
+    panel.show(3)
+    style = model.encode(mnist.x_test[3:4], mnist.y_test[3:4])
+    want = model.generate(np.arange(10), z=np.repeat(style, 10, axis=0))
+    np.testing.assert_allclose(panel.last_images, want, atol=ATOL)
+    np.testing.assert_allclose(shown(panel.image, 10, 10, panel.scale), expected_pixels(want), atol=1)
+
+
+def test_the_random_digit_button_picks_another_test_image(playground):
+    panel = playground.style_transfer
+    seen = set()
+    for _ in range(5):
+        panel.random_button.click()
+        seen.add(panel.index.value)
+    assert len(seen) > 1
+
+
+def test_style_transfer_rejects_an_index_outside_the_test_set(playground):
+    with pytest.raises(ValueError, match=r"index must be an int in \[0, 39\].*got 40"):
+        playground.style_transfer.show(40)
+
+
+def test_the_test_image_slider_stops_at_the_last_image(playground):
+    playground.style_transfer.index.value = 10_000
+    assert playground.style_transfer.index.value == 39
+
+
+# --------------------------------------------------------------------------------------------- interpolation
+def test_the_t_slider_moves_along_a_path_between_two_styles(model):
+    panel = widgets.Interpolation(model)
+    start, end = np.array([-2.0, 1.0]), np.array([2.0, -1.0])
+    panel.set_labels(6, 6)
+    panel.set_styles(start, end)
+    before = panel.image.value
+    panel.position.value = 0.25
+    assert panel.image.value != before
+    want = model.generate(6, z=0.75 * start + 0.25 * end)
+    np.testing.assert_allclose(panel.last_images, want, atol=ATOL)
+    np.testing.assert_allclose(shown(panel.image, 1, 1, 2 * panel.scale)[:, :, :], expected_pixels(want), atol=1)
+
+
+def test_a_path_between_two_labels_starts_and_ends_at_each_label(model):
+    panel = widgets.Interpolation(model)
+    panel.set_labels(1, 9)
+    panel.same_style.value = True
+    style = panel.start_style
+    panel.set_position(0.0)
+    np.testing.assert_allclose(panel.last_images, model.generate(1, z=style), atol=ATOL)
+    panel.set_position(1.0)
+    np.testing.assert_allclose(panel.last_images, model.generate(9, z=style), atol=ATOL)
+
+
+def test_halfway_between_two_labels_the_decoder_gets_a_half_and_half_label(model):
+    panel = widgets.Interpolation(model)
+    panel.set_labels(3, 8)
+    panel.set_position(0.5)
+    z = (panel.start_style + panel.end_style) / 2
+    label = np.zeros((1, 10), np.float32)
+    label[0, [3, 8]] = 0.5
+    logits = model.decoder.predict([z[None], label], verbose=0)
+    np.testing.assert_allclose(panel.last_images, 1 / (1 + np.exp(-logits)), atol=ATOL)
+
+
+def test_the_path_strip_shows_every_step_from_start_to_end(model):
+    panel = widgets.Interpolation(model, steps=5)
+    panel.set_labels(2, 2)
+    ts = np.linspace(0, 1, 5)[:, None]
+    want = model.generate(2, z=(1 - ts) * panel.start_style + ts * panel.end_style)
+    np.testing.assert_allclose(panel.path_images, want, atol=ATOL)
+
+
+def test_new_styles_change_both_ends_of_the_path(model):
+    panel = widgets.Interpolation(model, seed=0)
+    start, end, before = panel.start_style.copy(), panel.end_style.copy(), panel.path_image.value
+    panel.new_styles_button.click()
+    assert not np.allclose(panel.start_style, start) and not np.allclose(panel.end_style, end)
+    assert panel.path_image.value != before
+
+
+def test_set_position_rejects_a_point_off_the_path(model):
+    with pytest.raises(ValueError, match=r"t must be in \[0, 1\].*got 1.5"):
+        widgets.Interpolation(model).set_position(1.5)
+
+
+def test_set_styles_rejects_codes_outside_the_slider_range(model):
+    with pytest.raises(ValueError, match=r"end must stay within \[-3, 3\]"):
+        widgets.Interpolation(model).set_styles([0, 0], [0, -7])
+
+
+# --------------------------------------------------------------------------------------------- loading
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch):
+    """A fresh cache folder and a quick stand-in for the course recipe (counts its calls)."""
+    monkeypatch.setenv("CVAE_COURSE_CACHE", str(tmp_path))
+    calls = []
+
+    def quick_cvae():
+        calls.append(1)
+        return build_cvae(2, seed=0)
+
+    monkeypatch.setattr(trained, "train_cvae", quick_cvae)
+    return calls
+
+
+def test_a_corrupt_cached_model_is_replaced_not_a_crash(empty_cache, capfd):
+    path = cache.model_path(trained.CVAE_NAME)
+    path.write_bytes(b"this is not a keras file")
+    model = widgets.load_playground_cvae()
+    assert isinstance(model, CVAE) and empty_cache == [1]
+    assert isinstance(cache.load_model(trained.CVAE_NAME, CVAE), CVAE)
+    out, err = capfd.readouterr()
+    assert "could not be loaded" in out and err == ""
+
+
+def test_a_stale_cached_model_of_the_wrong_kind_is_replaced(empty_cache, capfd):
+    cache.save_model(build_vae(2), trained.CVAE_NAME)
+    assert isinstance(widgets.load_playground_cvae(), CVAE) and empty_cache == [1]
+    out, err = capfd.readouterr()
+    assert "stale" in out and err == ""
+
+
+def test_a_valid_cached_model_is_loaded_without_training(empty_cache, model):
+    trained.save_cvae(model)
+    loaded = widgets.load_playground_cvae()
+    assert empty_cache == []
+    np.testing.assert_allclose(loaded.generate(3, z=[0.5, 0.5]), model.generate(3, z=[0.5, 0.5]), atol=1e-6)
+
+
+def test_a_missing_model_is_trained_and_cached_with_a_message(empty_cache, capsys):
+    widgets.load_playground_cvae()
+    assert empty_cache == [1]
+    assert "training one now" in capsys.readouterr().out
+    assert cache.model_path(trained.CVAE_NAME).is_file()
