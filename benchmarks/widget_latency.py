@@ -1,0 +1,101 @@
+"""Latency of the CVAE playground: from a control's change to the updated picture, per widget.
+
+Each control is set from Python many times (as a browser would when a slider is dragged); the clock runs from
+just before the assignment to the moment the panel's ``Image`` widget receives its new PNG bytes (an observer
+on ``image.value``). Prints p50 / p95 / max in milliseconds and whether p95 meets the 50 ms target.
+
+    CVAE_COURSE_MNIST=/work/shared/data/mnist.npz CVAE_COURSE_FAST=1 .venv/bin/python benchmarks/widget_latency.py
+
+By default the course CVAE comes from the cache (trained with the course recipe and cached if missing);
+``--quick`` trains a throwaway CVAE for one epoch instead. Timings include whatever else the machine runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+
+import numpy as np
+
+from cvae_course import widgets
+from cvae_course.data import load_mnist
+from cvae_course.models import build_cvae
+from cvae_course.training import train
+
+TARGET_MS = 50.0
+
+
+def sweep(low: float, high: float, step: float) -> list[float]:
+    """Slider positions from low to high and back, as when the handle is dragged to and fro."""
+    up = list(np.round(np.arange(low, high + step / 2, step), 4))
+    return up + up[-2:0:-1]
+
+
+def measure(image, change, values, repeats: int, warmup: int = 5) -> np.ndarray:
+    """Milliseconds from ``change(value)`` to the new ``image.value``, for ``repeats`` values (cycled)."""
+    stamp: list[float] = []
+    image.observe(lambda _change: stamp.append(time.perf_counter()), names="value")
+    times = []
+    cycle = itertools.cycle(values)
+    for i in range(warmup + repeats):
+        stamp.clear()
+        start = time.perf_counter()
+        change(next(cycle))
+        if not stamp:
+            raise RuntimeError("the picture did not change; pick values that differ from one to the next")
+        if i >= warmup:
+            times.append((stamp[-1] - start) * 1000)
+    return np.array(times)
+
+
+def quick_cvae():
+    mnist = load_mnist(train_size=2000, test_size=10)
+    model = build_cvae(2, seed=0)
+    train(model, (mnist.x_train, mnist.y_train_one_hot), epochs=1, progress=False)
+    return model
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=200, help="timed changes per control (default 200)")
+    parser.add_argument("--quick", action="store_true", help="train a throwaway CVAE instead of using the cache")
+    args = parser.parse_args(argv)
+
+    model = quick_cvae() if args.quick else widgets.load_playground_cvae()
+    test = load_mnist()
+    play = widgets.Playground(model, test.x_test, test.y_test, seed=0)
+    gen, style, path = play.generator, play.style_transfer, play.interpolation
+    rng = np.random.default_rng(0)
+
+    def set_value(control):
+        return lambda v: setattr(control, "value", v)
+
+    def press(button):
+        return lambda _v: button.click()
+
+    cases = [
+        ("generator: digit buttons", gen.image, set_value(gen.digit), [*range(1, 10), 0]),
+        ("generator: z[0] slider", gen.image, set_value(gen.sliders[0]), sweep(-3.0, 3.0, 0.05)),
+        ("generator: z[1] slider", gen.image, set_value(gen.sliders[-1]), sweep(-3.0, 3.0, 0.05)),
+        ("generator: temperature slider", gen.image, set_value(gen.temperature), sweep(0.1, 2.0, 0.05)),
+        ("generator: new random style", gen.image, press(gen.new_style_button), [None]),
+        ("style transfer: test image slider", style.image, set_value(style.index),
+         list(1 + rng.permutation(len(test.x_test) - 1)[:100])),
+        ("interpolation: t slider", path.image, set_value(path.position), sweep(0.0, 1.0, 0.01)),
+        ("interpolation: from digit", path.path_image, set_value(path.start_digit), [0, 1, 2, 4, 5, 6, 7, 9]),
+    ]
+    print(f"CVAE with a {model.latent_dim}-D latent space; {args.repeats} changes per control; target p95 <= "
+          f"{TARGET_MS:g} ms")
+    print(f"{'control':36s} {'p50 ms':>7s} {'p95 ms':>7s} {'max ms':>7s}  p95 <= {TARGET_MS:g} ms")
+    worst = 0.0
+    for name, image, change, values in cases:
+        ms = measure(image, change, values, args.repeats)
+        p50, p95 = np.percentile(ms, [50, 95])
+        worst = max(worst, p95)
+        print(f"{name:36s} {p50:7.1f} {p95:7.1f} {ms.max():7.1f}  {'yes' if p95 <= TARGET_MS else 'NO'}")
+    return 0 if worst <= TARGET_MS else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
