@@ -21,6 +21,8 @@ def _lab(args: argparse.Namespace) -> int:
     cmd = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT}"]
     if start.exists():
         cmd.append(str(start.relative_to(ROOT)))
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI often run as root
+        cmd.append("--ServerApp.allow_root=True")
     cmd += args.jupyter_args
     return subprocess.call(cmd, cwd=ROOT, env=os.environ.copy())
 
