@@ -147,13 +147,15 @@ class _Panel(widgets.VBox):
         return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 
     @contextlib.contextmanager
-    def hold(self):
-        """Change several controls, render once at the end."""
+    def hold(self, *first):
+        """Change several controls, render once at the end (after the renderers in ``first``, if any)."""
         self._held += 1
         try:
             yield
         finally:
             self._held -= 1
+        for render in first:
+            render()
         self._render()
 
     def _changed(self, _change=None) -> None:
@@ -248,7 +250,10 @@ class Generator(_Panel):
 
     def set_latent(self, values: Sequence[float]) -> None:
         """Set the code: ``n_sliders`` values (one per slider) or all ``latent_dim`` values, each in [-3, 3]."""
-        size = self.latent_dim if np.size(values) == self.latent_dim else self.n_sliders
+        size = np.size(values)
+        if size not in (self.n_sliders, self.latent_dim):
+            raise ValueError(f"z must hold {self.n_sliders} values (one per slider) or {self.latent_dim} (the whole "
+                             f"code), got {size}: {values!r}")
         z = _check_code(values, size, "z")
         with self.hold():
             for slider, v in zip(self.sliders, z):
@@ -406,13 +411,13 @@ class Interpolation(_Panel):
     def set_labels(self, start: int, end: int) -> None:
         """The digits at the two ends of the path."""
         start, end = _check_digit(start, "start"), _check_digit(end, "end")
-        with self._path_held():
+        with self.hold(self._render_path):
             self.start_digit.value, self.end_digit.value = start, end
 
     def set_styles(self, start: Sequence[float], end: Sequence[float]) -> None:
         """The codes at the two ends of the path (each value in [-3, 3])."""
         start, end = _check_code(start, self.latent_dim, "start"), _check_code(end, self.latent_dim, "end")
-        with self._path_held():
+        with self.hold(self._render_path):
             self.start_style, self.end_style = start, end
 
     def new_styles(self) -> None:
@@ -425,16 +430,6 @@ class Interpolation(_Panel):
         z = (1 - t) * self.start_style + t * end_style
         y = (1 - t) * _one_hot([self.start_digit.value])[0] + t * _one_hot([self.end_digit.value])[0]
         return z.astype(np.float32), y.astype(np.float32)
-
-    @contextlib.contextmanager
-    def _path_held(self):
-        with self.hold():
-            self._held += 1
-            try:
-                yield
-            finally:
-                self._held -= 1
-            self._render_path()
 
     def _path_changed(self, _change=None) -> None:
         if not self._held:

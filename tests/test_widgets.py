@@ -120,7 +120,7 @@ def test_set_latent_rejects_a_value_outside_the_slider_range(playground):
 
 
 def test_set_latent_rejects_the_wrong_number_of_values(playground):
-    with pytest.raises(ValueError, match=r"z must have shape"):
+    with pytest.raises(ValueError, match=r"z must hold 2 values \(one per slider\) or 2 \(the whole code\), got 3"):
         playground.set_latent([0.1, 0.2, 0.3])
 
 
@@ -183,6 +183,12 @@ def test_set_latent_accepts_a_full_code_for_a_wide_latent_space(wide_model):
     gen = widgets.Generator(wide_model)
     gen.set_latent([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
     np.testing.assert_allclose(gen.code, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], rtol=1e-6)
+
+
+def test_set_latent_in_a_wide_latent_space_takes_the_slider_values_or_the_whole_code(wide_model):
+    gen = widgets.Generator(wide_model)
+    with pytest.raises(ValueError, match=r"z must hold 4 values \(one per slider\) or 6 \(the whole code\), got 5"):
+        gen.set_latent([0.1, 0.2, 0.3, 0.4, 0.5])
 
 
 def test_controls_carry_the_descriptions_the_browser_test_looks_for(generator):
@@ -353,3 +359,4 @@ def test_a_missing_model_is_trained_and_cached_with_a_message(empty_cache, capsy
     assert empty_cache == [1]
     assert "training one now" in capsys.readouterr().out
     assert cache.model_path(trained.CVAE_NAME).is_file()
+
