@@ -1,0 +1,175 @@
+"""Posterior collapse, measured: KL per latent dimension, active units, a beta sweep and KL annealing.
+
+Posterior collapse is when q(z|x) becomes the prior N(0, I) (KL -> 0) and the decoder learns to ignore z.
+A latent dimension is *active* when its code moves with the input: Var_x(E_q[z_i | x]) > 0.01 (Burda et
+al., 2016). A CVAE is especially prone to it: the label already tells the decoder which digit to draw,
+so a strong KL weight makes z carry nothing and every sample of a label becomes the same average digit.
+(That is not "mode collapse", a GAN failure where the generator only covers a few modes of the data.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from cvae_course import settings
+from cvae_course.validation import NUM_CLASSES, as_images, check_positive_float, check_positive_int
+
+settings.import_tensorflow_quietly()
+from keras import ops  # noqa: E402
+
+from cvae_course import cache  # noqa: E402
+from cvae_course.data import MNIST, load_mnist  # noqa: E402
+from cvae_course.losses import KLAnnealing, kl_per_dimension  # noqa: E402
+from cvae_course.models import CVAE, VAE, build_cvae  # noqa: E402
+from cvae_course.plots import image_grid  # noqa: E402
+from cvae_course.training import train  # noqa: E402
+
+ACTIVE_THRESHOLD = 0.01
+
+
+def _check_vae(model) -> VAE:
+    if not isinstance(model, VAE):
+        raise ValueError(f"model must be a VAE or CVAE from cvae_course.models, got {type(model).__name__}")
+    return model
+
+
+def kl_per_latent_dimension(model: VAE, images, labels=None) -> np.ndarray:
+    """Mean KL(q(z_i|x) || N(0, 1)) of each latent dimension over the images, in nats; about 0 = collapsed."""
+    z_mean, z_log_var = _check_vae(model).encode_distribution(images, labels)
+    kl = ops.convert_to_numpy(kl_per_dimension(ops.convert_to_tensor(z_mean), ops.convert_to_tensor(z_log_var)))
+    return kl.mean(axis=0).astype(np.float64)
+
+
+def unit_activity(model: VAE, images, labels=None) -> np.ndarray:
+    """Var_x(E_q[z_i | x]) for each latent dimension i: how much its code moves from image to image."""
+    z_mean, _ = _check_vae(model).encode_distribution(images, labels)
+    return z_mean.astype(np.float64).var(axis=0)
+
+
+def active_units(model: VAE, images, labels=None, *, threshold: float = ACTIVE_THRESHOLD) -> int:
+    """How many latent dimensions are active: activity above ``threshold`` (0.01, Burda et al. 2016)."""
+    threshold = check_positive_float(threshold, "threshold")
+    return int(np.sum(unit_activity(model, images, labels) > threshold))
+
+
+# ------------------------------------------------------------------------------------------------ sweep
+def sweep_latent_dim() -> int:
+    """Latent size for the collapse experiments: 8 dimensions, enough to count how many stay active."""
+    return 8
+
+
+def sweep_epochs() -> int:
+    """Epochs per model in the beta sweep: 10 in the full course, 3 in fast mode."""
+    return settings.pick(full=10, fast=3)
+
+
+def _model_name(beta: float, latent_dim: int, warmup: int | None) -> str:
+    tag = f"{beta:g}".replace(".", "p").replace("-", "m")
+    return f"cvae-beta{tag}-{latent_dim}d" + (f"-anneal{warmup}" if warmup else "")
+
+
+def train_beta_cvae(beta: float, mnist: MNIST | None = None, *, latent_dim: int | None = None,
+                    epochs: int | None = None, warmup_epochs: int | None = None,
+                    seed: int = settings.DEFAULT_SEED, progress: bool = True, use_cache: bool = True) -> CVAE:
+    """A dense CVAE trained on reconstruction + ``beta`` * KL; cached per setting.
+
+    With ``warmup_epochs`` the KL weight is annealed from 0 up to ``beta`` over that many epochs
+    (:class:`cvae_course.losses.KLAnnealing`), so the decoder learns to use z before the KL pulls on it.
+    """
+    beta = float(beta)
+    if not beta >= 0:
+        raise ValueError(f"beta must be a number >= 0 (the KL weight; 1 is the true ELBO), got {beta!r}")
+    latent_dim = check_positive_int(latent_dim or sweep_latent_dim(), "latent_dim")
+    epochs = check_positive_int(epochs or sweep_epochs(), "epochs")
+    if warmup_epochs is not None:
+        warmup_epochs = check_positive_int(warmup_epochs, "warmup_epochs")
+
+    def fit() -> CVAE:
+        settings.seed_everything(seed)
+        data = mnist or load_mnist()
+        model = build_cvae(latent_dim, "dense", beta=beta, seed=seed)
+        callbacks = []
+        if warmup_epochs:
+            callbacks.append(KLAnnealing(warmup_epochs, schedule=lambda e: beta * min(1.0, e / warmup_epochs)))
+        train(model, (data.x_train, data.y_train_one_hot), epochs=epochs, callbacks=callbacks, progress=progress)
+        return model
+
+    if not use_cache:
+        return fit()
+    return cache.load_or_train(_model_name(beta, latent_dim, warmup_epochs), fit, CVAE,
+                               check=lambda m: m.latent_dim == latent_dim)
+
+
+@dataclass
+class CollapseReport:
+    """What one trained model tells about collapse, measured on held-out images."""
+
+    name: str
+    kl_per_dim: np.ndarray
+    activity: np.ndarray
+    reconstruction: float
+    samples: np.ndarray = field(repr=False)
+
+    @property
+    def kl(self) -> float:
+        """Total KL in nats per image."""
+        return float(self.kl_per_dim.sum())
+
+    @property
+    def active(self) -> int:
+        """Number of active latent dimensions (activity above 0.01)."""
+        return int(np.sum(self.activity > ACTIVE_THRESHOLD))
+
+    @property
+    def spread(self) -> float:
+        """Mean pixel distance between two samples of the same label; 0 when the decoder ignores z."""
+        from cvae_course.evaluate import mean_pairwise_distance
+
+        per_label = self.samples.reshape(NUM_CLASSES, -1, 28, 28, 1)
+        return float(np.mean([mean_pairwise_distance(s) for s in per_label]))
+
+    def row(self) -> str:
+        return (f"{self.name:<16} KL {self.kl:5.2f} nats   active units {self.active}/{len(self.activity)}   "
+                f"reconstruction {self.reconstruction:5.1f} nats   sample spread {self.spread:4.2f}")
+
+
+def collapse_report(model: CVAE, name: str, images, labels, *, samples_per_label: int = 6,
+                    seed: int = 0) -> CollapseReport:
+    """KL per dimension, unit activity, mean reconstruction error and a few samples per label for ``model``."""
+    from cvae_course.evaluate import negative_elbo_per_image
+
+    x = as_images(images)
+    kl_dims = kl_per_latent_dimension(model, x, labels)
+    rec = float(np.mean(negative_elbo_per_image(model, x, labels, seed=seed)) - kl_dims.sum())
+    n = check_positive_int(samples_per_label, "samples_per_label")
+    samples = model.generate(np.repeat(np.arange(NUM_CLASSES), n), seed=seed)
+    return CollapseReport(name, kl_dims, unit_activity(model, x, labels), rec, samples)
+
+
+def kl_bars_figure(reports: list[CollapseReport], *, title: str = "KL per latent dimension") -> Figure:
+    """One panel per model: bars of KL per latent dimension (nats), active units in the panel title."""
+    if not reports:
+        raise ValueError("reports is empty; pass the CollapseReport of at least one model")
+    fig = Figure(figsize=(2.6 * len(reports), 2.8))
+    axes = np.atleast_1d(fig.subplots(1, len(reports), sharey=True))
+    for ax, r in zip(axes, reports):
+        dims = np.arange(len(r.kl_per_dim))
+        colors = ["tab:blue" if a > ACTIVE_THRESHOLD else "lightgray" for a in r.activity]
+        ax.bar(dims, r.kl_per_dim, color=colors)
+        ax.set_xticks(dims)
+        ax.set_xlabel("latent dimension")
+        ax.set_title(f"{r.name}\nactive {r.active}/{len(dims)}, KL {r.kl:.1f}", fontsize=9)
+    axes[0].set_ylabel("KL (nats); gray = inactive")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def samples_figure(report: CollapseReport) -> Figure:
+    """The report's samples: one row per label; identical rows mean the decoder ignores z."""
+    n = len(report.samples) // NUM_CLASSES
+    return image_grid(report.samples, n, row_labels=[str(k) for k in range(NUM_CLASSES)],
+                      title=f"{report.name}: samples (one row per label)", size=0.6)
