@@ -39,6 +39,7 @@ TEMPERATURE_RANGE = (0.1, 2.0)
 MAX_SLIDERS = 4  # latent dimensions that get their own slider; the rest change with "new random style"
 HIGHLIGHT = 96  # the dark grey frame around the cell that matches the controls exactly
 PNG_COMPRESSION = 1  # fastest zlib level: digit pictures are small anyway
+_WIDE_LABEL = {"description_width": "6.5em"}  # room for "temperature" and "test image"
 _GRAPHS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -192,13 +193,27 @@ def _digit_buttons(description: str = "digit") -> widgets.ToggleButtons:
 
 def _digit_dropdown(description: str, value: int) -> widgets.Dropdown:
     return widgets.Dropdown(options=[(str(k), k) for k in range(NUM_CLASSES)], value=value,
-                            description=description, layout=widgets.Layout(width="11em"))
+                            description=description, layout=widgets.Layout(width="13em"), style=_WIDE_LABEL)
 
 
 def _image(css_class: str) -> widgets.Image:
-    image = widgets.Image(format="png")
+    image = widgets.Image(format="png", layout=widgets.Layout(margin="4px 16px 4px 0"))
     image.add_class(css_class)
     return image
+
+
+def _show(image: widgets.Image, picture: np.ndarray) -> None:
+    """Put ``picture`` into ``image`` at its own pixel size (the browser would otherwise stretch it)."""
+    if image.width != str(picture.shape[1]):
+        image.width = str(picture.shape[1])
+    image.value = to_png(picture)
+
+
+def _button(description: str, css_class: str, on_click) -> widgets.Button:
+    button = widgets.Button(description=description, icon="random", layout=widgets.Layout(width="auto"))
+    button.add_class(css_class)
+    button.on_click(lambda _button: on_click())
+    return button
 
 
 class Generator(_Panel):
@@ -220,21 +235,20 @@ class Generator(_Panel):
         self.digit = _digit_buttons()
         self.sliders = [self._slider(f"z[{i}]", -Z_LIMIT, Z_LIMIT, 0.0, 0.05) for i in range(self.n_sliders)]
         self.temperature = self._slider("temperature", *TEMPERATURE_RANGE, 1.0, 0.05)
-        self.new_style_button = widgets.Button(description="new random style", icon="random")
-        self.new_style_button.add_class("cvae-new-style")
-        self.new_style_button.on_click(lambda _button: self.new_style())
+        self.new_style_button = _button("new random style", "cvae-new-style", self.new_style)
         self.image = _image("cvae-generator-image")
         self.caption = widgets.HTML()
         for control in [self.digit, self.temperature, *self.sliders]:
             control.observe(self._changed, names="value")
         self.add_class("cvae-generator")
-        self.children = [self.digit, *self.sliders, self.temperature, self.new_style_button, self.caption, self.image]
+        self.children = [self.digit, *self.sliders, widgets.HBox([self.temperature, self.new_style_button]),
+                         self.caption, self.image]
         self._render()
 
     @staticmethod
     def _slider(description: str, low: float, high: float, value: float, step: float) -> widgets.FloatSlider:
         slider = widgets.FloatSlider(value=value, min=low, max=high, step=step, description=description,
-                                     readout_format=".2f", continuous_update=True)
+                                     readout_format=".2f", continuous_update=True, style=_WIDE_LABEL)
         slider.add_class("cvae-slider-" + description.replace("[", "").replace("]", ""))
         return slider
 
@@ -299,7 +313,7 @@ class Generator(_Panel):
         codes = self.cell_codes()
         self.last_images = self._decode(codes * np.float32(self.temperature.value), _one_hot([self.label] * len(codes)))
         centre = len(codes) // 2
-        self.image.value = to_png(tile(self.last_images, self.window, scale=self.scale, highlight=centre))
+        _show(self.image, tile(self.last_images, self.window, scale=self.scale, highlight=centre))
         self.caption.value = (f"<b>{self.label}</b> at the framed code; columns step z[0] by {self.step:g} to the "
                               f"right{', rows step z[1] up' if self.latent_dim > 1 else ''}.")
 
@@ -320,11 +334,9 @@ class StyleTransfer(_Panel):
         self.scale = check_positive_int(scale, "scale")
         self._rng = np.random.default_rng(seed)
         self.index = widgets.IntSlider(value=0, min=0, max=len(self.images) - 1, description="test image",
-                                       continuous_update=True)
+                                       continuous_update=True, style=_WIDE_LABEL)
         self.index.add_class("cvae-slider-test-image")
-        self.random_button = widgets.Button(description="random digit", icon="random")
-        self.random_button.add_class("cvae-random-digit")
-        self.random_button.on_click(lambda _button: self.random())
+        self.random_button = _button("random digit", "cvae-random-digit", self.random)
         self.pair_image = _image("cvae-style-pair-image")
         self.image = _image("cvae-style-image")
         self.caption = widgets.HTML()
@@ -360,8 +372,8 @@ class StyleTransfer(_Panel):
         transfer = self._decode(np.repeat(style, NUM_CLASSES, axis=0), np.eye(NUM_CLASSES, dtype=np.float32))
         self.last_images = transfer
         self.last_reconstruction = transfer[self.label]
-        self.pair_image.value = to_png(tile(np.stack([self.original, self.last_reconstruction]), 2, scale=self.scale))
-        self.image.value = to_png(tile(transfer, NUM_CLASSES, scale=self.scale, highlight=self.label))
+        _show(self.pair_image, tile(np.stack([self.original, self.last_reconstruction]), 2, scale=self.scale))
+        _show(self.image, tile(transfer, NUM_CLASSES, scale=self.scale, highlight=self.label))
         self.caption.value = (f"Test image {self.index.value}, a <b>{self.label}</b>: the original and its "
                               f"reconstruction, then the same style as 0-9 (its own digit framed).")
 
@@ -382,11 +394,9 @@ class Interpolation(_Panel):
         self.start_digit = _digit_dropdown("from digit", 3)
         self.end_digit = _digit_dropdown("to digit", 8)
         self.same_style = widgets.Checkbox(value=False, description="same style at both ends", indent=False)
-        self.new_styles_button = widgets.Button(description="new styles", icon="random")
-        self.new_styles_button.add_class("cvae-new-styles")
-        self.new_styles_button.on_click(lambda _button: self.new_styles())
+        self.new_styles_button = _button("new styles", "cvae-new-styles", self.new_styles)
         self.position = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.01, description="t",
-                                            readout_format=".2f", continuous_update=True)
+                                            readout_format=".2f", continuous_update=True, style=_WIDE_LABEL)
         self.position.add_class("cvae-slider-t")
         self.image = _image("cvae-interpolation-image")
         self.path_image = _image("cvae-interpolation-path-image")
@@ -439,12 +449,12 @@ class Interpolation(_Panel):
     def _render_path(self) -> None:
         zs, ys = zip(*(self.point(t) for t in np.linspace(0.0, 1.0, self.steps)))
         self.path_images = self._decode(np.stack(zs), np.stack(ys))
-        self.path_image.value = to_png(tile(self.path_images, self.steps, scale=self.scale))
+        _show(self.path_image, tile(self.path_images, self.steps, scale=self.scale))
 
     def _render(self) -> None:
         z, y = self.point(float(self.position.value))
         self.last_images = self._decode(z[None], y[None])
-        self.image.value = to_png(tile(self.last_images, 1, scale=self.scale * 2, gap=0))
+        _show(self.image, tile(self.last_images, 1, scale=self.scale * 2, gap=0))
 
 
 class Playground(widgets.VBox):
