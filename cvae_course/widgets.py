@@ -72,7 +72,7 @@ def tile(images, ncols: int, *, scale: int = 2, gap: int = 3, highlight: int | N
 def untile(picture: np.ndarray, n: int, ncols: int, *, scale: int = 2, gap: int = 3) -> np.ndarray:
     """The inverse of :func:`tile`: the n cells of a picture as uint8 grey images (n, 28, 28)."""
     cell = 28 * scale
-    grey = np.asarray(picture)[..., 0] if np.ndim(picture) == 3 else np.asarray(picture)
+    grey = np.asarray(picture)
     cells = []
     for i in range(n):
         top, left = gap + (i // ncols) * (cell + gap), gap + (i % ncols) * (cell + gap)
@@ -228,6 +228,8 @@ class Generator(_Panel):
     def __init__(self, model: CVAE, *, window: int = 5, step: float = 0.5, scale: int = 3, seed: int = 0):
         super().__init__(model)
         self.window = check_positive_int(window, "window")
+        if window % 2 == 0:
+            raise ValueError(f"window must be odd so that one cell sits at the centre, got {window}; try {window + 1}")
         self.step = _check_range(step, "step", 0.0, Z_LIMIT)
         self.scale = check_positive_int(scale, "scale")
         self._rng = np.random.default_rng(seed)

@@ -97,6 +97,11 @@ def test_grid_neighbours_step_along_z0_across_and_z1_up(generator):
     np.testing.assert_allclose(codes[:, 2, 1], [1.0, 0.5, 0.0, -0.5, -1.0])
 
 
+def test_the_grid_window_must_be_odd_to_have_a_centre(model):
+    with pytest.raises(ValueError, match="window must be odd.*got 4; try 5"):
+        widgets.Generator(model, window=4)
+
+
 def test_latent_sliders_clamp_values_beyond_their_range(generator, model):
     generator.sliders[0].value = 99
     assert generator.sliders[0].value == widgets.Z_LIMIT
