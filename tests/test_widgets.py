@@ -196,6 +196,13 @@ def test_set_latent_in_a_wide_latent_space_takes_the_slider_values_or_the_whole_
         gen.set_latent([0.1, 0.2, 0.3, 0.4, 0.5])
 
 
+def test_a_convolutional_cvae_drives_the_generator_too():
+    conv = build_cvae(2, "conv", seed=0)
+    gen = widgets.Generator(conv)
+    gen.set_label(6)
+    np.testing.assert_allclose(gen.last_images, conv.generate(6, z=gen.cell_codes()), atol=ATOL)
+
+
 def test_controls_carry_the_descriptions_the_browser_test_looks_for(generator):
     assert [(text, value) for text, value in generator.digit.options] == [(str(k), k) for k in range(10)]
     assert [s.description for s in generator.sliders] == ["z[0]", "z[1]"]
