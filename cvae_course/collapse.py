@@ -168,8 +168,23 @@ def kl_bars_figure(reports: list[CollapseReport], *, title: str = "KL per latent
     return fig
 
 
-def samples_figure(report: CollapseReport) -> Figure:
-    """The report's samples: one row per label; identical rows mean the decoder ignores z."""
-    n = len(report.samples) // NUM_CLASSES
-    return image_grid(report.samples, n, row_labels=[str(k) for k in range(NUM_CLASSES)],
-                      title=f"{report.name}: samples (one row per label)", size=0.6)
+def samples_figure(reports: list[CollapseReport], per_label: int = 4, *,
+                   title: str = "Samples, one row per label") -> Figure:
+    """Side by side, ``per_label`` samples of each label from each model; identical rows mean z is ignored."""
+    if not reports:
+        raise ValueError("reports is empty; pass the CollapseReport of at least one model")
+    n = check_positive_int(per_label, "per_label")
+    blocks = []
+    for r in reports:
+        have = len(r.samples) // NUM_CLASSES
+        if n > have:
+            raise ValueError(f"per_label={n} but the report of {r.name!r} holds {have} samples per label")
+        blocks.append(r.samples.reshape(NUM_CLASSES, have, 28, 28, 1)[:, :n])
+    gap = np.zeros((NUM_CLASSES, 1, 28, 28, 1), dtype=np.float32)
+    rows = np.concatenate([part for b in blocks for part in (b, gap)][:-1], axis=1)
+    ncols = rows.shape[1]
+    titles = [""] * (NUM_CLASSES * ncols)
+    for i, r in enumerate(reports):
+        titles[i * (n + 1)] = r.name
+    return image_grid(rows.reshape(-1, 28, 28, 1), ncols, titles=titles, title=title,
+                      row_labels=[str(k) for k in range(NUM_CLASSES)], size=0.6)

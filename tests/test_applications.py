@@ -245,3 +245,33 @@ def test_a_large_kl_weight_collapses_the_posterior(mnist):
 def test_kl_annealing_ends_at_the_requested_beta(mnist):
     model = collapse.train_beta_cvae(4, mnist, epochs=2, warmup_epochs=1, progress=False, use_cache=False)
     assert float(np.asarray(model.beta)) == pytest.approx(4.0)
+
+
+# ------------------------------------------------------------------------------------------------- figures
+def _report(name: str, per_label: int = 3) -> collapse.CollapseReport:
+    rng = np.random.default_rng(0)
+    return collapse.CollapseReport(name, np.array([0.5, 0.0]), np.array([0.2, 0.001]), 100.0,
+                                   rng.random((10 * per_label, 28, 28, 1)).astype(np.float32))
+
+
+def test_collapse_report_counts_active_units_and_total_kl():
+    report = _report("a")
+    assert report.active == 1
+    assert report.kl == pytest.approx(0.5)
+
+
+def test_samples_figure_puts_models_side_by_side_with_a_gap_column():
+    fig = collapse.samples_figure([_report("a"), _report("b")], per_label=2)
+    assert len(fig.axes) == 10 * (2 + 1 + 2)
+    assert [ax.get_title() for ax in fig.axes[:5]] == ["a", "", "", "b", ""]
+
+
+def test_samples_figure_rejects_more_samples_than_the_reports_hold():
+    with pytest.raises(ValueError, match="per_label"):
+        collapse.samples_figure([_report("a", per_label=3)], per_label=4)
+
+
+def test_roc_figure_labels_each_curve_with_its_auroc():
+    fig = app.roc_figure({"score": ([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])})
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels[0] == "score (AUROC 0.750)"
