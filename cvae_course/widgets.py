@@ -34,6 +34,7 @@ from cvae_course import cache, trained  # noqa: E402
 from cvae_course.models import CVAE  # noqa: E402
 
 Z_LIMIT = 3.0  # sliders span [-3, 3]: the prior N(0, 1) puts 99.7% of its mass there
+Z_STEP = 0.05  # slider resolution; random styles are rounded to it so that a slider can show them exactly
 TEMPERATURE_RANGE = (0.1, 2.0)
 MAX_SLIDERS = 4  # latent dimensions that get their own slider; the rest change with "new random style"
 HIGHLIGHT = 96  # the dark grey frame around the cell that matches the controls exactly
@@ -232,7 +233,7 @@ class Generator(_Panel):
         self._rng = np.random.default_rng(seed)
         self._rest = np.zeros(max(self.latent_dim - MAX_SLIDERS, 0), dtype=np.float32)
         self.digit = _digit_buttons()
-        self.sliders = [self._slider(f"z[{i}]", -Z_LIMIT, Z_LIMIT, 0.0, 0.05) for i in range(self.n_sliders)]
+        self.sliders = [self._slider(f"z[{i}]", -Z_LIMIT, Z_LIMIT, 0.0, Z_STEP) for i in range(self.n_sliders)]
         self.temperature = self._slider("temperature", *TEMPERATURE_RANGE, 1.0, 0.05)
         self.new_style_button = _button("new random style", "cvae-new-style", self.new_style)
         self.image = _image("cvae-generator-image")
@@ -280,7 +281,8 @@ class Generator(_Panel):
 
     def new_style(self) -> None:
         """Draw a new code from the prior N(0, I) (clipped to the slider range): the "new random style" button."""
-        z = np.clip(self._rng.standard_normal(self.latent_dim), -Z_LIMIT, Z_LIMIT).round(2)
+        z = np.clip(self._rng.standard_normal(self.latent_dim), -Z_LIMIT, Z_LIMIT)
+        z = np.round(z / Z_STEP) * Z_STEP
         self.set_latent(z)
 
     @property
