@@ -1,13 +1,17 @@
 """What a trained (C)VAE is good for, measured: style transfer, anomaly scores, ROC/AUROC, an ELBO classifier.
 
 * Style transfer: encode a digit with its own label, decode the code with another label
-  (:func:`transfer_style`, :func:`style_grid`, :func:`translation_accuracy`).
+  (:func:`transfer_style`, :func:`style_grid`, :func:`translation_accuracy`); :func:`style_correlation`
+  measures how much of the writer's ink and slant (:func:`stroke_features`) survives.
 * Anomaly detection: a VAE trained without one digit class scores images by negative ELBO; high means
   "unlike the training data" (:func:`train_vae_without`, :func:`reconstruction_error`, :func:`auroc`,
   :func:`roc_curve`).
 * The CVAE as a classifier: -ELBO of an image under each of the ten labels (:func:`label_scores`); the
   best label is Bayes' rule with a uniform prior (:func:`elbo_classify`), and the gap between the given
   label and the best one flags wrong labels (:func:`label_gap`).
+
+* Blurriness: a true sample of the decoder (:func:`bernoulli_sample`) next to its mean image, and the
+  average of the real digits with nearby codes (:func:`neighbour_average`).
 
 ROC and AUROC are plain NumPy (the Mann-Whitney rank formula), so the course needs no scikit-learn.
 """
@@ -196,6 +200,7 @@ def roc_curve(scores, is_positive) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 # -------------------------------------------------------------------------------------- anomaly detection
 def holdout_name(held_out: int, latent_dim: int) -> str:
+    """Cache name of the VAE trained without digit ``held_out``."""
     return f"vae-without-{held_out}-{latent_dim}d"
 
 

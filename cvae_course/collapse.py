@@ -22,6 +22,7 @@ from keras import ops  # noqa: E402
 
 from cvae_course import cache  # noqa: E402
 from cvae_course.data import MNIST, load_mnist  # noqa: E402
+from cvae_course.evaluate import mean_pairwise_distance, negative_elbo_per_image  # noqa: E402
 from cvae_course.losses import KLAnnealing, kl_per_dimension  # noqa: E402
 from cvae_course.models import CVAE, VAE, build_cvae  # noqa: E402
 from cvae_course.plots import image_grid  # noqa: E402
@@ -126,8 +127,6 @@ class CollapseReport:
     @property
     def spread(self) -> float:
         """Mean pixel distance between two samples of the same label; 0 when the decoder ignores z."""
-        from cvae_course.evaluate import mean_pairwise_distance
-
         per_label = self.samples.reshape(NUM_CLASSES, -1, 28, 28, 1)
         return float(np.mean([mean_pairwise_distance(s) for s in per_label]))
 
@@ -138,9 +137,7 @@ class CollapseReport:
 
 def collapse_report(model: CVAE, name: str, images, labels, *, samples_per_label: int = 6,
                     seed: int = 0) -> CollapseReport:
-    """KL per dimension, unit activity, mean reconstruction error and a few samples per label for ``model``."""
-    from cvae_course.evaluate import negative_elbo_per_image
-
+    """KL per dimension, unit activity, reconstruction (mean -ELBO minus KL) and samples per label for ``model``."""
     x = as_images(images)
     kl_dims = kl_per_latent_dimension(model, x, labels)
     rec = float(np.mean(negative_elbo_per_image(model, x, labels, seed=seed)) - kl_dims.sum())
