@@ -78,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         ("generator: digit buttons", gen.image, set_value(gen.digit), [*range(1, 10), 0]),
         ("generator: z[0] slider", gen.image, set_value(gen.sliders[0]), sweep(-3.0, 3.0, 0.05)),
         ("generator: z[1] slider", gen.image, set_value(gen.sliders[-1]), sweep(-3.0, 3.0, 0.05)),
-        ("generator: temperature slider", gen.image, set_value(gen.temperature), sweep(0.1, 2.0, 0.05)),
         ("generator: new random style", gen.image, press(gen.new_style_button), [None]),
+        # Last for the generator: at a low temperature distinct codes can give the very same picture.
+        ("generator: temperature slider", gen.image, set_value(gen.temperature), sweep(0.1, 2.0, 0.05)),
         ("style transfer: test image slider", style.image, set_value(style.index),
          list(1 + rng.permutation(len(test.x_test) - 1)[:100])),
         ("interpolation: t slider", path.image, set_value(path.position), sweep(0.0, 1.0, 0.01)),

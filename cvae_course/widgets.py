@@ -281,8 +281,10 @@ class Generator(_Panel):
 
     def new_style(self) -> None:
         """Draw a new code from the prior N(0, I) (clipped to the slider range): the "new random style" button."""
-        z = np.clip(self._rng.standard_normal(self.latent_dim), -Z_LIMIT, Z_LIMIT)
-        z = np.round(z / Z_STEP) * Z_STEP
+        z = self.code
+        while np.array_equal(z, self.code):  # snapping to the slider step can repeat a code; a press must not
+            z = np.clip(self._rng.standard_normal(self.latent_dim), -Z_LIMIT, Z_LIMIT)
+            z = (np.round(z / Z_STEP) * Z_STEP).astype(np.float32)
         self.set_latent(z)
 
     @property

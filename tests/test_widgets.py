@@ -184,6 +184,21 @@ def test_new_random_style_is_repeatable_with_the_same_seed(wide_model):
     assert a.code.tolist() == b.code.tolist()
 
 
+def test_new_random_style_never_repeats_the_current_code(generator):
+    class Repeating:
+        """Draws the current code (0, 0) once, then (1, 1)."""
+
+        def __init__(self):
+            self.draws = iter([np.zeros(2), np.ones(2)])
+
+        def standard_normal(self, _size):
+            return next(self.draws)
+
+    generator._rng = Repeating()
+    generator.new_style()
+    assert generator.code.tolist() == [1.0, 1.0]
+
+
 def test_set_latent_accepts_a_full_code_for_a_wide_latent_space(wide_model):
     gen = widgets.Generator(wide_model)
     gen.set_latent([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
