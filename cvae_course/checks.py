@@ -139,6 +139,14 @@ def _check_built_model(build: Callable, name: str, latent_dim: int) -> keras.Mod
     return model
 
 
+def _check_linear_and_varied(values: np.ndarray, model: str, output: str, given: str, hint: str) -> None:
+    """Outputs of a linear last layer take both signs and differ from one input to the next."""
+    if values.min() >= 0.0:
+        _fail(f"every {output} value is >= 0: the {model}'s last layer has an activation (ReLU or sigmoid).", hint)
+    if np.allclose(values, values[:1]):
+        _fail(f"the {model} gives the same {output} for every {given}.", f"connect the {given} to the output.")
+
+
 def check_encoder(build_encoder: Callable, latent_dim: int = 2, seed: int = 0) -> None:
     """``build_encoder(latent_dim)`` -> model mapping images (28, 28, 1) to codes (latent_dim,)."""
     encoder = _check_built_model(build_encoder, "build_encoder", latent_dim)
@@ -158,11 +166,8 @@ def check_encoder(build_encoder: Callable, latent_dim: int = 2, seed: int = 0) -
     if codes.shape != (32, latent_dim):
         _fail(f"for 32 images the encoder returned shape {codes.shape}; expected (32, {latent_dim}).",
               f"the last layer should be layers.Dense({latent_dim}) (one number per latent dimension).")
-    if codes.min() >= 0.0:
-        _fail("every code value is >= 0: the code layer has an activation (ReLU or sigmoid).",
-              "leave the last Dense layer linear (no activation) so that codes can be negative.")
-    if np.allclose(codes, codes[:1]):
-        _fail("the encoder gives the same code for different images.", "connect the image to the output.")
+    _check_linear_and_varied(codes, "encoder", "code", "image",
+                             "leave the last Dense layer linear (no activation) so that codes can be negative.")
     _passed(f"build_encoder({latent_dim}): images {IMAGE_SHAPE} -> codes ({latent_dim},), "
             f"{encoder.count_params():,} weights")
 
@@ -181,11 +186,8 @@ def check_decoder(build_decoder: Callable, latent_dim: int = 2, seed: int = 0) -
               "end with layers.Reshape((28, 28, 1)).")
     if logits.shape != (32, *IMAGE_SHAPE):
         _fail(f"for 32 codes the decoder returned shape {logits.shape}; expected (32, 28, 28, 1).")
-    if logits.min() >= 0.0:
-        _fail("every output is >= 0: the decoder ends with an activation (sigmoid or ReLU).",
-              "return logits: leave the last Dense layer linear; the loss and the models apply the sigmoid.")
-    if np.allclose(logits, logits[:1]):
-        _fail("the decoder gives the same image for different codes.", "connect the code to the output.")
+    _check_linear_and_varied(logits, "decoder", "image", "code",
+                             "return logits: leave the last Dense layer linear; the loss and the models apply the sigmoid.")
     _passed(f"build_decoder({latent_dim}): codes ({latent_dim},) -> logits {IMAGE_SHAPE}, "
             f"{decoder.count_params():,} weights")
 

@@ -106,11 +106,13 @@ def _read_submission(path: Path) -> tuple[nbformat.NotebookNode | None, str]:
         return None, (f"{path.name} is not UTF-8 text (byte {err.start}); it is not a notebook. "
                       "Ask the learner to download it again from Jupyter (File > Download) and resubmit.")
     try:
-        nb = nbformat.reads(text, as_version=4)
+        json.loads(text)
     except json.JSONDecodeError as err:
         return None, (f"{path.name} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}); "
                       "it was probably damaged when copied or edited by hand. Ask the learner to download it "
                       "again from Jupyter (File > Download) and resubmit.")
+    try:
+        nb = nbformat.reads(text, as_version=4)
     except Exception as err:  # nbformat's own errors: not a notebook structure, unknown version ...
         return None, (f"{path.name} is JSON but not a Jupyter notebook ({type(err).__name__}: "
                       f"{str(err).splitlines()[0][:200]}). Ask the learner to resubmit the .ipynb from Jupyter.")
@@ -281,7 +283,8 @@ def _max_scores(course: Path, notebook: str) -> dict[str, float]:
         return {c.name: float(c.max_score) for c in gb.find_notebook(notebook, notebook).grade_cells}
 
 
-def _run_job(job: _Job, template: Path, work: Path, out: Path, limits: Limits, env: dict) -> Row:
+def _run_job(job: _Job, template: Path, maxima: dict[str, float], work: Path, out: Path, limits: Limits,
+             env: dict) -> Row:
     course = work / "jobs" / f"{job.student_id}__{job.notebook}"
     shutil.copytree(template, course, ignore=shutil.ignore_patterns("*.log"))
     target = course / "submitted" / job.student_id / job.notebook / f"{job.notebook}.ipynb"
@@ -290,7 +293,6 @@ def _run_job(job: _Job, template: Path, work: Path, out: Path, limits: Limits, e
     log = out / "logs" / job.student_id / f"{job.notebook}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("")
-    maxima = _max_scores(template, job.notebook)
     row = Row(job.student_id, job.notebook, "error", 0.0, sum(maxima.values()), {k: 0.0 for k in maxima})
     release = nbformat.read(template / "release" / job.notebook / f"{job.notebook}.ipynb", as_version=4)
     source = nbformat.read(template / "source" / job.notebook / f"{job.notebook}.ipynb", as_version=4)
@@ -413,15 +415,15 @@ def grade(
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             built = pool.map(lambda name: _template(work, name, solutions, limits, env), needed)
             templates = dict(zip(needed, built))
+        maxima = {name: _max_scores(root, name) for name, root in templates.items()}
         for r in rows:  # ungraded rows still show what the notebook was worth
-            if r.notebook in templates:
-                maxima = _max_scores(templates[r.notebook], r.notebook)
-                r.max_score, r.tasks = sum(maxima.values()), {k: 0.0 for k in maxima}
+            if r.notebook in maxima:
+                r.max_score, r.tasks = sum(maxima[r.notebook].values()), {k: 0.0 for k in maxima[r.notebook]}
 
         def run(job: _Job) -> Row:
             start = time.monotonic()
             try:
-                row = _run_job(job, templates[job.notebook], work, out, limits, env)
+                row = _run_job(job, templates[job.notebook], maxima[job.notebook], work, out, limits, env)
             except Exception as err:  # one broken job must not stop the batch
                 row = Row(job.student_id, job.notebook, "error", reason=f"{type(err).__name__}: {_first_line(err)}")
             report(f"{row.student_id}/{row.notebook}: {row.status}, {row.score:g}/{row.max_score:g} "
