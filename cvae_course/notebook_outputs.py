@@ -1,0 +1,108 @@
+"""The committed state of the lesson notebooks: outputs cleared, except the reference outputs nbval checks.
+
+A learner should first see a notebook with no outputs, and watch each picture appear. But nbval (run with
+``--nbval-lax``) only compares a cell marked ``# NBVAL_CHECK_OUTPUT`` against a stored output that has an
+execution count: a marked cell with its output cleared is never compared, so its check could not fail.
+So the rule is: every cell is cleared except the marked ones, which keep the output every run gives them
+(shapes, parameter counts, quiz text; nothing that depends on fast or full mode or on randomness).
+
+``python -m cvae_course.notebook_outputs notebooks/*.ipynb`` runs each notebook in fast mode and writes it
+back in that state; :func:`problems` says what is wrong with a notebook as committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+
+from cvae_course import settings
+
+CHECK_MARK = "NBVAL_CHECK_OUTPUT"
+
+
+def is_checked(cell) -> bool:
+    """True for a code cell whose output nbval compares (marked by a comment or the nbval tag)."""
+    if cell.get("cell_type") != "code":
+        return False
+    first = cell.get("source", "").lstrip().splitlines()[:1]
+    tags = cell.get("metadata", {}).get("tags", [])
+    return bool(first and CHECK_MARK in first[0]) or "nbval-check-output" in tags
+
+
+def problems(nb) -> list[str]:
+    """What keeps ``nb`` from the committed state; empty when it is right."""
+    found = ["the notebook stores widget state (metadata.widgets)"] if "widgets" in nb.metadata else []
+    for i, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        outputs = cell.get("outputs", [])
+        for out in outputs:
+            if out.get("output_type") == "error":
+                found.append(f"cell {i} stores an error ({out.get('ename')})")
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                found.append(f"cell {i} stores stderr output")
+        if is_checked(cell):
+            if not outputs or cell.get("execution_count") is None:
+                found.append(f"cell {i} is marked {CHECK_MARK} but has no stored output to compare against")
+        elif outputs or cell.get("execution_count") is not None:
+            found.append(f"cell {i} is not marked {CHECK_MARK} but keeps an output or execution count")
+    return found
+
+
+def strip(nb):
+    """Clear every unmarked cell and the run's metadata, in place; returns ``nb``."""
+    nb.metadata.pop("widgets", None)  # saved widget state: large, and stale until the learner runs the cells
+    for cell in nb.cells:
+        cell.get("metadata", {}).pop("execution", None)
+        if cell.get("cell_type") == "code" and not is_checked(cell):
+            cell["outputs"] = []
+            cell["execution_count"] = None
+    return nb
+
+
+def refresh(path: str | os.PathLike, timeout: int = 1200) -> list[str]:
+    """Run the notebook at ``path`` in fast mode, keep only the marked outputs, write it back.
+
+    Returns :func:`problems` of the result (empty when all is well).
+    """
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    old_fast = os.environ.get(settings.FAST_ENV)
+    os.environ[settings.FAST_ENV] = "1"
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        if old_fast is None:
+            os.environ.pop(settings.FAST_ENV, None)
+        else:
+            os.environ[settings.FAST_ENV] = old_fast
+    strip(nb)
+    nbformat.write(nb, path)
+    return problems(nb)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--check", action="store_true", help="only report problems; change nothing")
+    args = parser.parse_args(argv)
+    status = 0
+    for path in args.notebooks:
+        found = problems(nbformat.read(path, as_version=4)) if args.check else refresh(path)
+        for line in found:
+            print(f"{path}: {line}")
+        status |= bool(found)
+        if not found:
+            print(f"{path}: ok")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
