@@ -271,8 +271,9 @@ def check_worst_reconstructions(worst_reconstructions: Callable, k: int = 5, n: 
     _passed(f"worst_reconstructions: the {k} worst of {n} images, worst first")
 
 
-def check_autoencoder_learned(autoencoder: keras.Model, images: np.ndarray, max_error: float = 250.0) -> None:
-    """The trained autoencoder reconstructs ``images`` far better than a grey guess (784 ln 2 = 543 nats)."""
+def check_autoencoder_learned(autoencoder: keras.Model, images: np.ndarray, max_error: float = 300.0) -> None:
+    """The trained autoencoder beats a grey guess (784 ln 2 = 543 nats) by a wide margin: a sanity check that
+    encoder and decoder train together, loose enough for small architectures and fast mode's two epochs."""
     with _quiet():
         logits = autoencoder.predict(images, verbose=0)
     error = float(np.mean(_reference_reconstruction(images, logits)))

@@ -167,6 +167,10 @@ def _config(limits: Limits) -> str:
         "c.OverwriteCells.add_missing_cells = True",
         f"c.LimitOutput.max_lines = {limits.max_output_lines}",
         "c.LimitOutput.max_traceback = 100",
+        "# Feedback shows the tests' results, not the hidden tests' code (the next cohort gets the same tests).",
+        "from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor",
+        "from nbgrader.preprocessors import ClearHiddenTests, GetGrades",
+        "c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]",
         "",
     ])
 

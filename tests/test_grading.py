@@ -166,6 +166,12 @@ def test_huge_outputs_are_dropped_or_cut_and_the_notebook_is_still_graded(run):
     assert (run["out"] / "feedback" / "flood" / f"{AE}.html").stat().st_size < 2_000_000
 
 
+def test_feedback_shows_the_score_but_not_the_hidden_tests(run):
+    page = (run["out"] / "feedback" / "solved" / f"{AE}.html").read_text()
+    assert "Score: 10.0 / 10.0" in page or "10.0 / 10.0" in page
+    assert "HIDDEN TESTS" not in page and "\u2714" in page
+
+
 def test_every_graded_row_has_html_feedback(run):
     for (student, name), row in run["csv"].items():
         if row["status"] != "wrong-name":
@@ -227,7 +233,9 @@ def grade_tiny(tmp_path: Path, answer_source: str, limits: grading.Limits) -> tu
     """Grade one learner's tiny notebook; returns the row and the grading kernels still alive after."""
     start = time.time()
     submit(tmp_path / "subs", "learner", answer_source)
+    before = snapshot(tmp_path / "subs")
     (row,) = grading.grade(tmp_path / "subs", tmp_path / "out", solutions=tiny_course(tmp_path / "src"), limits=limits)
+    assert snapshot(tmp_path / "subs") == before
     return row, kernels_left(start)
 
 
