@@ -58,7 +58,7 @@ def _grade(args: argparse.Namespace) -> int:
         limits = grading.Limits(args.cell_timeout, args.notebook_timeout, args.max_output_lines)
         rows = grading.grade(args.submissions, args.out, solutions=args.solutions, notebooks=args.notebook,
                              jobs=args.jobs, limits=limits, fast=not args.full)
-    except ValueError as err:
+    except (ValueError, RuntimeError) as err:  # bad arguments, or solutions nbgrader cannot generate from
         print(f"cvae-course grade: {err}", file=sys.stderr)
         return 2
     counts: dict[str, int] = {}

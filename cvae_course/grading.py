@@ -132,7 +132,11 @@ def collect(submissions: Path, notebooks: list[str]) -> tuple[list[_Job], list[R
     for student_dir in sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith(".")):
         student = student_dir.name
         found = set()
-        for path in sorted(student_dir.glob("*.ipynb")):
+        # <student>/<notebook>.ipynb, or nbgrader's submitted/<student>/<assignment>/<notebook>.ipynb layout
+        nested = [p for p in sorted(student_dir.glob("*/*.ipynb")) if p.parent.name == p.stem]
+        for path in sorted(student_dir.glob("*.ipynb")) + nested:
+            if wanted.get(path.name) in found:
+                continue
             name = wanted.get(path.name)
             if name is None:
                 close = difflib.get_close_matches(path.name, list(wanted), n=1, cutoff=0.6)

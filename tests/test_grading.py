@@ -183,6 +183,15 @@ def test_learners_files_are_left_byte_for_byte_unchanged(run):
     assert snapshot(run["subs"]) == run["before"]
 
 
+def test_collect_reads_both_the_flat_layout_and_nbgraders_submitted_layout(tmp_path):
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "alice" / f"{AE}.ipynb").write_bytes((EXERCISES / f"{AE}.ipynb").read_bytes())
+    (tmp_path / "bob" / AE).mkdir(parents=True)
+    (tmp_path / "bob" / AE / f"{AE}.ipynb").write_bytes((EXERCISES / f"{AE}.ipynb").read_bytes())
+    jobs, rows = grading.collect(tmp_path, [AE])
+    assert [(j.student_id, j.notebook) for j in jobs] == [("alice", AE), ("bob", AE)] and rows == []
+
+
 def test_grade_refuses_an_output_folder_inside_the_submissions(tmp_path, capsys):
     (tmp_path / "alice").mkdir()
     assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "graded")]) == 2
