@@ -42,6 +42,7 @@ def _passed(message: str) -> None:
 
 def _fail(what: str, hint: str | None = None) -> None:
     # "from None": the learner sees this message, not the check's internal exception chain.
+    __tracebackhide__ = True  # IPython shows the learner the message, not these lines
     raise AssertionError(what + (f"\nHint: {hint}" if hint else "")) from None
 
 
@@ -55,6 +56,7 @@ def _quiet():
 
 def _call(fn: Callable, label: str, *args, **kwargs):
     """Call the learner's code; a NotImplementedError becomes a clear 'not written yet'."""
+    __tracebackhide__ = True
     try:
         with _quiet():
             return fn(*args, **kwargs)
@@ -67,6 +69,7 @@ def _call(fn: Callable, label: str, *args, **kwargs):
 
 def _numpy(value: Any, label: str) -> np.ndarray:
     """A learner's result (NumPy, tensor, number) as a float64 NumPy array."""
+    __tracebackhide__ = True
     if isinstance(value, (list, tuple)) and value and not np.isscalar(value[0]):
         _fail(f"{label} returned a {type(value).__name__} of {len(value)} items; expected a single array.")
     try:
@@ -97,6 +100,7 @@ def _one_hot(labels) -> np.ndarray:
 
 def _graph_mode(fn: Callable, label: str, *args) -> None:
     """Run ``fn`` inside a tf.function, as Keras does during training."""
+    __tracebackhide__ = True
     try:
         with _quiet():
             tf.function(lambda *a: fn(*a))(*[tf.constant(a) for a in args])
@@ -129,6 +133,7 @@ def exercise_epochs() -> int:
 
 # ------------------------------------------------------------------------------------ lesson 01
 def _check_built_model(build: Callable, name: str, latent_dim: int) -> keras.Model:
+    __tracebackhide__ = True
     model = _call(build, f"{name}({latent_dim})", latent_dim)
     if not _is_model(model):
         _fail(f"{name}({latent_dim}) returned {type(model).__name__}; expected a keras.Model.",
@@ -141,6 +146,7 @@ def _check_built_model(build: Callable, name: str, latent_dim: int) -> keras.Mod
 
 def _check_linear_and_varied(values: np.ndarray, model: str, output: str, given: str, hint: str) -> None:
     """Outputs of a linear last layer take both signs and differ from one input to the next."""
+    __tracebackhide__ = True
     if values.min() >= 0.0:
         _fail(f"every {output} value is >= 0: the {model}'s last layer has an activation (ReLU or sigmoid).", hint)
     if np.allclose(values, values[:1]):
@@ -149,6 +155,7 @@ def _check_linear_and_varied(values: np.ndarray, model: str, output: str, given:
 
 def check_encoder(build_encoder: Callable, latent_dim: int = 2, seed: int = 0) -> None:
     """``build_encoder(latent_dim)`` -> model mapping images (28, 28, 1) to codes (latent_dim,)."""
+    __tracebackhide__ = True
     encoder = _check_built_model(build_encoder, "build_encoder", latent_dim)
     shapes = _input_shapes(encoder)
     if len(shapes) != 1:
@@ -174,6 +181,7 @@ def check_encoder(build_encoder: Callable, latent_dim: int = 2, seed: int = 0) -
 
 def check_decoder(build_decoder: Callable, latent_dim: int = 2, seed: int = 0) -> None:
     """``build_decoder(latent_dim)`` -> model mapping codes (latent_dim,) to logits (28, 28, 1)."""
+    __tracebackhide__ = True
     decoder = _check_built_model(build_decoder, "build_decoder", latent_dim)
     shapes = _input_shapes(decoder)
     if shapes != [(latent_dim,)]:
@@ -197,6 +205,7 @@ def _reference_reconstruction(x: np.ndarray, logits: np.ndarray) -> np.ndarray:
 
 
 def _diagnose_reconstruction(got: np.ndarray, want: np.ndarray, label: str) -> None:
+    __tracebackhide__ = True
     n = want.shape[0]
     if got.shape == ():
         _fail(f"{label} returned one number for the whole batch; expected one per image, shape ({n},).",
@@ -224,6 +233,7 @@ def _diagnose_reconstruction(got: np.ndarray, want: np.ndarray, label: str) -> N
 def check_reconstruction_error(reconstruction_error: Callable, batch: int = 4, seed: int = 0,
                                scale: float = 3.0) -> None:
     """``reconstruction_error(x, logits)`` -> Bernoulli negative log-likelihood per image, summed over pixels."""
+    __tracebackhide__ = True
     x = _random_images(batch, seed)
     logits = (_rng(seed + 1).normal(size=x.shape) * scale).astype(np.float32)
     label = f"reconstruction_error(x, logits) for {batch} images"
@@ -241,6 +251,7 @@ def check_reconstruction_error(reconstruction_error: Callable, batch: int = 4, s
 def check_worst_reconstructions(worst_reconstructions: Callable, k: int = 5, n: int = 40, seed: int = 0,
                                 latent_dim: int = 2) -> None:
     """``worst_reconstructions(autoencoder, images, k)`` -> indices of the k worst-reconstructed images."""
+    __tracebackhide__ = True
     settings.seed_everything(seed)
     autoencoder = models.build_autoencoder(latent_dim)
     images = _random_images(n, seed)
@@ -274,6 +285,7 @@ def check_worst_reconstructions(worst_reconstructions: Callable, k: int = 5, n: 
 def check_autoencoder_learned(autoencoder: keras.Model, images: np.ndarray, max_error: float = 300.0) -> None:
     """The trained autoencoder beats a grey guess (784 ln 2 = 543 nats) by a wide margin: a sanity check that
     encoder and decoder train together, loose enough for small architectures and fast mode's two epochs."""
+    __tracebackhide__ = True
     with _quiet():
         logits = autoencoder.predict(images, verbose=0)
     error = float(np.mean(_reference_reconstruction(images, logits)))
@@ -287,12 +299,14 @@ def check_autoencoder_learned(autoencoder: keras.Model, images: np.ndarray, max_
 
 # ------------------------------------------------------------------------------------ lesson 02
 def _draw(layer, mu: np.ndarray, log_var: np.ndarray, label: str) -> np.ndarray:
+    __tracebackhide__ = True
     z = _call(layer, label, [ops.convert_to_tensor(mu), ops.convert_to_tensor(log_var)])
     return _numpy(z, label)
 
 
 def check_sampling(sampling_class: type, seed: int = 0, latent_dim: int = 2, n: int = 20000) -> None:
     """``Sampling(seed)`` layer: z = mu + exp(0.5 * log_var) * eps, repeatable with a seed, differentiable."""
+    __tracebackhide__ = True
     if not (isinstance(sampling_class, type) and issubclass(sampling_class, keras.layers.Layer)):
         _fail(f"Sampling is {sampling_class!r}; expected a subclass of keras.layers.Layer.",
               "write `class Sampling(keras.layers.Layer):` with __init__(self, seed=None, **kwargs) and call.")
@@ -355,6 +369,7 @@ def _reference_kl(mu: np.ndarray, log_var: np.ndarray) -> np.ndarray:
 
 
 def _diagnose_kl(got: np.ndarray, mu: np.ndarray, log_var: np.ndarray, label: str, per_image: bool = True) -> None:
+    __tracebackhide__ = True
     want = _reference_kl(mu, log_var)
     if not per_image:
         want = np.asarray(want.mean())
@@ -403,6 +418,7 @@ def _latent_batch(batch: int, latent_dim: int, seed: int) -> tuple[np.ndarray, n
 
 def check_kl(kl_divergence: Callable, batch: int = 8, latent_dim: int = 2, seed: int = 0) -> None:
     """``kl_divergence(z_mean, z_log_var)`` -> KL(q(z|x) || N(0, I)) per image, in closed form."""
+    __tracebackhide__ = True
     mu, log_var = _latent_batch(batch, latent_dim, seed)
     label = f"kl_divergence(z_mean, z_log_var) with shape ({batch}, {latent_dim})"
     got = _numpy(_call(kl_divergence, label, ops.convert_to_tensor(mu), ops.convert_to_tensor(log_var)), label)
@@ -417,6 +433,7 @@ def check_kl(kl_divergence: Callable, batch: int = 8, latent_dim: int = 2, seed:
 
 def check_elbo_terms(elbo_terms: Callable, batch: int = 8, latent_dim: int = 2, seed: int = 0) -> None:
     """``elbo_terms(x, logits, z_mean, z_log_var)`` -> (reconstruction, kl), each a batch mean in nats per image."""
+    __tracebackhide__ = True
     x = _random_images(batch, seed)
     logits = (_rng(seed + 1).normal(size=x.shape) * 3).astype(np.float32)
     mu, log_var = _latent_batch(batch, latent_dim, seed + 2)
@@ -494,6 +511,7 @@ def _reference_decoder(latent_dim: int, seed: int, conditional: bool = False) ->
 
 
 def _check_images(got: np.ndarray, logits: np.ndarray, n: int, label: str) -> None:
+    __tracebackhide__ = True
     if got.shape in {(n, 784), (n, 28, 28)}:
         _fail(f"{label} returned shape {got.shape}; expected (n, 28, 28, 1) = ({n}, 28, 28, 1).",
               "return the decoder's output shape unchanged.")
@@ -509,6 +527,7 @@ def _check_images(got: np.ndarray, logits: np.ndarray, n: int, label: str) -> No
 
 
 def _check_prior_codes(z: np.ndarray, n: int, latent_dim: int, label: str) -> None:
+    __tracebackhide__ = True
     if z.shape != (n, latent_dim):
         _fail(f"{label} passed codes of shape {z.shape} to the decoder; expected ({n}, {latent_dim}).",
               "draw one code of latent_dim numbers per image.")
@@ -520,6 +539,7 @@ def _check_prior_codes(z: np.ndarray, n: int, latent_dim: int, label: str) -> No
 
 
 def _decoded_calls(spy: _Spy, label: str) -> tuple[np.ndarray, ...]:
+    __tracebackhide__ = True
     if not spy.calls:
         _fail(f"{label} never called the decoder.", "decode the codes with decoder(...) or decoder.predict(...).")
     return tuple(np.concatenate([c[i] for c in spy.calls]) for i in range(len(spy.calls[0])))
@@ -527,6 +547,7 @@ def _decoded_calls(spy: _Spy, label: str) -> tuple[np.ndarray, ...]:
 
 def check_sample_images(sample_images: Callable, n: int = 1000, latent_dim: int = 2, seed: int = 0) -> None:
     """``sample_images(decoder, n, latent_dim, seed)`` -> n new images decoded from codes drawn from N(0, I)."""
+    __tracebackhide__ = True
     spy = _Spy(_reference_decoder(latent_dim, seed))
     label = f"sample_images(decoder, n={n}, latent_dim={latent_dim}, seed={seed})"
     got = _numpy(_call(sample_images, label, spy, n, latent_dim, seed), label)
@@ -546,6 +567,7 @@ def check_sample_images(sample_images: Callable, n: int = 1000, latent_dim: int 
 
 def check_vae_trained(history: keras.callbacks.History) -> None:
     """The VAE trained on the learner's loss: the negative ELBO went down and the KL is positive."""
+    __tracebackhide__ = True
     logs = history.history
     if not logs.get("loss"):
         _fail("the training history is empty.", "run the training cell above first.")
@@ -568,6 +590,7 @@ def _labels(n: int, seed: int) -> np.ndarray:
 
 
 def _check_label_matters(model: keras.Model, first: np.ndarray, name: str) -> None:
+    __tracebackhide__ = True
     y1, y2 = _one_hot(_labels(len(first), 1)), _one_hot((_labels(len(first), 1) + 3) % NUM_CLASSES)
     out1 = _call(model, f"the {name}", [first, y1])
     out2 = _call(model, f"the {name}", [first, y2])
@@ -580,6 +603,7 @@ def _check_label_matters(model: keras.Model, first: np.ndarray, name: str) -> No
 
 def check_conditional_encoder(build_encoder: Callable, latent_dim: int = 2, seed: int = 0) -> None:
     """``build_conditional_encoder(latent_dim)`` -> model [image, one-hot label] -> [z_mean, z_log_var]."""
+    __tracebackhide__ = True
     encoder = _check_built_model(build_encoder, "build_conditional_encoder", latent_dim)
     shapes = _input_shapes(encoder)
     if shapes == [(NUM_CLASSES,), IMAGE_SHAPE]:
@@ -607,6 +631,7 @@ def check_conditional_encoder(build_encoder: Callable, latent_dim: int = 2, seed
 
 def check_conditional_decoder(build_decoder: Callable, latent_dim: int = 2, seed: int = 0) -> None:
     """``build_conditional_decoder(latent_dim)`` -> model [z, one-hot label] -> logits (28, 28, 1)."""
+    __tracebackhide__ = True
     decoder = _check_built_model(build_decoder, "build_conditional_decoder", latent_dim)
     shapes = _input_shapes(decoder)
     if shapes != [(latent_dim,), (NUM_CLASSES,)]:
@@ -624,6 +649,7 @@ def check_conditional_decoder(build_decoder: Callable, latent_dim: int = 2, seed
 
 
 def _check_one_hot_labels(y: np.ndarray, want: np.ndarray, label: str, role: str) -> None:
+    __tracebackhide__ = True
     if not np.allclose(y, _one_hot(want)):
         got = np.argmax(y, axis=1) if y.ndim == 2 else y
         _fail(f"{label} gave the {role} the labels {np.unique(got).tolist()}; expected "
@@ -634,6 +660,7 @@ def _check_one_hot_labels(y: np.ndarray, want: np.ndarray, label: str, role: str
 def check_generate_digit(generate_digit: Callable, digit: int = 7, n: int = 600, latent_dim: int = 2,
                          seed: int = 0) -> None:
     """``generate_digit(decoder, digit, n, latent_dim, seed)`` -> n images of ``digit`` from a conditional decoder."""
+    __tracebackhide__ = True
     spy = _Spy(_reference_decoder(latent_dim, seed, conditional=True))
     label = f"generate_digit(decoder, digit={digit}, n={n}, latent_dim={latent_dim}, seed={seed})"
     got = _numpy(_call(generate_digit, label, spy, digit, n, latent_dim, seed), label)
@@ -656,6 +683,7 @@ def _reference_encoder(latent_dim: int, seed: int) -> keras.Model:
 def check_style_transfer(style_transfer: Callable, new_label: int = 3, n: int = 6, latent_dim: int = 2,
                          seed: int = 0) -> None:
     """``style_transfer(encoder, decoder, images, labels, new_label)``: same code (the style), other label."""
+    __tracebackhide__ = True
     encoder = _Spy(_reference_encoder(latent_dim, seed))
     decoder = _Spy(_reference_decoder(latent_dim, seed + 1, conditional=True))
     images, labels = _random_images(n, seed), _labels(n, seed + 2)
@@ -686,6 +714,7 @@ def check_style_transfer(style_transfer: Callable, new_label: int = 3, n: int = 
 
 def check_interpolate(interpolate: Callable, steps: int = 5, latent_dim: int = 2, seed: int = 0) -> None:
     """``interpolate(z_start, z_end, steps)`` -> (steps, latent_dim) codes evenly spaced from start to end."""
+    __tracebackhide__ = True
     rng = _rng(seed)
     start, end = rng.normal(size=latent_dim).astype(np.float32), rng.normal(size=latent_dim).astype(np.float32)
     label = f"interpolate(z_start, z_end, steps={steps}) in {latent_dim} dimensions"

@@ -318,8 +318,8 @@ def _run_job(job: _Job, template: Path, maxima: dict[str, float], work: Path, ou
     if state == "failed":
         if "DeadKernelError" in log_text or "Kernel died" in log_text:
             row.status = "kernel-died"
-            row.reason = ("the Python kernel died while the notebook ran (os._exit, sys.exit in a C extension, "
-                          "a crash or running out of memory), so nbgrader could not grade it. Run the notebook "
+            row.reason = ("the Python kernel died while the notebook ran (os._exit, a crash in native code "
+                          "or running out of memory), so nbgrader could not grade it. Run the notebook "
                           f"top to bottom to find the cell; the log is logs/{job.student_id}/{job.notebook}.log.")
         else:
             error = next((ln for ln in reversed(log_text.splitlines()) if "Error" in ln), "see the log")
