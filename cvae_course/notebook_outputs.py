@@ -22,6 +22,7 @@ import nbformat
 from cvae_course import settings
 
 CHECK_MARK = "NBVAL_CHECK_OUTPUT"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def is_checked(cell) -> bool:
@@ -45,6 +46,8 @@ def problems(nb) -> list[str]:
                 found.append(f"cell {i} stores an error ({out.get('ename')})")
             if out.get("output_type") == "stream" and out.get("name") == "stderr":
                 found.append(f"cell {i} stores stderr output")
+            if WIDGET_VIEW in out.get("data", {}):
+                found.append(f"cell {i} stores a widget view that cannot show before the cell runs")
         if is_checked(cell):
             if not outputs or cell.get("execution_count") is None:
                 found.append(f"cell {i} is marked {CHECK_MARK} but has no stored output to compare against")
@@ -58,9 +61,15 @@ def strip(nb):
     nb.metadata.pop("widgets", None)  # saved widget state: large, and stale until the learner runs the cells
     for cell in nb.cells:
         cell.get("metadata", {}).pop("execution", None)
-        if cell.get("cell_type") == "code" and not is_checked(cell):
+        if cell.get("cell_type") != "code":
+            continue
+        if not is_checked(cell):
             cell["outputs"] = []
             cell["execution_count"] = None
+        for out in cell.get("outputs", []):
+            # A widget view refers to a model that exists only once the cell runs: before that JupyterLab
+            # would say "model not found". Keep the text, which nbval compares anyway.
+            out.get("data", {}).pop(WIDGET_VIEW, None)
     return nb
 
 

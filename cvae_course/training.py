@@ -28,6 +28,11 @@ def _in_notebook() -> bool:
     return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
+def _text(line: str) -> dict:
+    """A plain-text display bundle: shown as the line itself, not as a quoted Python string."""
+    return {"text/plain": line}
+
+
 def format_logs(epoch: int, epochs: int, logs: dict, seconds: float) -> str:
     """'epoch 3/10  loss 151.2  reconstruction 144.0  kl 7.2  (4.1 s)'"""
     parts = [f"epoch {epoch}/{epochs}"]
@@ -57,11 +62,11 @@ class ProgressLine(keras.callbacks.Callback):
         if _in_notebook():
             from IPython.display import display
 
-            self._handle = display(f"epoch 0/{self._epochs}  starting...", display_id=True)
+            self._handle = display(_text(f"epoch 0/{self._epochs}  starting..."), raw=True, display_id=True)
 
     def _show(self, text: str, end_of_epoch: bool = False):
         if self._handle is not None:
-            self._handle.update(text)
+            self._handle.update(_text(text), raw=True)
         elif end_of_epoch:
             print(text, file=sys.stdout, flush=True)
 

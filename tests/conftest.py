@@ -1,8 +1,0 @@
-"""Test-session settings: fast mode and a fresh model cache, set before anything imports the course."""
-
-import os
-import tempfile
-
-os.environ.setdefault("CVAE_COURSE_FAST", "1")
-os.environ.setdefault("CVAE_COURSE_CACHE", tempfile.mkdtemp(prefix="cvae-course-cache-"))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
