@@ -275,6 +275,25 @@ def _read_outcome(autograded: Path) -> tuple[list[str], list[str], bool]:
     return timed_out, failures, truncated
 
 
+def _describe(timed_out: list[str], failures: list[str], truncated: bool, edited: list[str], deleted: list[str],
+              limits: Limits) -> tuple[str, str]:
+    """Status and reason of a notebook that nbgrader autograded."""
+    notes = []
+    if timed_out:
+        status = "cell-timeout"
+        notes.append(f"cells over the {limits.cell_timeout} s limit (interrupted, scored 0): {', '.join(timed_out)}")
+    else:
+        status = "tests-restored" if edited or deleted else "graded"
+    if edited or deleted:
+        parts = [f"{what}: {', '.join(ids)}" for what, ids in (("edited", edited), ("deleted", deleted)) if ids]
+        notes.append(f"locked cells restored from the solutions ({'; '.join(parts)}); graded with the original tests")
+    if failures:
+        notes.append("failed: " + " | ".join(failures))
+    if truncated:
+        notes.append(f"some output was cut to {limits.max_output_lines} lines")
+    return status, "; ".join(notes)
+
+
 def _scores(course: Path, notebook: str, student: str) -> tuple[dict[str, float], float, float]:
     from nbgrader.api import Gradebook
 
@@ -327,26 +346,10 @@ def _run_job(job: _Job, template: Path, maxima: dict[str, float], work: Path, ou
         return row
     row.tasks, row.score, row.max_score = _scores(course, job.notebook, job.student_id)
     autograded = course / "autograded" / job.student_id / job.notebook / f"{job.notebook}.ipynb"
-    timed_out, failures, truncated = _read_outcome(autograded)
     dest = out / "autograded" / job.student_id / f"{job.notebook}.ipynb"
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(autograded, dest)
-    notes = []
-    if timed_out:
-        row.status = "cell-timeout"
-        notes.append(f"cells over the {limits.cell_timeout} s limit (interrupted, scored 0): {', '.join(timed_out)}")
-    elif edited or deleted:
-        row.status = "tests-restored"
-    else:
-        row.status = "graded"
-    if edited or deleted:
-        parts = ([f"edited: {', '.join(edited)}"] if edited else []) + ([f"deleted: {', '.join(deleted)}"] if deleted else [])
-        notes.append(f"locked cells restored from the solutions ({'; '.join(parts)}); graded with the original tests")
-    if failures:
-        notes.append("failed: " + " | ".join(failures))
-    if truncated:
-        notes.append(f"some output was cut to {limits.max_output_lines} lines")
-    row.reason = "; ".join(notes)
+    row.status, row.reason = _describe(*_read_outcome(autograded), edited, deleted, limits)
     if _nbgrader(["generate_feedback", job.notebook, "--student", job.student_id, "--force"], course, job_env, log,
                  time.monotonic() + 300) == "ok":
         feedback = course / "feedback" / job.student_id / job.notebook / f"{job.notebook}.html"
