@@ -257,7 +257,7 @@ def _first_line(text: str, limit: int = 160) -> str:
 
 
 def _read_outcome(autograded: Path) -> tuple[list[str], list[str], bool]:
-    """(cells that timed out, failing tests with their first error line, output truncated?)."""
+    """(cells that timed out, failing tests and locked cells with their first error line, output truncated?)."""
     nb = nbformat.read(autograded, as_version=4)
     timed_out, failures, truncated = [], [], False
     for index, cell in enumerate(nb.cells):
@@ -268,7 +268,8 @@ def _read_outcome(autograded: Path) -> tuple[list[str], list[str], bool]:
         for out in cell.get("outputs", []):
             if out.output_type == "error" and out.ename in TIMEOUT_ERRORS:
                 timed_out.append(name)
-            elif out.output_type == "error" and meta.get("grade"):
+            elif out.output_type == "error" and (meta.get("grade") or meta.get("locked")):
+                # tests, and the locked setup and training cells (e.g. MNIST missing on the grading machine)
                 failures.append(f"{name}: {out.ename}: {_first_line(out.evalue)}")
             elif out.output_type == "stream" and "... Output truncated ..." in out.text:
                 truncated = True
