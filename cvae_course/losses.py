@@ -4,8 +4,9 @@
              = reconstruction      +  KL
 
 Both terms are summed over their own axes (784 pixels, latent_dim dimensions) and only then averaged
-over the batch. Averaging the cross-entropy over pixels while summing or averaging the KL over latent
-dimensions weights the KL about 784 / latent_dim times too much and makes the model collapse.
+over the batch. Averaging the cross-entropy over the 784 pixels divides the reconstruction term by 784:
+if the KL is summed over latent dimensions it then weighs 784 times too much, and if it is averaged over
+them, 784 / latent_dim times too much. Either way the model is pushed into posterior collapse.
 """
 
 from __future__ import annotations
