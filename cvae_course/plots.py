@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from cvae_course.validation import NUM_CLASSES, as_images, as_labels, as_latent, check_positive_int
 
@@ -180,6 +181,7 @@ def training_curves(history, keys: Sequence[str] = ("loss", "reconstruction", "k
             ax.plot(epochs, hist[f"val_{key}"], marker="o", label="validation")
             ax.legend()
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))      # epochs are whole numbers, never 1.5
         ax.set_title(key)
     fig.suptitle(title)
     fig.tight_layout()
