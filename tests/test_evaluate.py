@@ -87,3 +87,18 @@ def test_the_judge_classifies_digits_into_ten_classes():
     judge = evaluate.build_judge()
     assert judge.output_shape == (None, 10)
     assert evaluate.classify(judge, np.zeros((3, 28, 28))).shape == (3,)
+
+
+def test_elbo_terms_are_the_closed_form_kl_and_add_up_to_the_negative_elbo(cvae, images):
+    x, y = images
+    rec, kl, total = evaluate.test_elbo_terms(cvae, x, y, seed=3)
+    z_mean, z_log_var = cvae.encode_distribution(x, y)
+    assert kl == pytest.approx(float(np.mean(losses.kl_divergence(z_mean, z_log_var))), rel=1e-5)
+    assert rec + kl == pytest.approx(total, rel=1e-9)
+    assert total == pytest.approx(evaluate.test_negative_elbo(cvae, x, y, seed=3), rel=1e-9)
+
+
+def test_elbo_terms_per_image_give_one_reconstruction_and_one_kl_per_image(cvae, images):
+    x, y = images
+    rec, kl = evaluate.elbo_terms_per_image(cvae, x, y)
+    assert rec.shape == kl.shape == (40,) and np.all(rec > 0) and np.all(kl >= 0)
