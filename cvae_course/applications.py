@@ -5,7 +5,7 @@
   measures how much of the writer's ink and slant (:func:`stroke_features`) survives.
 * Anomaly detection: a VAE trained without one digit class scores images by negative ELBO; high means
   "unlike the training data" (:func:`train_vae_without`, :func:`reconstruction_error`, :func:`auroc`,
-  :func:`roc_curve`).
+  :func:`roc_curve`); :func:`total_ink` and :func:`per_class_mean` show why a digit with little ink scores low.
 * The CVAE as a classifier: -ELBO of an image under each of the ten labels (:func:`label_scores`); the
   best label is Bayes' rule with a uniform prior (:func:`elbo_classify`), and the gap between the given
   label and the best one flags wrong labels (:func:`label_gap`).
@@ -237,6 +237,28 @@ def reconstruction_error(model: VAE, images, labels=None) -> np.ndarray:
     x = as_images(images)
     rec = model.reconstruct(x, labels)
     return np.sum((x - rec).reshape(len(x), -1) ** 2, axis=1).astype(np.float64)
+
+
+def total_ink(images) -> np.ndarray:
+    """Total ink of each image: the sum of its pixel values (one fully black pixel counts 1)."""
+    x = as_images(images)
+    return x.reshape(len(x), -1).astype(np.float64).sum(axis=1)
+
+
+def per_class_mean(values, labels) -> np.ndarray:
+    """Mean of ``values`` (one per image) over the images of each label 0-9, shape (10,).
+
+    Used to set a per-image score (e.g. -ELBO) beside the ink of each digit class: a class with little
+    ink costs few nats whether or not the model has seen it.
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    y = as_labels(labels)
+    check_same_length(v, y, "values", "labels")
+    counts = np.bincount(y, minlength=NUM_CLASSES)
+    if np.any(counts == 0):
+        missing = [k for k in range(NUM_CLASSES) if counts[k] == 0]
+        raise ValueError(f"labels must include every digit 0-9 to average per class; missing {missing}")
+    return np.bincount(y, weights=v, minlength=NUM_CLASSES) / counts
 
 
 def score_histograms(normal_scores, anomaly_scores, *, score_name: str = "negative ELBO (nats)",

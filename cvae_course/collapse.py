@@ -22,7 +22,8 @@ from keras import ops  # noqa: E402
 
 from cvae_course import cache  # noqa: E402
 from cvae_course.data import MNIST, load_mnist  # noqa: E402
-from cvae_course.evaluate import mean_pairwise_distance, negative_elbo_per_image  # noqa: E402
+from cvae_course.evaluate import conditional_accuracy, mean_pairwise_distance, negative_elbo_per_image  # noqa: E402
+from cvae_course.evaluate import diversity as sample_diversity  # noqa: E402
 from cvae_course.losses import KLAnnealing, kl_per_dimension  # noqa: E402
 from cvae_course.models import CVAE, VAE, build_cvae  # noqa: E402
 from cvae_course.plots import image_grid  # noqa: E402
@@ -104,15 +105,26 @@ def train_beta_cvae(beta: float, mnist: MNIST | None = None, *, latent_dim: int 
                                check=lambda m: m.latent_dim == latent_dim)
 
 
+def report_samples_per_label() -> int:
+    """Generated digits per label behind a report's judge accuracy and diversity: 200 in the full course, 20 fast."""
+    return settings.pick(full=200, fast=20)
+
+
 @dataclass
 class CollapseReport:
-    """What one trained model tells about collapse, measured on held-out images."""
+    """What one trained model tells about collapse, measured on held-out images.
+
+    ``judge_accuracy`` (share of generated digits the judge reads as their label) and ``diversity``
+    (spread of generated digits over the spread of real ones, per label) are None when not measured.
+    """
 
     name: str
     kl_per_dim: np.ndarray
     activity: np.ndarray
     reconstruction: float
     samples: np.ndarray = field(repr=False)
+    judge_accuracy: float | None = None
+    diversity: float | None = None
 
     @property
     def kl(self) -> float:
@@ -131,19 +143,33 @@ class CollapseReport:
         return float(np.mean([mean_pairwise_distance(s) for s in per_label]))
 
     def row(self) -> str:
-        return (f"{self.name:<16} KL {self.kl:5.2f} nats   active units {self.active}/{len(self.activity)}   "
-                f"reconstruction {self.reconstruction:5.1f} nats   sample spread {self.spread:4.2f}")
+        """One line of numbers: KL, active units, reconstruction, spread, and judge accuracy / diversity if measured."""
+        accuracy = "  -" if self.judge_accuracy is None else f"{self.judge_accuracy:4.0%}"
+        diversity = "  -" if self.diversity is None else f"{self.diversity:4.2f}"
+        return (f"{self.name:<20} KL {self.kl:5.2f} nats  active {self.active}/{len(self.activity)}  "
+                f"reconstruction {self.reconstruction:5.1f} nats  spread {self.spread:4.2f}  "
+                f"judge accuracy {accuracy}  diversity {diversity}")
 
 
-def collapse_report(model: CVAE, name: str, images, labels, *, samples_per_label: int = 6,
-                    seed: int = 0) -> CollapseReport:
-    """KL per dimension, unit activity, reconstruction (mean -ELBO minus KL) and samples per label for ``model``."""
+def collapse_report(model: CVAE, name: str, images, labels, *, judge=None, n_per_label: int | None = None,
+                    samples_per_label: int = 6, seed: int = 0) -> CollapseReport:
+    """KL per dimension, unit activity, reconstruction (mean -ELBO minus KL) and samples per label for ``model``.
+
+    With a ``judge`` (:func:`cvae_course.evaluate.load_judge`) it also measures the judge accuracy of
+    ``n_per_label`` generated digits per label and their diversity against the real ``images``
+    (default :func:`report_samples_per_label`).
+    """
     x = as_images(images)
     kl_dims = kl_per_latent_dimension(model, x, labels)
     rec = float(np.mean(negative_elbo_per_image(model, x, labels, seed=seed)) - kl_dims.sum())
     n = check_positive_int(samples_per_label, "samples_per_label")
     samples = model.generate(np.repeat(np.arange(NUM_CLASSES), n), seed=seed)
-    return CollapseReport(name, kl_dims, unit_activity(model, x, labels), rec, samples)
+    report = CollapseReport(name, kl_dims, unit_activity(model, x, labels), rec, samples)
+    if judge is not None:
+        m = check_positive_int(report_samples_per_label() if n_per_label is None else n_per_label, "n_per_label")
+        report.judge_accuracy = conditional_accuracy(model, judge, m, seed=seed)[0]
+        report.diversity = sample_diversity(model, x, labels, m, seed=seed)
+    return report
 
 
 def kl_bars_figure(reports: list[CollapseReport], *, title: str = "KL per latent dimension") -> Figure:

@@ -242,9 +242,55 @@ def test_a_large_kl_weight_collapses_the_posterior(mnist):
     assert collapsed.spread < healthy.spread
 
 
+def test_a_collapsed_cvae_reads_well_to_the_judge_but_loses_diversity(mnist, judge):
+    # the lesson's point: judge accuracy alone hides collapse. Measured in fast mode (20 samples per label):
+    # beta 1 -> judge accuracy 0.40, diversity 0.51; beta 16 -> judge accuracy 0.92, diversity 0.11
+    x, y = mnist.x_test[:1000], mnist.y_test[:1000]
+    healthy = collapse.collapse_report(collapse.train_beta_cvae(1, mnist, progress=False), "beta 1", x, y,
+                                       judge=judge)
+    collapsed = collapse.collapse_report(collapse.train_beta_cvae(16, mnist, progress=False), "beta 16", x, y,
+                                         judge=judge)
+    assert collapsed.judge_accuracy > healthy.judge_accuracy
+    assert collapsed.diversity < 0.5 * healthy.diversity
+
+
 def test_kl_annealing_ends_at_the_requested_beta(mnist):
     model = collapse.train_beta_cvae(4, mnist, epochs=2, warmup_epochs=1, progress=False, use_cache=False)
     assert float(np.asarray(model.beta)) == pytest.approx(4.0)
+
+
+def test_total_ink_sums_the_pixel_values_of_each_image():
+    x = np.zeros((2, 28, 28, 1), dtype=np.float32)
+    x[0, :3, :4] = 1.0   # 12 black pixels
+    x[1, 0, :10] = 0.5   # 10 half-grey pixels
+    assert app.total_ink(x).tolist() == [12.0, 5.0]
+
+
+def test_per_class_mean_averages_the_values_of_each_label():
+    labels = np.r_[np.arange(10), np.arange(10)]
+    values = np.r_[np.arange(10.0), np.arange(10.0) + 2]
+    np.testing.assert_allclose(app.per_class_mean(values, labels), np.arange(10.0) + 1)
+
+
+def test_per_class_mean_rejects_labels_that_miss_a_digit():
+    with pytest.raises(ValueError, match=r"missing \[9\]"):
+        app.per_class_mean(np.ones(9), np.arange(9))
+
+
+def test_collapse_report_with_a_judge_measures_judge_accuracy_and_diversity(few, judge):
+    model = build_cvae(2, seed=0)
+    x, y = few
+    report = collapse.collapse_report(model, "untrained", x, y, judge=judge, n_per_label=5)
+    assert report.judge_accuracy == evaluate.conditional_accuracy(model, judge, 5, seed=0)[0]
+    assert report.diversity == pytest.approx(evaluate.diversity(model, x, y, 5, seed=0))
+    assert f"judge accuracy {report.judge_accuracy:4.0%}" in report.row()
+
+
+def test_collapse_report_without_a_judge_leaves_accuracy_and_diversity_unmeasured(few):
+    x, y = few
+    report = collapse.collapse_report(build_cvae(2, seed=0), "untrained", x, y)
+    assert report.judge_accuracy is None and report.diversity is None
+    assert report.row().endswith("judge accuracy   -  diversity   -")
 
 
 # ------------------------------------------------------------------------------------------------- figures
