@@ -18,6 +18,12 @@ import keras  # noqa: E402
 
 _SHOWN = ("loss", "reconstruction", "kl", "val_loss")
 
+# Training steps run per call into TensorFlow. One Python round trip per batch costs about as much as
+# the step itself for the course's small models on a CPU; 16 steps per call made the dense CVAE train
+# 1.4-2x faster on 2 cores (benchmarks/train_speed.py) and changes nothing else: the same updates in
+# the same order; epoch callbacks run as before, batch callbacks every 16 batches.
+STEPS_PER_EXECUTION = 16
+
 
 def _in_notebook() -> bool:
     try:
@@ -106,7 +112,7 @@ def train(
     batch_size = check_positive_int(batch_size, "batch_size")
     learning_rate = check_positive_float(learning_rate, "learning_rate")
     if not model.compiled:
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), steps_per_execution=STEPS_PER_EXECUTION)
     cbs = list(callbacks) + ([ProgressLine()] if progress else [])
     is_dataset = hasattr(x, "element_spec")
     return model.fit(
@@ -116,5 +122,6 @@ def train(
         validation_data=validation_data,
         callbacks=cbs,
         verbose=0,
-        shuffle=shuffle,
+        # A dataset shuffles itself (make_dataset does); Keras warns on stderr if asked to shuffle one.
+        shuffle=shuffle and not is_dataset,
     )

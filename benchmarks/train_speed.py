@@ -1,0 +1,279 @@
+"""Training-speed benchmark of the course models: throughput, GFLOP/s against matmul, time to quality.
+
+    CVAE_COURSE_MNIST=/path/to/mnist.npz .venv/bin/python benchmarks/train_speed.py
+
+Prints, for the dense and the convolutional CVAE (2-D latent space, trained by ``training.train``,
+the function the lessons call): training images per second, seconds per 60,000-image epoch
+(extrapolated from that throughput), and the achieved GFLOP/s next to this machine's float32
+matrix-multiply GFLOP/s. Training and matmul are measured in alternation in the same run (a matmul
+probe after every few thousand training images), so a busy machine slows both alike and their ratio
+stays meaningful. Then the time to quality: seconds of training of the course CVAE recipe
+(``trained.train_cvae``) until it reaches the targets below, evaluated after each epoch with the
+evaluation time left out.
+
+FLOP convention: multiply-accumulates (MACs) of the forward pass of the Dense, Conv2D and
+Conv2DTranspose layers, x 2 FLOPs per MAC, x 3 for forward + backward. Biases, activations, the loss,
+the sampling layer and the optimizer update are not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+from cvae_course import settings
+
+settings.import_tensorflow_quietly()
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import layers  # noqa: E402
+
+from cvae_course import data, evaluate, models, trained, training  # noqa: E402
+
+# Targets on a quiet 2-core CPU (issue 2, item 6). They live here, never in timed tests.
+DENSE_MATMUL_SHARE = 0.40  # dense CVAE training at >= 40% of the measured matmul GFLOP/s
+CONV_SECONDS_PER_60K = 30.0  # convolutional CVAE: <= 30 s per 60,000-image epoch
+QUALITY_SECONDS = 20.0  # time to quality <= 20 s of training
+QUALITY = {"negative_elbo": 135.0, "accuracy": 0.98, "diversity": 0.55}  # -ELBO <=, accuracy >=, diversity >=
+
+FLOPS_PER_MAC = 2
+TRAIN_PASSES = 3  # forward + backward
+EPOCH_IMAGES = 60_000
+
+
+# ----------------------------------------------------------------------------------------------- FLOPs
+def layer_macs(layer: keras.layers.Layer) -> int:
+    """Forward multiply-accumulates per image of one Dense, Conv2D or Conv2DTranspose layer (else 0)."""
+    if isinstance(layer, layers.Dense):
+        fan_in, units = layer.kernel.shape
+        return int(fan_in * units)
+    if isinstance(layer, layers.Conv2DTranspose):  # every input pixel scatters a kh x kw x out_c patch
+        kh, kw, out_c, in_c = layer.kernel.shape
+        h, w = layer.input.shape[1:3]
+        return int(h * w * in_c * kh * kw * out_c)
+    if isinstance(layer, layers.Conv2D):  # every output pixel gathers a kh x kw x in_c patch
+        kh, kw, in_c, out_c = layer.kernel.shape
+        h, w = layer.output.shape[1:3]
+        return int(h * w * out_c * kh * kw * in_c)
+    return 0
+
+
+def model_macs(model: models.VAE) -> int:
+    """Forward multiply-accumulates per image of the encoder and the decoder."""
+    return sum(layer_macs(layer) for part in (model.encoder, model.decoder) for layer in part.layers)
+
+
+def training_flops_per_image(model: models.VAE) -> int:
+    return model_macs(model) * FLOPS_PER_MAC * TRAIN_PASSES
+
+
+# ---------------------------------------------------------------------------------------------- matmul
+class MatmulProbe:
+    """Times one float32 n x n matrix product; :meth:`gflops` returns the GFLOP/s of one run."""
+
+    def __init__(self, n: int = 2048, seed: int = 0):
+        self.n = n
+        rng = tf.random.Generator.from_seed(seed)
+        self.a = rng.normal((n, n), dtype=tf.float32)
+        self.b = rng.normal((n, n), dtype=tf.float32)
+        self._product = tf.function(tf.linalg.matmul)
+        self._product(self.a, self.b)  # trace and warm up
+
+    def gflops(self) -> float:
+        start = time.perf_counter()
+        self._product(self.a, self.b)  # on the CPU the call returns once the product is computed
+        return 2 * self.n**3 / (time.perf_counter() - start) / 1e9
+
+
+class Interleaved(keras.callbacks.Callback):
+    """Times training in windows of about ``window_images`` images and runs the matmul probe
+    ``probes`` times between windows, so that training and matmul see the same machine load."""
+
+    def __init__(self, probe: MatmulProbe, batch_size: int, n_images: int, window_images: int = 4096,
+                 probes: int = 2):
+        super().__init__()
+        self.probe, self.batch_size, self.n_images = probe, batch_size, n_images
+        self.window_images, self.probes = window_images, probes
+        self.train_rates: list[float] = []  # images per second, one per window
+        self.matmul_rates: list[float] = []  # GFLOP/s, one per probe
+
+    def _start_window(self, done: int):
+        self._done_at_start = done
+        self._t0 = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start_window(0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        done = min((batch + 1) * self.batch_size, self.n_images)
+        images = done - self._done_at_start
+        if images < self.window_images and done < self.n_images:
+            return
+        self.train_rates.append(images / (time.perf_counter() - self._t0))
+        self.matmul_rates.extend(self.probe.gflops() for _ in range(self.probes))
+        self._start_window(done)
+
+
+def measure_training(kind: str, mnist: data.MNIST, probe: MatmulProbe, *, epochs: int, batch_size: int) -> dict:
+    """Train a fresh 2-D CVAE of ``kind`` with ``training.train`` and time it against matmul."""
+    settings.seed_everything(settings.DEFAULT_SEED)
+    model = models.build_cvae(2, kind, seed=settings.DEFAULT_SEED)
+    x, y = mnist.x_train, mnist.y_train_one_hot
+    warm = 4 * batch_size * training.STEPS_PER_EXECUTION + batch_size // 2  # full and partial batches traced
+    training.train(model, (x[:warm], y[:warm]), epochs=1, batch_size=batch_size, progress=False)
+    clock = Interleaved(probe, batch_size, len(x))
+    training.train(model, (x, y), epochs=epochs, batch_size=batch_size, progress=False, callbacks=[clock])
+    flops = training_flops_per_image(model)
+    rate_median, rate_best = statistics.median(clock.train_rates), max(clock.train_rates)
+    mm_median, mm_best = statistics.median(clock.matmul_rates), max(clock.matmul_rates)
+    return {
+        "macs": model_macs(model), "flops": flops, "windows": len(clock.train_rates),
+        "probes": len(clock.matmul_rates), "rate_median": rate_median, "rate_best": rate_best,
+        "gflops_median": rate_median * flops / 1e9, "gflops_best": rate_best * flops / 1e9,
+        "matmul_median": mm_median, "matmul_best": mm_best,
+    }
+
+
+# ------------------------------------------------------------------------------------- time to quality
+class QualityClock(keras.callbacks.Callback):
+    """After each epoch: evaluate (off the clock) and stop once every target is met or the budget is spent."""
+
+    def __init__(self, mnist: data.MNIST, judge: keras.Model, budget: float):
+        super().__init__()
+        self.mnist, self.judge, self.budget = mnist, judge, budget
+        self.rows: list[dict] = []
+        self.reached: dict | None = None
+
+    def on_train_begin(self, logs=None):
+        self._start = time.perf_counter()
+        self._evaluating = 0.0
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        seconds = now - self._start - self._evaluating
+        m = self.mnist
+        row = {
+            "epoch": epoch + 1,
+            "seconds": seconds,
+            "negative_elbo": evaluate.test_negative_elbo(self.model, m.x_test, m.y_test),
+            "accuracy": evaluate.conditional_accuracy(self.model, self.judge)[0],
+            "diversity": evaluate.diversity(self.model, m.x_test, m.y_test),
+        }
+        self.rows.append(row)
+        print(f"    epoch {row['epoch']:2d}: {seconds:6.1f} s of training   test -ELBO {row['negative_elbo']:6.1f}"
+              f"   conditional accuracy {row['accuracy']:.3f}   diversity {row['diversity']:.3f}", flush=True)
+        if (row["negative_elbo"] <= QUALITY["negative_elbo"] and row["accuracy"] >= QUALITY["accuracy"]
+                and row["diversity"] >= QUALITY["diversity"]):
+            self.reached = row
+        if self.reached or seconds >= self.budget:
+            self.model.stop_training = True
+        self._evaluating += time.perf_counter() - now
+
+
+def time_to_quality(mnist: data.MNIST, judge: keras.Model, budget: float, max_epochs: int) -> QualityClock:
+    """Train the course CVAE exactly as ``trained.train_cvae`` does, with the clock as an extra callback."""
+    clock = QualityClock(mnist, judge, budget)
+    course_train = trained.train
+
+    def train_with_clock(model, x, **kwargs):
+        kwargs["callbacks"] = [*kwargs.get("callbacks", ()), clock]
+        return course_train(model, x, **kwargs)
+
+    trained.train = train_with_clock  # the recipe stays trained.train_cvae's own: batch size, optimizer, seed
+    try:
+        trained.train_cvae(mnist, epochs=max_epochs, progress=False)
+    finally:
+        trained.train = course_train
+    return clock
+
+
+# ---------------------------------------------------------------------------------------------- report
+def verdict(ok: bool) -> str:
+    return "meets the target" if ok else "MISSES the target"
+
+
+def report_training(name: str, r: dict, batch_size: int, n_images: int) -> None:
+    print(f"{name}: {r['macs'] / 1e6:.2f} M forward MACs per image = {r['flops'] / 1e6:.2f} MFLOP per image "
+          f"per training step")
+    print(f"  batch {batch_size}, {training.STEPS_PER_EXECUTION} steps per execution; {r['windows']} timed "
+          f"windows of ~4,096 images over {n_images:,} images, {r['probes']} matmul probes in between")
+    print(f"  throughput: {r['rate_median']:,.0f} images/s median (best window {r['rate_best']:,.0f})")
+    print(f"  seconds per 60,000-image epoch: {EPOCH_IMAGES / r['rate_median']:.1f} "
+          f"(best {EPOCH_IMAGES / r['rate_best']:.1f}; extrapolated from the throughput on {n_images:,} images)")
+    print(f"  achieved: {r['gflops_median']:.1f} GFLOP/s median (best {r['gflops_best']:.1f})   "
+          f"matmul: {r['matmul_median']:.1f} GFLOP/s median (best {r['matmul_best']:.1f})")
+    print(f"  share of matmul: {r['gflops_best'] / r['matmul_best']:.0%} best/best, "
+          f"{r['gflops_median'] / r['matmul_median']:.0%} median/median")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch-size", type=int, default=128,
+                        help="batch size of the throughput runs (default: training.train's, 128)")
+    parser.add_argument("--budget", type=float, default=60.0,
+                        help="give up time to quality after this many seconds of training (default 60)")
+    parser.add_argument("--max-epochs", type=int, default=30, help="epoch limit of the time-to-quality run")
+    parser.add_argument("--matmul-size", type=int, default=2048, help="n of the n x n matmul reference")
+    parser.add_argument("--skip-quality", action="store_true", help="only measure throughput")
+    args = parser.parse_args(argv)
+
+    mnist = data.load_mnist(fast=False)
+    load_before = os.getloadavg()
+    print("cvae-course training-speed benchmark")
+    print(f"machine: {platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} cores available; "
+          f"Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}")
+    print(f"load average (1 min) at start: {load_before[0]:.1f}  (above the core count = other processes "
+          f"competed for the CPU and every figure below is inflated)")
+    print(f"data: {len(mnist.x_train):,} training and {len(mnist.x_test):,} test images from {mnist.source}")
+    print(f"FLOP convention: forward multiply-accumulates of Dense, Conv2D and Conv2DTranspose layers "
+          f"x {FLOPS_PER_MAC} (FLOPs per MAC) x {TRAIN_PASSES} (forward + backward); biases, activations, "
+          f"loss and optimizer not counted")
+    probe = MatmulProbe(args.matmul_size)
+    print(f"matmul reference: float32 {probe.n}x{probe.n} @ {probe.n}x{probe.n} (tf.linalg.matmul in a "
+          f"tf.function), probed between training windows; 'best' = fastest single run")
+    print()
+
+    dense = measure_training("dense", mnist, probe, epochs=2, batch_size=args.batch_size)
+    report_training("dense CVAE (2-D latent, hidden 512-256)", dense, args.batch_size, len(mnist.x_train))
+    share = dense["gflops_best"] / dense["matmul_best"]
+    print(f"  target: >= {DENSE_MATMUL_SHARE:.0%} of matmul -> {verdict(share >= DENSE_MATMUL_SHARE)} (best/best)")
+    print()
+    conv = measure_training("conv", mnist, probe, epochs=1, batch_size=args.batch_size)
+    filters = "-".join(str(f) for f in models.DEFAULT_FILTERS)
+    report_training(f"convolutional CVAE (2-D latent, filters {filters})", conv, args.batch_size,
+                    len(mnist.x_train))
+    seconds = EPOCH_IMAGES / conv["rate_median"]
+    print(f"  target: <= {CONV_SECONDS_PER_60K:.0f} s per 60,000-image epoch -> "
+          f"{verdict(seconds <= CONV_SECONDS_PER_60K)} (median)")
+
+    if not args.skip_quality:
+        print()
+        judge = evaluate.load_judge()
+        judge_accuracy = evaluate.accuracy(judge, mnist.x_test, mnist.y_test)
+        print(f"time to quality of the course CVAE recipe (trained.train_cvae: dense, 2-D latent) until test "
+              f"-ELBO <= {QUALITY['negative_elbo']:.0f}, conditional accuracy >= {QUALITY['accuracy']:.2f} and "
+              f"diversity >= {QUALITY['diversity']:.2f}; judge accuracy on the {len(mnist.x_test):,} real test "
+              f"digits: {judge_accuracy:.4f}. Seconds count training only (first epoch includes tracing), "
+              f"not the evaluation after each epoch.")
+        clock = time_to_quality(mnist, judge, args.budget, args.max_epochs)
+        if clock.reached:
+            r = clock.reached
+            print(f"  reached at epoch {r['epoch']} after {r['seconds']:.1f} s of training -> "
+                  f"{verdict(r['seconds'] <= QUALITY_SECONDS)} (<= {QUALITY_SECONDS:.0f} s)")
+        else:
+            last = clock.rows[-1]
+            limit = f"{args.budget:.0f} s" if last["seconds"] >= args.budget else f"{args.max_epochs} epochs"
+            print(f"  not reached within {limit} ({last['seconds']:.1f} s, {last['epoch']} epochs) -> "
+                  f"{verdict(False)}")
+    load_after = os.getloadavg()
+    print()
+    print(f"load average (1 min) at the end: {load_after[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
