@@ -88,6 +88,7 @@ class LabServer:
     process: subprocess.Popen
     log_path: Path
     root_dir: Path
+    runtime_dir: Path
     notes: list[str] = field(default_factory=list)
 
     def lab_url(self, notebook: str, workspace: str) -> str:
@@ -101,6 +102,19 @@ class LabServer:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = response.read()
         return json.loads(body) if body else None
+
+    def kernel_commands(self) -> list[list[str]]:
+        """Command lines of this server's running kernels (Linux /proc; their connection files are in our runtime
+        dir), to check which Python the kernels really run."""
+        commands = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                argv = cmdline.read_bytes().decode(errors="replace").split("\0")
+            except OSError:
+                continue  # the process ended meanwhile
+            if any(arg.startswith(str(self.runtime_dir)) and "kernel-" in arg for arg in argv):
+                commands.append([arg for arg in argv if arg])
+        return commands
 
     def log_tail(self, lines: int = 25) -> str:
         """The last lines of the server log, for failure messages."""
@@ -161,7 +175,7 @@ def running_jupyterlab(root_dir: Path, sandbox: Path, start_timeout: float = 90.
     with open(log_path, "wb") as log:
         process = subprocess.Popen(cmd, cwd=root_dir, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
-    server = LabServer(f"http://127.0.0.1:{port}", token, process, log_path, root_dir)
+    server = LabServer(f"http://127.0.0.1:{port}", token, process, log_path, root_dir, sandbox / "runtime")
     try:
         _wait_until_ready(server, start_timeout)
         yield server
@@ -211,6 +225,13 @@ def _stop(server: LabServer) -> None:
         os.killpg(server.process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _short(exc: BaseException, max_lines: int = 12) -> str:
+    """An exception's message without Playwright's page-wide accessibility dump (the screenshot shows the page)."""
+    text = str(exc).split("Aria snapshot:")[0].rstrip()
+    lines = text.splitlines()
+    return "\n".join(lines[:max_lines] + (["..."] if len(lines) > max_lines else []))
 
 
 def slug(text: str) -> str:
@@ -284,12 +305,26 @@ class NotebookPage:
             yield
         except Exception as exc:  # noqa: BLE001 - every failure becomes a readable AssertionError below
             shot = self.screenshot(f"FAILED-{description}")
-            console = "\n".join(self.console[-12:]) or "(none)"
+            console = "\n".join(list(dict.fromkeys(self.console))[-12:]) or "(none)"
             raise AssertionError(
-                f"Browser step failed: {description}\n{type(exc).__name__}: {exc}\n"
-                f"Screenshot: {shot}\nBrowser console errors and warnings (last 12):\n{console}\n"
+                f"Browser step failed: {description}\n{type(exc).__name__}: {_short(exc)}\n"
+                f"{self._widget_diagnosis()}"
+                f"Screenshot: {shot}\nBrowser console errors and warnings (last 12 distinct):\n{console}\n"
                 f"JupyterLab server log (last lines):\n{self.server.log_tail(15)}"
             ) from exc
+
+    def _widget_diagnosis(self) -> str:
+        """Outputs that show a widget as text ("Loading widget...", an error, a raw repr), if any."""
+        try:
+            texts = self.panel.locator(".jp-OutputArea-output").all_inner_texts()
+        except Exception:  # noqa: BLE001 - diagnosis only; the page may be gone
+            return ""
+        bad = [t.strip()[:200] for t in texts
+               if any(p in t for p in WIDGET_PROBLEMS) or re.match(r"^[A-Z]\w*\((children|value|description)=", t)]
+        if not bad:
+            return ""
+        return ("Widget outputs shown as text (is the JupyterLab widget extension installed and matching "
+                "ipywidgets?):\n" + "\n".join(bad[:3]) + "\n")
 
     def screenshot(self, name: str, locator=None) -> Path:
         """Save a PNG of the page (or of ``locator``) in the artifacts folder; returns its path."""

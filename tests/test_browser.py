@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tempfile
 from pathlib import Path
 
@@ -185,3 +186,14 @@ def test_exercise_check_cell_shows_the_friendly_message(lab, browser, artifacts)
         notebook.screenshot("test cell output", check)
     finally:
         notebook.page.close()
+
+
+def test_notebook_kernels_run_the_project_python(lab, playground):
+    if not Path("/proc").is_dir():
+        pytest.skip("reading kernel command lines needs Linux /proc")
+    commands = lab.kernel_commands()
+    assert commands, "found no kernel process of the test's JupyterLab (is the playground's kernel running?)"
+    pythons = {command[0] for command in commands}
+    assert pythons == {sys.executable}, (
+        f"JupyterLab's kernels run {sorted(pythons)}, not the project's Python {sys.executable}: "
+        "the python3 kernelspec it picked belongs to another environment")
