@@ -19,6 +19,7 @@ the sampling layer and the optimizer update are not counted.
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import platform
 import statistics
@@ -181,6 +182,9 @@ def time_to_quality(mnist: data.MNIST, judge: keras.Model, budget: float, max_ep
 
     def train_with_clock(model, x, **kwargs):
         kwargs["callbacks"] = [*kwargs.get("callbacks", ()), clock]
+        bound = inspect.signature(course_train).bind(model, x, **kwargs)
+        bound.apply_defaults()
+        clock.recipe = {key: bound.arguments.get(key) for key in ("batch_size", "learning_rate")}
         return course_train(model, x, **kwargs)
 
     trained.train = train_with_clock  # the recipe stays trained.train_cvae's own: batch size, optimizer, seed
@@ -260,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
               f"digits: {judge_accuracy:.4f}. Seconds count training only (first epoch includes tracing), "
               f"not the evaluation after each epoch.")
         clock = time_to_quality(mnist, judge, args.budget, args.max_epochs)
+        recipe = getattr(clock, "recipe", {})
+        print(f"  recipe (from trained.train_cvae): batch {recipe.get('batch_size')}, "
+              f"Adam learning rate {recipe.get('learning_rate')}")
         if clock.reached:
             r = clock.reached
             print(f"  reached at epoch {r['epoch']} after {r['seconds']:.1f} s of training -> "
@@ -267,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             last = clock.rows[-1]
             limit = f"{args.budget:.0f} s" if last["seconds"] >= args.budget else f"{args.max_epochs} epochs"
-            print(f"  not reached within {limit} ({last['seconds']:.1f} s, {last['epoch']} epochs) -> "
+            epochs = f"{last['epoch']} epoch" + ("s" if last["epoch"] != 1 else "")
+            print(f"  not reached within {limit} ({last['seconds']:.1f} s, {epochs}) -> "
                   f"{verdict(False)}")
     load_after = os.getloadavg()
     print()
