@@ -34,6 +34,7 @@ CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
     "--disable-quic",
+    "--no-proxy-server",
     "--no-first-run",
     "--no-default-browser-check",
     "--disable-background-networking",
@@ -79,6 +80,10 @@ def copy_course(dest: Path) -> Path:
     return dest
 
 
+# Loopback calls never go through an HTTP proxy a CI machine may have configured.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 @dataclass
 class LabServer:
     """A running JupyterLab: its base URL, token, process and log file."""
@@ -99,7 +104,7 @@ class LabServer:
         """Call the server's REST API with the token; returns the decoded JSON (or None for an empty body)."""
         request = urllib.request.Request(f"{self.url}{path}", method=method,
                                          headers={"Authorization": f"token {self.token}"})
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _DIRECT.open(request, timeout=timeout) as response:
             body = response.read()
         return json.loads(body) if body else None
 
@@ -147,8 +152,8 @@ def _write_sandbox_config(sandbox: Path) -> dict[str, str]:
 def running_jupyterlab(root_dir: Path, sandbox: Path, start_timeout: float = 90.0) -> Iterator[LabServer]:
     """Start JupyterLab from this environment on a free loopback port with a token; always stop it afterwards.
 
-    The server runs ``sys.executable -m jupyter lab``, so its ``python3`` kernel is this interpreter (Jupyter
-    swaps a kernelspec's bare ``python`` for ``sys.executable``), with this process's environment (fast mode,
+    The server runs ``sys.executable -m jupyter lab``, so its ``python3`` kernel runs this environment's Python
+    (Jupyter swaps a kernelspec's bare ``python`` for its own interpreter), with this process's environment (fast mode,
     offline MNIST, the session's model cache). It gets its own process group, killed whatever happens.
     """
     token = secrets.token_hex(16)
@@ -388,6 +393,7 @@ class NotebookPage:
 
     def drag_slider(self, slider, fraction: float) -> None:
         """Drag the handle of an ipywidgets slider with the mouse to ``fraction`` (0..1) of its track."""
+        slider.scroll_into_view_if_needed()
         track = slider.locator(".noUi-target").first
         handle = slider.locator(".noUi-handle").first
         box, grip = track.bounding_box(), handle.bounding_box()
