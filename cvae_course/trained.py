@@ -16,6 +16,10 @@ from cvae_course.models import CVAE, build_cvae  # noqa: E402
 from cvae_course.training import train  # noqa: E402
 
 CVAE_NAME = "cvae-dense-2d"
+# Batches of 256 with Adam at 3e-3 reach the benchmark's quality bar (test -ELBO <= 135, conditional accuracy
+# >= 0.98, diversity >= 0.55) in 8 epochs instead of 10 at 128 / 1e-3 (benchmarks/train_speed.py).
+BATCH_SIZE = 256
+LEARNING_RATE = 3e-3
 
 
 def cvae_epochs() -> int:
@@ -25,11 +29,12 @@ def cvae_epochs() -> int:
 
 def train_cvae(mnist: MNIST | None = None, *, latent_dim: int = 2, kind: str = "dense", epochs: int | None = None,
                seed: int = settings.DEFAULT_SEED, progress: bool = True) -> CVAE:
-    """Train the course CVAE recipe: dense, 2-D latent space, Adam 1e-3, batch 128."""
+    """Train the course CVAE recipe: dense, 2-D latent space, Adam 3e-3, batches of 256, seed 42."""
     settings.seed_everything(seed)
     mnist = mnist or load_mnist()
     model = build_cvae(latent_dim, kind, seed=seed)
-    train(model, (mnist.x_train, mnist.y_train_one_hot), epochs=epochs or cvae_epochs(), progress=progress)
+    train(model, (mnist.x_train, mnist.y_train_one_hot), epochs=epochs or cvae_epochs(), batch_size=BATCH_SIZE,
+          learning_rate=LEARNING_RATE, progress=progress)
     return model
 
 
