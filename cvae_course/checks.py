@@ -1,7 +1,7 @@
 """Friendly checks for the exercise notebooks (``solutions/`` and the generated ``exercises/``).
 
 Each ``check_*`` runs a learner's function or class on inputs it knows the answer for. When something
-is wrong it raises ``AssertionError`` saying what is wrong and how to fix it (a shape, a sign, a missing
+is wrong it raises :class:`CheckFailed` (an ``AssertionError``) saying what is wrong and how to fix it (a shape, a sign, a missing
 0.5, a sum over the wrong axis ...); when all is well it prints one line starting with a tick.
 
 The checks compare against the package's reference code (:mod:`cvae_course.losses`, reference
@@ -40,10 +40,19 @@ def _passed(message: str) -> None:
     print(f"{TICK} {message}")
 
 
+class CheckFailed(AssertionError):
+    """A failed check. In a notebook it shows as its message and hint alone: the traceback would only point
+    into this module, which is not where the learner's mistake is. (Errors raised by the learner's own code
+    are not wrapped and keep their full traceback.)"""
+
+    def _render_traceback_(self) -> list[str]:  # IPython uses this instead of a traceback
+        return [f"\x1b[1;31mCheck failed:\x1b[0m {self}"]
+
+
 def _fail(what: str, hint: str | None = None) -> None:
     # "from None": the learner sees this message, not the check's internal exception chain.
-    __tracebackhide__ = True  # IPython shows the learner the message, not these lines
-    raise AssertionError(what + (f"\nHint: {hint}" if hint else "")) from None
+    __tracebackhide__ = True  # and pytest hides this frame too
+    raise CheckFailed(what + (f"\nHint: {hint}" if hint else "")) from None
 
 
 @contextlib.contextmanager

@@ -116,7 +116,7 @@ def test_a_solved_notebook_gets_full_marks(run, name):
 def test_an_unsolved_exercise_gets_zero(run):
     row = run["csv"][("blank", AE)]
     assert (row["status"], row["score"], row["max_score"]) == ("graded", "0", "10")
-    assert "ae_encoder: AssertionError: build_encoder(2) is not written yet" in row["reason"]
+    assert "ae_encoder: CheckFailed: build_encoder(2) is not written yet" in row["reason"]
     assert "ae_train: NotImplementedError" in row["reason"]  # the locked training cell needs the encoder
 
 
