@@ -5,8 +5,17 @@ Variables already set win (e.g. CVAE_COURSE_CACHE to reuse trained models betwee
 """
 
 import os
+import shutil
 import tempfile
 
 os.environ.setdefault("CVAE_COURSE_FAST", "1")
-os.environ.setdefault("CVAE_COURSE_CACHE", tempfile.mkdtemp(prefix="cvae-course-cache-"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+_OWN_CACHE = None if "CVAE_COURSE_CACHE" in os.environ else tempfile.mkdtemp(prefix="cvae-course-cache-")
+if _OWN_CACHE:
+    os.environ["CVAE_COURSE_CACHE"] = _OWN_CACHE
+
+
+def pytest_unconfigure(config):
+    """Remove the session's model cache (trained models are large); a cache the caller named is kept."""
+    if _OWN_CACHE:
+        shutil.rmtree(_OWN_CACHE, ignore_errors=True)

@@ -526,7 +526,7 @@ def _check_images(got: np.ndarray, logits: np.ndarray, n: int, label: str) -> No
               "return the decoder's output shape unchanged.")
     if got.shape != (n, *IMAGE_SHAPE):
         _fail(f"{label} returned shape {got.shape}; expected ({n}, 28, 28, 1).")
-    probs = 1.0 / (1.0 + np.exp(-logits))
+    probs = models.sigmoid(logits)
     if _close(got, logits, atol=1e-4):
         _fail(f"{label} returned logits (values from {got.min():.1f} to {got.max():.1f}); expected pixel "
               "probabilities in [0, 1].", "the decoder returns logits: apply keras.ops.sigmoid to them.")

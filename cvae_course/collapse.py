@@ -92,7 +92,8 @@ def train_beta_cvae(beta: float, mnist: MNIST | None = None, *, latent_dim: int 
     def fit() -> CVAE:
         settings.seed_everything(seed)
         data = mnist or load_mnist()
-        model = build_cvae(latent_dim, "dense", beta=beta, seed=seed)
+        # With a warm-up the KL weight starts at 0 and only the annealing callback raises it to beta.
+        model = build_cvae(latent_dim, "dense", beta=0.0 if warmup_epochs else beta, seed=seed)
         callbacks = []
         if warmup_epochs:
             callbacks.append(KLAnnealing(warmup_epochs, schedule=lambda e: beta * min(1.0, e / warmup_epochs)))

@@ -194,6 +194,10 @@ def _nbgrader(args: list[str], cwd: Path, env: dict, log: Path, deadline: float)
             _kill_tree(psutil, proc.pid)
             proc.wait()
             return "timeout"
+        finally:  # interrupted (Ctrl-C) or failed otherwise: never leave nbgrader and its kernel running
+            if proc.poll() is None:
+                _kill_tree(psutil, proc.pid)
+                proc.wait()
     return "ok" if code == 0 else "failed"
 
 
@@ -437,7 +441,9 @@ def grade(
             try:
                 row = _run_job(job, templates[job.notebook], maxima[job.notebook], work, out, limits, env)
             except Exception as err:  # one broken job must not stop the batch
-                row = Row(job.student_id, job.notebook, "error", reason=f"{type(err).__name__}: {_first_line(err)}")
+                row = Row(job.student_id, job.notebook, "error", reason=f"{type(err).__name__}: {_first_line(err)}",
+                          max_score=sum(maxima[job.notebook].values()),
+                          tasks={k: 0.0 for k in maxima[job.notebook]})
             report(f"{row.student_id}/{row.notebook}: {row.status}, {row.score:g}/{row.max_score:g} "
                    f"({time.monotonic() - start:.0f} s)")
             return row

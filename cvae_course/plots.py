@@ -13,7 +13,14 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from cvae_course.validation import NUM_CLASSES, as_images, as_labels, as_latent, check_positive_int
+from cvae_course.validation import (
+    NUM_CLASSES,
+    as_images,
+    as_labels,
+    as_latent,
+    check_positive_float,
+    check_positive_int,
+)
 
 DIGIT_COLORS = "tab10"
 
@@ -111,6 +118,7 @@ def manifold_grid(model, n: int = 15, *, span: float = 2.0, label: int | None = 
                   title: str | None = None) -> Figure:
     """Decode an n x n grid of 2-D codes in [-span, span]^2 into one big picture of the latent space."""
     n = check_positive_int(n, "n")
+    span = check_positive_float(span, "span")
     if model.latent_dim != 2:
         raise ValueError(f"manifold_grid needs a 2-D latent space, the model has latent_dim={model.latent_dim}")
     ticks = np.linspace(-span, span, n, dtype=np.float32)
@@ -147,7 +155,9 @@ def interpolation_strip(model, z_start, z_end, steps: int = 10, *, labels=None, 
             eye = np.eye(NUM_CLASSES, dtype=np.float32)
             y = (1 - t) * eye[pair[0]] + t * eye[pair[1]]
             logits = model.decoder([z, y], training=False)
-            imgs = 1.0 / (1.0 + np.exp(-np.asarray(logits)))
+            from cvae_course.models import sigmoid
+
+            imgs = sigmoid(logits)
         else:
             raise ValueError(f"labels must be one digit or a (start, end) pair, got {len(pair)} labels")
     else:

@@ -31,7 +31,7 @@ import tensorflow as tf  # noqa: E402
 from PIL import Image as PILImage  # noqa: E402
 
 from cvae_course import cache, trained  # noqa: E402
-from cvae_course.models import CVAE  # noqa: E402
+from cvae_course.models import CVAE, sigmoid  # noqa: E402
 
 Z_LIMIT = 3.0  # sliders span [-3, 3]: the prior N(0, 1) puts 99.7% of its mass there
 Z_STEP = 0.05  # slider resolution; random styles are rounded to it so that a slider can show them exactly
@@ -145,7 +145,7 @@ class _Panel(widgets.VBox):
     def _decode(self, z: np.ndarray, labels_one_hot: np.ndarray) -> np.ndarray:
         """sigmoid(decoder(z, label)) for a small batch: one direct call, the fast path behind every update."""
         logits = self._decode_graph(z.astype(np.float32), labels_one_hot.astype(np.float32)).numpy()
-        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+        return sigmoid(logits)
 
     @contextlib.contextmanager
     def hold(self, *first):

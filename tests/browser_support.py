@@ -108,18 +108,22 @@ class LabServer:
             body = response.read()
         return json.loads(body) if body else None
 
-    def kernel_commands(self) -> list[list[str]]:
-        """Command lines of this server's running kernels (Linux /proc; their connection files are in our runtime
-        dir), to check which Python the kernels really run."""
-        commands = []
+    def kernel_processes(self) -> dict[int, list[str]]:
+        """pid -> command line of this server's running kernels (Linux /proc; their connection files are in our
+        runtime dir)."""
+        found = {}
         for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
             try:
                 argv = cmdline.read_bytes().decode(errors="replace").split("\0")
             except OSError:
                 continue  # the process ended meanwhile
             if any(arg.startswith(str(self.runtime_dir)) and "kernel-" in arg for arg in argv):
-                commands.append([arg for arg in argv if arg])
-        return commands
+                found[int(cmdline.parent.name)] = [arg for arg in argv if arg]
+        return found
+
+    def kernel_commands(self) -> list[list[str]]:
+        """Command lines of this server's running kernels, to check which Python the kernels really run."""
+        return list(self.kernel_processes().values())
 
     def log_tail(self, lines: int = 25) -> str:
         """The last lines of the server log, for failure messages."""
@@ -230,6 +234,12 @@ def _stop(server: LabServer) -> None:
         os.killpg(server.process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    # Kernels the API could not shut down (a dead server, a failed request) would outlive the test run.
+    for pid in server.kernel_processes():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _short(exc: BaseException, max_lines: int = 12) -> str:

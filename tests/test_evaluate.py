@@ -30,10 +30,13 @@ def test_negative_elbo_per_image_is_reconstruction_plus_kl_at_a_sampled_code(cva
     x, y = images
     scores = evaluate.negative_elbo_per_image(cvae, x, y, seed=3)
     z_mean, z_log_var = cvae.encode_distribution(x, y)
-    kl = np.asarray(losses.kl_divergence(z_mean, z_log_var))
-    worst_case = np.asarray(losses.reconstruction_loss(x, np.zeros_like(x)))  # a decoder that says 0.5 everywhere
-    assert scores.shape == (40,)
-    assert np.all(scores > kl) and np.all(scores < worst_case + kl + 400)
+    eps = np.asarray(keras.random.normal(z_mean.shape, seed=keras.random.SeedGenerator(3)))
+    z = z_mean + np.exp(0.5 * z_log_var) * eps  # the same draw: one batch, the same seed
+    logits = cvae.decoder([z, np.eye(10, dtype=np.float32)[y]], training=False)
+    expected = np.asarray(losses.reconstruction_loss(x, logits)) + np.asarray(losses.kl_divergence(z_mean, z_log_var))
+    np.testing.assert_allclose(scores, expected, rtol=1e-4)
+    at_the_mean = np.asarray(losses.reconstruction_loss(x, cvae.decoder([z_mean, np.eye(10, dtype=np.float32)[y]])))
+    assert not np.allclose(scores, at_the_mean + np.asarray(losses.kl_divergence(z_mean, z_log_var)), rtol=1e-4)
 
 
 def test_negative_elbo_with_more_samples_averages_the_reconstruction(cvae, images):

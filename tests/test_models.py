@@ -118,3 +118,15 @@ def test_a_trained_cvae_keeps_beta_and_weights_after_loading(tmp_path, batch):
     loaded = keras.saving.load_model(tmp_path / "c.keras")
     assert float(loaded.beta.numpy()) == 0.5
     np.testing.assert_allclose(loaded.generate([4], z=[[0.3, 0.1]]), cvae.generate([4], z=[[0.3, 0.1]]), atol=1e-6)
+
+
+def test_sigmoid_of_extreme_logits_gives_probabilities_without_a_warning(recwarn):
+    p = models.sigmoid(np.array([-1e4, -100.0, 0.0, 100.0, 1e4], np.float32))
+    np.testing.assert_allclose(p, [0.0, 0.0, 0.5, 1.0, 1.0], atol=1e-7)
+    assert len(recwarn) == 0
+
+
+def test_decoding_far_from_the_prior_writes_no_warning(capfd):
+    cvae = models.build_cvae(2, seed=0)
+    cvae.decode(np.full((2, 2), 1e4, np.float32), [1, 2])
+    assert capfd.readouterr().err == ""

@@ -114,3 +114,14 @@ def test_diversity_needs_real_examples_of_every_label(cvae):
 def test_load_mnist_rejects_a_non_positive_subset_size():
     with pytest.raises(ValueError, match="train_size must be a positive integer, got 0"):
         data.load_mnist(train_size=0)
+
+
+@pytest.mark.parametrize("beta", [-1.0, float("nan"), float("inf"), "1"])
+def test_a_negative_or_non_finite_kl_weight_is_rejected(beta):
+    with pytest.raises(ValueError, match="beta must be a finite number >= 0"):
+        models.build_cvae(2, beta=beta)
+
+
+def test_a_non_positive_manifold_span_is_rejected(cvae):
+    with pytest.raises(ValueError, match="span must be a positive"):
+        plots.manifold_grid(cvae, n=3, span=0)
