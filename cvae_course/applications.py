@@ -29,17 +29,13 @@ settings.import_tensorflow_quietly()
 from cvae_course import cache  # noqa: E402
 from cvae_course.data import MNIST, load_mnist  # noqa: E402
 from cvae_course.evaluate import classify, negative_elbo_per_image  # noqa: E402
-from cvae_course.models import CVAE, VAE, build_vae  # noqa: E402
+from cvae_course.models import CVAE, VAE, build_vae, check_model  # noqa: E402
 from cvae_course.plots import image_grid  # noqa: E402
 from cvae_course.training import train  # noqa: E402
 
 
 def _check_cvae(model) -> CVAE:
-    if not isinstance(model, CVAE):
-        raise ValueError(
-            f"model must be a CVAE from cvae_course.models (e.g. trained.load_cvae()), got {type(model).__name__}"
-        )
-    return model
+    return check_model(model, CVAE, hint="Load the course CVAE with trained.load_cvae().")
 
 
 # ------------------------------------------------------------------------------------------ style transfer

@@ -26,6 +26,7 @@ import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
 from cvae_course import losses, models  # noqa: E402
+from cvae_course.data import one_hot  # noqa: E402
 from cvae_course.validation import IMAGE_SHAPE, NUM_CLASSES  # noqa: E402
 
 TICK = "\u2714"
@@ -101,10 +102,6 @@ def _random_images(n: int, seed: int) -> np.ndarray:
     rng = _rng(seed)
     x = rng.uniform(0.0, 1.0, size=(n, *IMAGE_SHAPE)).astype(np.float32)
     return np.where(rng.uniform(size=x.shape) < 0.5, np.round(x), x).astype(np.float32)
-
-
-def _one_hot(labels) -> np.ndarray:
-    return np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(labels)]
 
 
 def _graph_mode(fn: Callable, label: str, *args) -> None:
@@ -600,7 +597,7 @@ def _labels(n: int, seed: int) -> np.ndarray:
 
 def _check_label_matters(model: keras.Model, first: np.ndarray, name: str) -> None:
     __tracebackhide__ = True
-    y1, y2 = _one_hot(_labels(len(first), 1)), _one_hot((_labels(len(first), 1) + 3) % NUM_CLASSES)
+    y1, y2 = one_hot(_labels(len(first), 1)), one_hot((_labels(len(first), 1) + 3) % NUM_CLASSES)
     out1 = _call(model, f"the {name}", [first, y1])
     out2 = _call(model, f"the {name}", [first, y2])
     out1 = out1 if isinstance(out1, (list, tuple)) else [out1]
@@ -622,7 +619,7 @@ def check_conditional_encoder(build_encoder: Callable, latent_dim: int = 2, seed
         _fail(f"the encoder's inputs have shapes {shapes}; expected [{IMAGE_SHAPE}, ({NUM_CLASSES},)]: "
               "the image and its one-hot label.", "keras.Model([image, label], [z_mean, z_log_var]).")
     images = _random_images(16, seed)
-    out = _call(encoder, "the encoder", [images, _one_hot(_labels(16, seed))])
+    out = _call(encoder, "the encoder", [images, one_hot(_labels(16, seed))])
     if not isinstance(out, (list, tuple)) or len(out) != 2:
         _fail("the encoder should return two outputs, [z_mean, z_log_var].",
               "two Dense(latent_dim) heads on the same hidden layer.")
@@ -647,7 +644,7 @@ def check_conditional_decoder(build_decoder: Callable, latent_dim: int = 2, seed
         _fail(f"the decoder's inputs have shapes {shapes}; expected [({latent_dim},), ({NUM_CLASSES},)]: "
               "the code z and the one-hot label.", "keras.Model([z, label], logits).")
     z = _rng(seed).normal(size=(16, latent_dim)).astype(np.float32)
-    logits = _numpy(_call(decoder, "the decoder", [z, _one_hot(_labels(16, seed))]), "the decoder")
+    logits = _numpy(_call(decoder, "the decoder", [z, one_hot(_labels(16, seed))]), "the decoder")
     if logits.shape != (16, *IMAGE_SHAPE):
         _fail(f"for 16 codes the decoder returned shape {logits.shape}; expected (16, 28, 28, 1).",
               "end with layers.Dense(784) and layers.Reshape((28, 28, 1)).")
@@ -659,7 +656,7 @@ def check_conditional_decoder(build_decoder: Callable, latent_dim: int = 2, seed
 
 def _check_one_hot_labels(y: np.ndarray, want: np.ndarray, label: str, role: str) -> None:
     __tracebackhide__ = True
-    if not np.allclose(y, _one_hot(want)):
+    if not np.allclose(y, one_hot(want)):
         got = np.argmax(y, axis=1) if y.ndim == 2 else y
         _fail(f"{label} gave the {role} the labels {np.unique(got).tolist()}; expected "
               f"{np.unique(want).tolist()}.", "build one one-hot row per image for the right digit: "
@@ -703,11 +700,11 @@ def check_style_transfer(style_transfer: Callable, new_label: int = 3, n: int = 
     x_in, y_in = _decoded_calls(encoder, label)
     if not np.allclose(x_in, images):
         _fail(f"{label} did not pass the images themselves to the encoder.")
-    if np.allclose(y_in, _one_hot(np.full(n, new_label))) and not np.all(labels == new_label):
+    if np.allclose(y_in, one_hot(np.full(n, new_label))) and not np.all(labels == new_label):
         _fail(f"{label} gave the encoder the NEW label.",
               "encode with each image's own label: z then holds what the label does not explain (the style).")
     _check_one_hot_labels(y_in, labels, label, "encoder")
-    z_mean, z_log_var = (ops.convert_to_numpy(t) for t in encoder.model([images, _one_hot(labels)]))
+    z_mean, z_log_var = (ops.convert_to_numpy(t) for t in encoder.model([images, one_hot(labels)]))
     z, y_out = _decoded_calls(decoder, label)
     _check_one_hot_labels(y_out, np.full(n, new_label), label, "decoder")
     if z.shape != z_mean.shape:

@@ -25,7 +25,7 @@ from cvae_course.data import MNIST, load_mnist  # noqa: E402
 from cvae_course.evaluate import conditional_accuracy, mean_pairwise_distance, negative_elbo_per_image  # noqa: E402
 from cvae_course.evaluate import diversity as sample_diversity  # noqa: E402
 from cvae_course.losses import KLAnnealing, kl_per_dimension  # noqa: E402
-from cvae_course.models import CVAE, VAE, build_cvae  # noqa: E402
+from cvae_course.models import CVAE, VAE, build_cvae, check_model  # noqa: E402
 from cvae_course.plots import image_grid  # noqa: E402
 from cvae_course.training import train  # noqa: E402
 
@@ -33,9 +33,7 @@ ACTIVE_THRESHOLD = 0.01
 
 
 def _check_vae(model) -> VAE:
-    if not isinstance(model, VAE):
-        raise ValueError(f"model must be a VAE or CVAE from cvae_course.models, got {type(model).__name__}")
-    return model
+    return check_model(model, VAE)
 
 
 def kl_per_latent_dimension(model: VAE, images, labels=None) -> np.ndarray:

@@ -22,7 +22,8 @@ from keras import layers, ops  # noqa: E402
 
 from cvae_course import cache  # noqa: E402
 from cvae_course.losses import kl_divergence, reconstruction_loss  # noqa: E402
-from cvae_course.models import CVAE, PREDICT_BATCH, VAE  # noqa: E402
+from cvae_course.layers import Sampling  # noqa: E402
+from cvae_course.models import CVAE, PREDICT_BATCH, VAE, check_model  # noqa: E402
 
 JUDGE_NAME = "judge"
 
@@ -35,11 +36,10 @@ def elbo_terms_per_image(model: VAE, images, labels=None, *, n_samples: int = 1,
     terms whatever loss the model was trained on, so a model trained with a wrong loss can be measured too.
     For a CVAE pass the labels to condition on.
     """
-    if not isinstance(model, VAE):
-        raise ValueError(f"model must be a VAE or CVAE from cvae_course.models, got {type(model).__name__}")
+    check_model(model, VAE)
     x, y = model._inputs(images, labels)
     n_samples = check_positive_int(n_samples, "n_samples")
-    gen = keras.random.SeedGenerator(seed)
+    sampling = Sampling(seed=seed)  # the reparameterization trick, with its own repeatable stream
     rec_out = np.empty(len(x), dtype=np.float64)
     kl_out = np.empty(len(x), dtype=np.float64)
     for start in range(0, len(x), PREDICT_BATCH):
@@ -48,8 +48,7 @@ def elbo_terms_per_image(model: VAE, images, labels=None, *, n_samples: int = 1,
         z_mean, z_log_var = model._enc(xb, yb)
         rec = np.zeros(len(xb))
         for _ in range(n_samples):
-            eps = keras.random.normal(ops.shape(z_mean), seed=gen)
-            z = z_mean + ops.exp(0.5 * z_log_var) * eps
+            z = sampling([z_mean, z_log_var])
             rec += ops.convert_to_numpy(reconstruction_loss(xb, model._dec(z, yb)))
         rec_out[start : start + len(xb)] = rec / n_samples
         kl_out[start : start + len(xb)] = ops.convert_to_numpy(kl_divergence(z_mean, z_log_var))
@@ -158,8 +157,7 @@ def accuracy(judge: keras.Model, images, labels) -> float:
 # ------------------------------------------------------------------------------------- generation quality
 def generate_per_label(model: CVAE, n_per_label: int = 200, *, temperature: float = 1.0, seed: int = 0):
     """``n_per_label`` generated digits for each label 0-9: (images, labels), labels in blocks."""
-    if not isinstance(model, CVAE):
-        raise ValueError(f"model must be a CVAE, got {type(model).__name__}")
+    check_model(model, CVAE)
     n = check_positive_int(n_per_label, "n_per_label")
     labels = np.repeat(np.arange(NUM_CLASSES), n)
     return model.generate(labels, temperature=temperature, seed=seed), labels

@@ -13,6 +13,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from cvae_course import settings
+from cvae_course.data import one_hot
 from cvae_course.validation import (
     NUM_CLASSES,
     as_images,
@@ -183,7 +184,7 @@ class _CourseModel(keras.Model):
             raise ValueError(f"{type(self).__name__} needs labels (digits 0-9), one per image")
         y = as_labels(labels)
         check_same_length(x, y, "images", "labels")
-        return x, np.eye(NUM_CLASSES, dtype=np.float32)[y]
+        return x, one_hot(y)
 
     def encode(self, images, labels=None) -> np.ndarray:
         """Latent codes of the images (the mean of q(z|x) for the VAE and CVAE)."""
@@ -201,7 +202,7 @@ class _CourseModel(keras.Model):
             if len(y) == 1 and len(z) > 1:
                 y = np.repeat(y, len(z))
             check_same_length(z, y, "z", "labels")
-            logits = _batched(lambda a, b: self._dec(a, b), z, np.eye(NUM_CLASSES, dtype=np.float32)[y])
+            logits = _batched(lambda a, b: self._dec(a, b), z, one_hot(y))
         else:
             if labels is not None:
                 raise ValueError(f"{type(self).__name__} is not conditional; do not pass labels")
@@ -329,6 +330,18 @@ class CVAE(VAE):
                 y = np.repeat(y, len(z))
             check_same_length(z, y, "z", "labels")
         return self.decode(z, y)
+
+
+def check_model(model, expected: type, *, kind: str | None = None, hint: str = ""):
+    """Return ``model`` if it is an ``expected`` course model (a CVAE also passes for a VAE); else a ValueError.
+
+    ``kind`` names what is wanted in the message (default: "VAE or CVAE" or the class name), ``hint`` how to get one.
+    """
+    if not isinstance(model, expected):
+        kind = kind or ("VAE or CVAE" if expected is VAE else expected.__name__)
+        raise ValueError(f"model must be a {kind} from cvae_course.models, got {type(model).__name__}."
+                         + (f" {hint}" if hint else ""))
+    return model
 
 
 def build_autoencoder(latent_dim: int = 2, kind: str = "dense", **arch) -> Autoencoder:

@@ -12,7 +12,7 @@ settings.import_tensorflow_quietly()
 
 from cvae_course import cache  # noqa: E402
 from cvae_course.data import MNIST, load_mnist  # noqa: E402
-from cvae_course.models import CVAE, build_cvae  # noqa: E402
+from cvae_course.models import CVAE, build_cvae, check_model  # noqa: E402
 from cvae_course.training import train  # noqa: E402
 
 CVAE_NAME = "cvae-dense-2d"
@@ -40,8 +40,7 @@ def train_cvae(mnist: MNIST | None = None, *, latent_dim: int = 2, kind: str = "
 
 def save_cvae(model: CVAE) -> str:
     """Save ``model`` as the course CVAE for the later lessons; returns the file path."""
-    if not isinstance(model, CVAE):
-        raise ValueError(f"model must be a CVAE from cvae_course.models, got {type(model).__name__}")
+    check_model(model, CVAE)
     return str(cache.save_model(model, CVAE_NAME))
 
 

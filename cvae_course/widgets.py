@@ -31,7 +31,8 @@ import tensorflow as tf  # noqa: E402
 from PIL import Image as PILImage  # noqa: E402
 
 from cvae_course import cache, trained  # noqa: E402
-from cvae_course.models import CVAE, sigmoid  # noqa: E402
+from cvae_course.data import one_hot  # noqa: E402
+from cvae_course.models import CVAE, check_model, sigmoid  # noqa: E402
 
 Z_LIMIT = 3.0  # sliders span [-3, 3]: the prior N(0, 1) puts 99.7% of its mass there
 Z_STEP = 0.05  # slider resolution; random styles are rounded to it so that a slider can show them exactly
@@ -93,12 +94,8 @@ def png_to_array(png: bytes) -> np.ndarray:
 
 # --------------------------------------------------------------------------------------------- checks
 def _check_cvae(model) -> CVAE:
-    if not isinstance(model, CVAE):
-        raise ValueError(
-            f"model must be a trained CVAE from cvae_course.models, got {type(model).__name__}. "
-            "Load one with cvae_course.widgets.load_playground_cvae()."
-        )
-    return model
+    return check_model(model, CVAE, kind="trained CVAE",
+                       hint="Load one with cvae_course.widgets.load_playground_cvae().")
 
 
 def _check_digit(value, name: str) -> int:
@@ -176,10 +173,6 @@ def _graphs(model: CVAE) -> tuple:
     decoder = tf.function(lambda z, y: model.decoder([z, y], training=False),
                           input_signature=[tf.TensorSpec([None, model.latent_dim], tf.float32), label])
     return encoder, decoder
-
-
-def _one_hot(labels) -> np.ndarray:
-    return np.eye(NUM_CLASSES, dtype=np.float32)[as_labels(labels)]
 
 
 def _digit_buttons(description: str = "digit") -> widgets.ToggleButtons:
@@ -314,7 +307,7 @@ class Generator(_Panel):
 
     def _render(self) -> None:
         codes = self.cell_codes()
-        self.last_images = self._decode(codes * np.float32(self.temperature.value), _one_hot([self.label] * len(codes)))
+        self.last_images = self._decode(codes * np.float32(self.temperature.value), one_hot([self.label] * len(codes)))
         centre = len(codes) // 2
         _show(self.image, tile(self.last_images, self.window, scale=self.scale, highlight=centre))
         self.caption.value = (f"<b>{self.label}</b> at the framed code; columns step z[0] by {self.step:g} to the "
@@ -369,7 +362,7 @@ class StyleTransfer(_Panel):
         return int(self.labels[self.index.value])
 
     def _render(self) -> None:
-        x, y = self.original[None], _one_hot([self.label])
+        x, y = self.original[None], one_hot([self.label])
         style = self._encode_graph(x, y).numpy()
         self.last_style = style[0]
         transfer = self._decode(np.repeat(style, NUM_CLASSES, axis=0), np.eye(NUM_CLASSES, dtype=np.float32))
@@ -441,7 +434,7 @@ class Interpolation(_Panel):
         """(code, soft one-hot label) at position ``t`` of the path."""
         end_style = self.start_style if self.same_style.value else self.end_style
         z = (1 - t) * self.start_style + t * end_style
-        y = (1 - t) * _one_hot([self.start_digit.value])[0] + t * _one_hot([self.end_digit.value])[0]
+        y = (1 - t) * one_hot([self.start_digit.value])[0] + t * one_hot([self.end_digit.value])[0]
         return z.astype(np.float32), y.astype(np.float32)
 
     def _path_changed(self, _change=None) -> None:
