@@ -26,14 +26,8 @@ import statistics
 import sys
 import time
 
-from cvae_course import settings
-
-settings.import_tensorflow_quietly()
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from keras import layers  # noqa: E402
-
-from cvae_course import data, evaluate, models, trained, training  # noqa: E402
+from cvae_course import data, evaluate, models, settings, trained, training
+from cvae_course._keras import keras, layers, tf
 
 # Targets on a quiet 2-core CPU (issue 2, item 6). They live here, never in timed tests.
 DENSE_MATMUL_SHARE = 0.40  # dense CVAE training at >= 40% of the measured matmul GFLOP/s

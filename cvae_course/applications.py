@@ -21,17 +21,13 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from cvae_course import settings
+from cvae_course import cache, settings
+from cvae_course.data import MNIST, load_mnist
+from cvae_course.evaluate import classify, negative_elbo_per_image
+from cvae_course.models import CVAE, VAE, build_vae, check_model
+from cvae_course.plots import image_grid
+from cvae_course.training import train
 from cvae_course.validation import NUM_CLASSES, as_images, as_labels, check_positive_int, check_same_length
-
-settings.import_tensorflow_quietly()
-
-from cvae_course import cache  # noqa: E402
-from cvae_course.data import MNIST, load_mnist  # noqa: E402
-from cvae_course.evaluate import classify, negative_elbo_per_image  # noqa: E402
-from cvae_course.models import CVAE, VAE, build_vae, check_model  # noqa: E402
-from cvae_course.plots import image_grid  # noqa: E402
-from cvae_course.training import train  # noqa: E402
 
 
 def _check_cvae(model) -> CVAE:

@@ -13,12 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import Callable, TypeVar
 
+import cvae_course.models  # noqa: F401  (registers the custom classes for loading)
 from cvae_course import settings
-
-settings.import_tensorflow_quietly()
-import keras  # noqa: E402
-
-import cvae_course.models  # noqa: E402,F401  (registers the custom classes for loading)
+from cvae_course._keras import keras
 
 CACHE_VERSION = 1
 M = TypeVar("M", bound=keras.Model)

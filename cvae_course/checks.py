@@ -18,16 +18,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from cvae_course import settings
-
-settings.import_tensorflow_quietly()
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from keras import ops  # noqa: E402
-
-from cvae_course import losses, models  # noqa: E402
-from cvae_course.data import one_hot  # noqa: E402
-from cvae_course.validation import IMAGE_SHAPE, NUM_CLASSES  # noqa: E402
+from cvae_course import losses, models, settings
+from cvae_course._keras import keras, ops, tf
+from cvae_course.data import one_hot
+from cvae_course.validation import IMAGE_SHAPE, NUM_CLASSES
 
 TICK = "\u2714"
 EXERCISE_TRAIN_SIZE = (12000, 2000)  # (full, fast) training images in the graded notebooks

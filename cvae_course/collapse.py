@@ -14,20 +14,16 @@ from dataclasses import dataclass, field
 import numpy as np
 from matplotlib.figure import Figure
 
-from cvae_course import settings
+from cvae_course import cache, settings
+from cvae_course._keras import ops
+from cvae_course.data import MNIST, load_mnist
+from cvae_course.evaluate import conditional_accuracy, mean_pairwise_distance, negative_elbo_per_image
+from cvae_course.evaluate import diversity as sample_diversity
+from cvae_course.losses import KLAnnealing, kl_per_dimension
+from cvae_course.models import CVAE, VAE, build_cvae, check_model
+from cvae_course.plots import image_grid
+from cvae_course.training import train
 from cvae_course.validation import NUM_CLASSES, as_images, check_positive_float, check_positive_int
-
-settings.import_tensorflow_quietly()
-from keras import ops  # noqa: E402
-
-from cvae_course import cache  # noqa: E402
-from cvae_course.data import MNIST, load_mnist  # noqa: E402
-from cvae_course.evaluate import conditional_accuracy, mean_pairwise_distance, negative_elbo_per_image  # noqa: E402
-from cvae_course.evaluate import diversity as sample_diversity  # noqa: E402
-from cvae_course.losses import KLAnnealing, kl_per_dimension  # noqa: E402
-from cvae_course.models import CVAE, VAE, build_cvae, check_model  # noqa: E402
-from cvae_course.plots import image_grid  # noqa: E402
-from cvae_course.training import train  # noqa: E402
 
 ACTIVE_THRESHOLD = 0.01
 

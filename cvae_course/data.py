@@ -108,8 +108,7 @@ def _load_raw():
     path = os.environ.get(settings.DATA_ENV)
     if path:
         return read_mnist_npz(path)
-    settings.import_tensorflow_quietly()
-    import keras
+    from cvae_course._keras import keras  # only a download needs Keras
 
     return keras.datasets.mnist.load_data()
 
@@ -172,8 +171,7 @@ def make_dataset(
     """
     from cvae_course.validation import as_images, check_same_length
 
-    settings.import_tensorflow_quietly()
-    import tensorflow as tf
+    from cvae_course._keras import tf
 
     x = as_images(images)
     batch_size = check_positive_int(batch_size, "batch_size")

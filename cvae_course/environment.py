@@ -57,8 +57,7 @@ def _version(package: str) -> str | None:
 
 
 def _devices() -> str:
-    settings.import_tensorflow_quietly()
-    import tensorflow as tf
+    from cvae_course._keras import tf  # here: the report must also work where TensorFlow is missing
 
     gpus = tf.config.list_physical_devices("GPU")
     return f"{len(gpus)} GPU(s)" if gpus else f"CPU only ({os.cpu_count()} cores)"

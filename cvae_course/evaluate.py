@@ -13,17 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from cvae_course import settings
+from cvae_course import cache, settings
+from cvae_course._keras import keras, layers, ops
+from cvae_course.layers import Sampling
+from cvae_course.losses import kl_divergence, reconstruction_loss
+from cvae_course.models import CVAE, PREDICT_BATCH, VAE, check_model
 from cvae_course.validation import NUM_CLASSES, as_images, as_labels, check_positive_int
-
-settings.import_tensorflow_quietly()
-import keras  # noqa: E402
-from keras import layers, ops  # noqa: E402
-
-from cvae_course import cache  # noqa: E402
-from cvae_course.losses import kl_divergence, reconstruction_loss  # noqa: E402
-from cvae_course.layers import Sampling  # noqa: E402
-from cvae_course.models import CVAE, PREDICT_BATCH, VAE, check_model  # noqa: E402
 
 JUDGE_NAME = "judge"
 

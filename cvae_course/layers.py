@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from cvae_course import settings
-
-settings.import_tensorflow_quietly()
-import keras  # noqa: E402
-from keras import ops  # noqa: E402
+from cvae_course._keras import keras, ops
 
 
 @keras.saving.register_keras_serializable(package="cvae_course")

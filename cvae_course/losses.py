@@ -11,11 +11,7 @@ them, 784 / latent_dim times too much. Either way the model is pushed into poste
 
 from __future__ import annotations
 
-from cvae_course import settings
-
-settings.import_tensorflow_quietly()
-import keras  # noqa: E402
-from keras import ops  # noqa: E402
+from cvae_course._keras import keras, ops
 
 
 def reconstruction_loss(x, logits):

@@ -12,8 +12,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from cvae_course import settings
+from cvae_course._keras import keras, layers, ops
 from cvae_course.data import one_hot
+from cvae_course.layers import Sampling
+from cvae_course.losses import elbo_terms, reconstruction_loss
 from cvae_course.validation import (
     NUM_CLASSES,
     as_images,
@@ -23,13 +25,6 @@ from cvae_course.validation import (
     check_positive_int,
     check_same_length,
 )
-
-settings.import_tensorflow_quietly()
-import keras  # noqa: E402
-from keras import layers, ops  # noqa: E402
-
-from cvae_course.layers import Sampling  # noqa: E402
-from cvae_course.losses import elbo_terms, reconstruction_loss  # noqa: E402
 
 KINDS = ("dense", "conv")
 DEFAULT_HIDDEN = (512, 256)

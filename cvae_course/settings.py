@@ -14,8 +14,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cvae_course._quiet import import_tensorflow_quietly
-
 FAST_ENV = "CVAE_COURSE_FAST"
 DATA_ENV = "CVAE_COURSE_MNIST"
 CACHE_ENV = "CVAE_COURSE_CACHE"
@@ -60,8 +58,7 @@ def seed_everything(seed: int = DEFAULT_SEED) -> int:
     """Seed Python, NumPy and Keras (and so TensorFlow) so that a run can be repeated."""
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    import_tensorflow_quietly()
-    import keras
+    from cvae_course._keras import keras  # here, not at the top: settings serves the tools too, without TensorFlow
 
     keras.utils.set_random_seed(seed)
     return seed

@@ -6,14 +6,10 @@ with the same recipe and caches it, so every notebook also works alone.
 
 from __future__ import annotations
 
-from cvae_course import settings
-
-settings.import_tensorflow_quietly()
-
-from cvae_course import cache  # noqa: E402
-from cvae_course.data import MNIST, load_mnist  # noqa: E402
-from cvae_course.models import CVAE, build_cvae, check_model  # noqa: E402
-from cvae_course.training import train  # noqa: E402
+from cvae_course import cache, settings
+from cvae_course.data import MNIST, load_mnist
+from cvae_course.models import CVAE, build_cvae, check_model
+from cvae_course.training import train
 
 CVAE_NAME = "cvae-dense-2d"
 # Batches of 256 with Adam at 3e-3 reach the benchmark's quality bar (test -ELBO <= 135, conditional accuracy

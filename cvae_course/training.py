@@ -10,11 +10,8 @@ from __future__ import annotations
 import sys
 import time
 
-from cvae_course import settings
+from cvae_course._keras import keras
 from cvae_course.validation import check_positive_float, check_positive_int
-
-settings.import_tensorflow_quietly()
-import keras  # noqa: E402
 
 _SHOWN = ("loss", "reconstruction", "kl", "val_loss")
 

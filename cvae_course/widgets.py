@@ -20,19 +20,15 @@ import contextlib
 import io
 from typing import Sequence
 
+import ipywidgets as widgets
 import numpy as np
+from PIL import Image as PILImage
 
-from cvae_course import settings
+from cvae_course import cache, trained
+from cvae_course._keras import tf
+from cvae_course.data import one_hot
+from cvae_course.models import CVAE, check_model, sigmoid
 from cvae_course.validation import NUM_CLASSES, as_images, as_labels, as_latent, check_positive_int
-
-settings.import_tensorflow_quietly()
-import ipywidgets as widgets  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from PIL import Image as PILImage  # noqa: E402
-
-from cvae_course import cache, trained  # noqa: E402
-from cvae_course.data import one_hot  # noqa: E402
-from cvae_course.models import CVAE, check_model, sigmoid  # noqa: E402
 
 Z_LIMIT = 3.0  # sliders span [-3, 3]: the prior N(0, 1) puts 99.7% of its mass there
 Z_STEP = 0.05  # slider resolution; random styles are rounded to it so that a slider can show them exactly

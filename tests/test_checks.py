@@ -4,9 +4,7 @@ import numpy as np
 import pytest
 
 from cvae_course import checks, data, models
-
-import keras  # noqa: E402  (after cvae_course: quiet TensorFlow)
-from keras import layers, ops  # noqa: E402
+from cvae_course._keras import keras, layers, ops
 
 
 def fails_with(check, *args, hint: str, **kwargs):

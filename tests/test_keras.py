@@ -1,4 +1,5 @@
-"""Importing the course keeps TensorFlow's start-up chatter off stderr (nbgrader scores stderr as failure)."""
+"""cvae_course._keras, the one door to TensorFlow: importing the course keeps TensorFlow's start-up chatter off
+stderr (nbgrader scores stderr as failure)."""
 
 import subprocess
 import sys
