@@ -196,11 +196,6 @@ def holdout_name(held_out: int, latent_dim: int) -> str:
     return f"vae-without-{held_out}-{latent_dim}d"
 
 
-def vae_holdout_epochs() -> int:
-    """Epochs for the anomaly-detection VAE: 10 in the full course, 3 in fast mode."""
-    return settings.pick(full=10, fast=3)
-
-
 def train_vae_without(held_out: int, mnist: MNIST | None = None, *, latent_dim: int = 8, epochs: int | None = None,
                       seed: int = settings.DEFAULT_SEED, progress: bool = True, use_cache: bool = True) -> VAE:
     """A dense VAE trained on every digit except ``held_out``: the "normal" data it knows.
@@ -215,7 +210,7 @@ def train_vae_without(held_out: int, mnist: MNIST | None = None, *, latent_dim: 
         data = mnist or load_mnist()
         keep = data.y_train != digit
         model = build_vae(latent_dim, "dense", seed=seed)
-        train(model, data.x_train[keep], epochs=epochs or vae_holdout_epochs(), progress=progress)
+        train(model, data.x_train[keep], epochs=epochs or settings.budget().holdout_vae_epochs, progress=progress)
         return model
 
     if not use_cache:

@@ -24,9 +24,6 @@ from cvae_course.data import one_hot
 from cvae_course.validation import IMAGE_SHAPE, NUM_CLASSES
 
 TICK = "\u2714"
-EXERCISE_TRAIN_SIZE = (12000, 2000)  # (full, fast) training images in the graded notebooks
-EXERCISE_TEST_SIZE = (2000, 500)
-EXERCISE_EPOCHS = (5, 2)
 _RNG_NOT_SEEDED = "same seed, different results"
 
 
@@ -123,12 +120,13 @@ def exercise_data(seed: int = settings.DEFAULT_SEED):
     """The MNIST slice of the graded notebooks: small, so that grading a notebook takes about a minute."""
     from cvae_course import data
 
-    return data.load_mnist(settings.pick(*EXERCISE_TRAIN_SIZE), settings.pick(*EXERCISE_TEST_SIZE), seed=seed)
+    sizes = settings.budget()
+    return data.load_mnist(sizes.exercise_train_size, sizes.exercise_test_size, seed=seed)
 
 
 def exercise_epochs() -> int:
     """Training epochs in the graded notebooks (a couple in fast mode)."""
-    return settings.pick(*EXERCISE_EPOCHS)
+    return settings.budget().exercise_epochs
 
 
 # ------------------------------------------------------------------------------------ lesson 01

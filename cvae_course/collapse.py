@@ -57,11 +57,6 @@ def sweep_latent_dim() -> int:
     return 8
 
 
-def sweep_epochs() -> int:
-    """Epochs per model in the beta sweep: 10 in the full course, 3 in fast mode."""
-    return settings.pick(full=10, fast=3)
-
-
 def _model_name(beta: float, latent_dim: int, warmup: int | None) -> str:
     tag = f"{beta:g}".replace(".", "p").replace("-", "m")
     return f"cvae-beta{tag}-{latent_dim}d" + (f"-anneal{warmup}" if warmup else "")
@@ -79,7 +74,7 @@ def train_beta_cvae(beta: float, mnist: MNIST | None = None, *, latent_dim: int 
     if not beta >= 0:
         raise ValueError(f"beta must be a number >= 0 (the KL weight; 1 is the true ELBO), got {beta!r}")
     latent_dim = check_positive_int(latent_dim or sweep_latent_dim(), "latent_dim")
-    epochs = check_positive_int(epochs or sweep_epochs(), "epochs")
+    epochs = check_positive_int(epochs or settings.budget().beta_sweep_epochs, "epochs")
     if warmup_epochs is not None:
         warmup_epochs = check_positive_int(warmup_epochs, "warmup_epochs")
 
@@ -98,11 +93,6 @@ def train_beta_cvae(beta: float, mnist: MNIST | None = None, *, latent_dim: int 
         return fit()
     return cache.load_or_train(_model_name(beta, latent_dim, warmup_epochs), fit, CVAE,
                                check=lambda m: m.latent_dim == latent_dim)
-
-
-def report_samples_per_label() -> int:
-    """Generated digits per label behind a report's judge accuracy and diversity: 200 in the full course, 20 fast."""
-    return settings.pick(full=200, fast=20)
 
 
 @dataclass
@@ -152,7 +142,7 @@ def collapse_report(model: CVAE, name: str, images, labels, *, judge=None, n_per
 
     With a ``judge`` (:func:`cvae_course.evaluate.load_judge`) it also measures the judge accuracy of
     ``n_per_label`` generated digits per label and their diversity against the real ``images``
-    (default :func:`report_samples_per_label`).
+    (default: the budget's ``report_samples_per_label``, see :func:`cvae_course.settings.budget`).
     """
     x = as_images(images)
     kl_dims = kl_per_latent_dimension(model, x, labels)
@@ -161,7 +151,7 @@ def collapse_report(model: CVAE, name: str, images, labels, *, judge=None, n_per
     samples = model.generate(np.repeat(np.arange(NUM_CLASSES), n), seed=seed)
     report = CollapseReport(name, kl_dims, unit_activity(model, x, labels), rec, samples)
     if judge is not None:
-        m = check_positive_int(report_samples_per_label() if n_per_label is None else n_per_label, "n_per_label")
+        m = check_positive_int(settings.budget().report_samples_per_label if n_per_label is None else n_per_label, "n_per_label")
         report.judge_accuracy = conditional_accuracy(model, judge, m, seed=seed)[0]
         report.diversity = sample_diversity(model, x, labels, m, seed=seed)
     return report

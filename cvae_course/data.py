@@ -17,8 +17,6 @@ import numpy as np
 from cvae_course import settings
 from cvae_course.validation import NUM_CLASSES, as_labels, check_positive_int
 
-FAST_TRAIN_SIZE = 6000
-FAST_TEST_SIZE = 2000
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
@@ -135,14 +133,15 @@ def load_mnist(
 ) -> MNIST:
     """Load MNIST as float32 images in [0, 1] of shape (N, 28, 28, 1) and int labels.
 
-    ``train_size`` / ``test_size`` take a class-balanced random subset. In fast mode (``fast=None`` follows
-    ``CVAE_COURSE_FAST``) the defaults are 6,000 training and 2,000 test images; otherwise everything.
+    ``train_size`` / ``test_size`` take a class-balanced random subset. By default they come from the budget of
+    the mode (:func:`cvae_course.settings.budget`; ``fast=None`` follows ``CVAE_COURSE_FAST``): 6,000 training and
+    2,000 test images in fast mode, everything in full mode.
     """
-    fast = settings.fast_mode() if fast is None else bool(fast)
-    if train_size is None and fast:
-        train_size = FAST_TRAIN_SIZE
-    if test_size is None and fast:
-        test_size = FAST_TEST_SIZE
+    sizes = settings.budget(None if fast is None else ("fast" if fast else "full"))
+    if train_size is None:
+        train_size = sizes.train_size
+    if test_size is None:
+        test_size = sizes.test_size
     (x_train, y_train), (x_test, y_test) = _load_raw()
     if train_size is not None:
         x_train, y_train = _subset(x_train, y_train, check_positive_int(train_size, "train_size"), seed)

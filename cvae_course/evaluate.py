@@ -90,7 +90,7 @@ def build_judge() -> keras.Model:
     )
 
 
-def train_judge(images, labels, *, epochs: int = 4, seed: int = settings.DEFAULT_SEED) -> keras.Model:
+def train_judge(images, labels, *, epochs: int | None = None, seed: int = settings.DEFAULT_SEED) -> keras.Model:
     """Train the judge on real digits (all of the training set, also in fast mode: it must be good)."""
     settings.seed_everything(seed)
     x, y = as_images(images), as_labels(labels)
@@ -100,7 +100,7 @@ def train_judge(images, labels, *, epochs: int = 4, seed: int = settings.DEFAULT
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    judge.fit(x, y, epochs=epochs, batch_size=128, verbose=0)
+    judge.fit(x, y, epochs=epochs or settings.budget().judge_epochs, batch_size=128, verbose=0)
     return judge
 
 

@@ -1,26 +1,102 @@
-"""Course-wide settings: fast mode, seeding and where cached files live.
+"""Course-wide settings: the environment variables, the budget of each mode, seeding and the model cache folder.
 
-Everything here is read from environment variables so that a notebook, a test run and CI can differ
-without editing code:
+Everything here is read from environment variables so that a notebook, a test run and CI can differ without
+editing code (the names are the constants below; the tools use them too):
 
-* ``CVAE_COURSE_FAST=1`` switches fast mode on: smaller data, fewer epochs. CI sets it; learners don't.
-* ``CVAE_COURSE_MNIST=/path/to/mnist.npz`` names a local copy of MNIST (see :mod:`cvae_course.data`).
-* ``CVAE_COURSE_CACHE=/path/to/dir`` says where trained models are cached
+* ``CVAE_COURSE_FAST=1`` (:data:`FAST_ENV`) switches fast mode on: smaller data, fewer epochs. CI sets it;
+  learners don't.
+* ``CVAE_COURSE_MNIST=/path/to/mnist.npz`` (:data:`DATA_ENV`) names a local copy of MNIST (see
+  :mod:`cvae_course.data`).
+* ``CVAE_COURSE_CACHE=/path/to/dir`` (:data:`CACHE_ENV`) says where trained models are cached
   (default: ``~/.cache/cvae-course``).
+
+What each mode costs: :func:`budget` returns one :class:`Budget`, the only place where the course's epoch counts
+and data sizes live. Full mode is what learners run; fast mode is what CI and grading run.
+
+==========================  ======  ======  ==============================================================
+field                       full    fast    used by
+==========================  ======  ======  ==============================================================
+train_size                  all     6000    data.load_mnist: training images (all: the whole split)
+test_size                   all     2000    data.load_mnist: test images (all: the whole split)
+autoencoder_epochs          8       2       lesson 01: the autoencoder
+vae_epochs                  10      2       lesson 02: the VAE (lesson 03 reuses it)
+buggy_vae_epochs            3       1       lesson 02: the VAE trained on the buggy loss
+cvae_epochs                 10      3       lesson 03: the course CVAE (lessons 04 and 05 reuse it)
+holdout_vae_epochs          10      3       lesson 05: VAEs trained without one digit
+beta_sweep_epochs           10      3       lesson 05: CVAEs of the beta sweep
+kl_warmup_epochs            5       2       lesson 05: KL annealing warm-up
+n_writers                   1000    200     lesson 05: test digits rewritten as every other digit
+report_samples_per_label    200     20      lesson 05: samples per label behind a collapse report
+judge_epochs                4       4       the judge classifier, on all training images in both modes
+exercise_train_size         12000   2000    exercises: training images of a graded notebook
+exercise_test_size          2000    500     exercises: test images of a graded notebook
+exercise_epochs             5       2       exercises: training epochs of a graded notebook
+==========================  ======  ======  ==============================================================
+
+In full mode lessons 00-04 take under a minute each on a 2-core CPU and lesson 05 about three (README); in fast
+mode every lesson runs in a minute or two.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+
+__all__ = [
+    "CACHE_ENV", "DATA_ENV", "DEFAULT_SEED", "FAST_ENV", "MODES", "Budget", "budget", "cache_dir", "fast_mode",
+    "mode_name", "seed_everything",
+]
 
 FAST_ENV = "CVAE_COURSE_FAST"
 DATA_ENV = "CVAE_COURSE_MNIST"
 CACHE_ENV = "CVAE_COURSE_CACHE"
 DEFAULT_SEED = 42
+MODES = ("full", "fast")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Every epoch count and data size of one mode (see the table in the module docstring).
+
+    Sizes are numbers of images; ``None`` means the whole split. Epochs are passes over the training images.
+    """
+
+    mode: str
+    train_size: int | None
+    test_size: int | None
+    autoencoder_epochs: int
+    vae_epochs: int
+    buggy_vae_epochs: int
+    cvae_epochs: int
+    holdout_vae_epochs: int
+    beta_sweep_epochs: int
+    kl_warmup_epochs: int
+    n_writers: int
+    report_samples_per_label: int
+    judge_epochs: int
+    exercise_train_size: int
+    exercise_test_size: int
+    exercise_epochs: int
+
+
+_BUDGETS = {
+    "full": Budget(
+        mode="full", train_size=None, test_size=None, autoencoder_epochs=8, vae_epochs=10, buggy_vae_epochs=3,
+        cvae_epochs=10, holdout_vae_epochs=10, beta_sweep_epochs=10, kl_warmup_epochs=5, n_writers=1000,
+        report_samples_per_label=200, judge_epochs=4, exercise_train_size=12000, exercise_test_size=2000,
+        exercise_epochs=5,
+    ),
+    "fast": Budget(
+        mode="fast", train_size=6000, test_size=2000, autoencoder_epochs=2, vae_epochs=2, buggy_vae_epochs=1,
+        cvae_epochs=3, holdout_vae_epochs=3, beta_sweep_epochs=3, kl_warmup_epochs=2, n_writers=200,
+        report_samples_per_label=20, judge_epochs=4, exercise_train_size=2000, exercise_test_size=500,
+        exercise_epochs=2,
+    ),
+}
 
 
 def fast_mode() -> bool:
@@ -36,14 +112,17 @@ def fast_mode() -> bool:
     )
 
 
-def pick(full, fast):
-    """Return ``fast`` in fast mode and ``full`` otherwise (epochs, sample counts, ...)."""
-    return fast if fast_mode() else full
-
-
 def mode_name() -> str:
-    """'fast' or 'full': used in cache file names so the two modes never share a model."""
+    """'fast' or 'full', from ``CVAE_COURSE_FAST``: used in cache file names so the two modes never share a model."""
     return "fast" if fast_mode() else "full"
+
+
+def budget(mode: str | None = None) -> Budget:
+    """The epochs and data sizes of ``mode`` ('full' or 'fast'; None: the current mode, see :func:`mode_name`)."""
+    mode = mode_name() if mode is None else mode
+    if mode not in _BUDGETS:
+        raise ValueError(f"mode must be one of {MODES} (or None for the current mode), got {mode!r}")
+    return _BUDGETS[mode]
 
 
 def cache_dir() -> Path:
@@ -55,7 +134,7 @@ def cache_dir() -> Path:
 
 
 def seed_everything(seed: int = DEFAULT_SEED) -> int:
-    """Seed Python, NumPy and Keras (and so TensorFlow) so that a run can be repeated."""
+    """Seed Python, NumPy and Keras (and so TensorFlow) so that a run can be repeated; returns the seed."""
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     from cvae_course._keras import keras  # here, not at the top: settings serves the tools too, without TensorFlow

@@ -18,18 +18,13 @@ BATCH_SIZE = 256
 LEARNING_RATE = 3e-3
 
 
-def cvae_epochs() -> int:
-    """Epochs for the course CVAE: 10 over the full training set (about a minute on a laptop), 3 in fast mode."""
-    return settings.pick(full=10, fast=3)
-
-
 def train_cvae(mnist: MNIST | None = None, *, latent_dim: int = 2, kind: str = "dense", epochs: int | None = None,
                seed: int = settings.DEFAULT_SEED, progress: bool = True) -> CVAE:
     """Train the course CVAE recipe: dense, 2-D latent space, Adam 3e-3, batches of 256, seed 42."""
     settings.seed_everything(seed)
     mnist = mnist or load_mnist()
     model = build_cvae(latent_dim, kind, seed=seed)
-    train(model, (mnist.x_train, mnist.y_train_one_hot), epochs=epochs or cvae_epochs(), batch_size=BATCH_SIZE,
+    train(model, (mnist.x_train, mnist.y_train_one_hot), epochs=epochs or settings.budget().cvae_epochs, batch_size=BATCH_SIZE,
           learning_rate=LEARNING_RATE, progress=progress)
     return model
 

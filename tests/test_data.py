@@ -72,7 +72,7 @@ def test_subsets_are_class_balanced_and_repeatable(monkeypatch, npz_path):
 def test_fast_mode_uses_the_fast_subset_sizes(monkeypatch):
     monkeypatch.setenv(settings.FAST_ENV, "1")
     m = data.load_mnist()
-    assert (len(m.x_train), len(m.x_test)) == (data.FAST_TRAIN_SIZE, data.FAST_TEST_SIZE)
+    assert (len(m.x_train), len(m.x_test)) == (settings.budget("fast").train_size, settings.budget("fast").test_size)
 
 
 def test_a_missing_file_is_named_with_the_fix(monkeypatch, tmp_path):

@@ -1,4 +1,6 @@
-"""Fast mode, seeding and the cache folder are read from environment variables."""
+"""Fast mode, seeding and the cache folder are read from environment variables; one budget table per mode."""
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -23,11 +25,35 @@ def test_an_unclear_fast_mode_value_is_rejected_with_the_fix(monkeypatch):
         settings.fast_mode()
 
 
-def test_pick_chooses_by_mode(monkeypatch):
+def test_budget_chooses_by_mode(monkeypatch):
     monkeypatch.setenv(settings.FAST_ENV, "1")
-    assert settings.pick(full=30, fast=2) == 2 and settings.mode_name() == "fast"
+    assert settings.budget() == settings.budget("fast") and settings.mode_name() == "fast"
     monkeypatch.setenv(settings.FAST_ENV, "0")
-    assert settings.pick(full=30, fast=2) == 30 and settings.mode_name() == "full"
+    assert settings.budget() == settings.budget("full") and settings.mode_name() == "full"
+
+
+def test_fast_mode_trains_on_fewer_images_for_fewer_epochs_than_full_mode():
+    full, fast = settings.budget("full"), settings.budget("fast")
+    assert full.train_size is None and full.test_size is None  # the whole splits
+    assert fast.train_size < 60_000 and fast.test_size < 10_000
+    for field in dataclasses.fields(settings.Budget):
+        if field.name not in ("mode", "train_size", "test_size"):
+            assert getattr(fast, field.name) <= getattr(full, field.name), field.name
+
+
+def test_the_budget_table_in_the_docstring_shows_every_field_with_its_values():
+    rows = {line.split()[0]: line.split()[1:3] for line in settings.__doc__.splitlines()
+            if line and line.split()[0] in {f.name for f in dataclasses.fields(settings.Budget)}}
+    for field in dataclasses.fields(settings.Budget):
+        if field.name == "mode":
+            continue
+        shown = [str(getattr(settings.budget(mode), field.name) or "all") for mode in ("full", "fast")]
+        assert rows.get(field.name) == shown, field.name
+
+
+def test_an_unknown_mode_is_rejected_with_the_choices():
+    with pytest.raises(ValueError, match=r"mode must be one of \('full', 'fast'\)"):
+        settings.budget("quick")
 
 
 def test_cache_dir_follows_the_variable_and_is_created(monkeypatch, tmp_path):
