@@ -24,20 +24,23 @@ from matplotlib.figure import Figure
 from cvae_course import cache, settings
 from cvae_course.data import MNIST, load_mnist
 from cvae_course.evaluate import classify, negative_elbo_per_image
-from cvae_course.models import CVAE, VAE, build_vae, check_model
+from cvae_course.models import CVAE, VAE, build_vae
 from cvae_course.plots import image_grid
 from cvae_course.training import train
-from cvae_course.validation import NUM_CLASSES, as_images, as_labels, check_positive_int, check_same_length
-
-
-def _check_cvae(model) -> CVAE:
-    return check_model(model, CVAE, hint="Load the course CVAE with trained.load_cvae().")
+from cvae_course.validation import (
+    NUM_CLASSES,
+    as_images,
+    as_labels,
+    check_model,
+    check_positive_int,
+    check_same_length,
+)
 
 
 # ------------------------------------------------------------------------------------------ style transfer
 def transfer_style(model: CVAE, images, labels, target_labels) -> np.ndarray:
     """Encode each image with its own label, decode its code with the target label: same style, new digit."""
-    model = _check_cvae(model)
+    model = check_model(model, CVAE)
     x, y = as_images(images), as_labels(labels)
     targets = as_labels(target_labels, "target_labels")
     check_same_length(x, y, "images", "labels")
@@ -289,7 +292,7 @@ def roc_figure(curves: dict, *, title: str = "ROC curves") -> Figure:
 # ----------------------------------------------------------------------------------- the CVAE as classifier
 def label_scores(model: CVAE, images, *, n_samples: int = 1, seed: int = 0) -> np.ndarray:
     """-ELBO of every image under every label, shape (N, 10), in nats: how badly x fits "this is a k"."""
-    model = _check_cvae(model)
+    model = check_model(model, CVAE)
     x = as_images(images)
     return np.stack(
         [negative_elbo_per_image(model, x, np.full(len(x), k), n_samples=n_samples, seed=seed)

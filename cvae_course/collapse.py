@@ -20,28 +20,31 @@ from cvae_course.data import MNIST, load_mnist
 from cvae_course.evaluate import conditional_accuracy, mean_pairwise_distance, negative_elbo_per_image
 from cvae_course.evaluate import diversity as sample_diversity
 from cvae_course.losses import KLAnnealing, kl_per_dimension
-from cvae_course.models import CVAE, VAE, build_cvae, check_model
+from cvae_course.models import CVAE, VAE, build_cvae
 from cvae_course.plots import image_grid
 from cvae_course.training import train
-from cvae_course.validation import NUM_CLASSES, as_images, check_positive_float, check_positive_int
+from cvae_course.validation import (
+    NUM_CLASSES,
+    as_images,
+    check_beta,
+    check_model,
+    check_positive_float,
+    check_positive_int,
+)
 
 ACTIVE_THRESHOLD = 0.01
 
 
-def _check_vae(model) -> VAE:
-    return check_model(model, VAE)
-
-
 def kl_per_latent_dimension(model: VAE, images, labels=None) -> np.ndarray:
     """Mean KL(q(z_i|x) || N(0, 1)) of each latent dimension over the images, in nats; about 0 = collapsed."""
-    z_mean, z_log_var = _check_vae(model).encode_distribution(images, labels)
+    z_mean, z_log_var = check_model(model, VAE).encode_distribution(images, labels)
     kl = ops.convert_to_numpy(kl_per_dimension(ops.convert_to_tensor(z_mean), ops.convert_to_tensor(z_log_var)))
     return kl.mean(axis=0).astype(np.float64)
 
 
 def unit_activity(model: VAE, images, labels=None) -> np.ndarray:
     """Var_x(E_q[z_i | x]) for each latent dimension i: how much its code moves from image to image."""
-    z_mean, _ = _check_vae(model).encode_distribution(images, labels)
+    z_mean, _ = check_model(model, VAE).encode_distribution(images, labels)
     return z_mean.astype(np.float64).var(axis=0)
 
 
@@ -70,9 +73,7 @@ def train_beta_cvae(beta: float, mnist: MNIST | None = None, *, latent_dim: int 
     With ``warmup_epochs`` the KL weight is annealed from 0 up to ``beta`` over that many epochs
     (:class:`cvae_course.losses.KLAnnealing`), so the decoder learns to use z before the KL pulls on it.
     """
-    beta = float(beta)
-    if not beta >= 0:
-        raise ValueError(f"beta must be a number >= 0 (the KL weight; 1 is the true ELBO), got {beta!r}")
+    beta = check_beta(beta)
     latent_dim = check_positive_int(latent_dim or sweep_latent_dim(), "latent_dim")
     epochs = check_positive_int(epochs or settings.budget().beta_sweep_epochs, "epochs")
     if warmup_epochs is not None:

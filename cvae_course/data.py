@@ -57,6 +57,16 @@ def one_hot(labels) -> np.ndarray:
     return out
 
 
+def blend_labels(start: int, end: int, t) -> np.ndarray:
+    """Soft label rows (len(t), 10) ``(1 - t) * one_hot(start) + t * one_hot(end)``: weight ``t`` in [0, 1] moves
+    from the digit ``start`` to the digit ``end`` (what an interpolation between two digits feeds a CVAE decoder)."""
+    a, b = one_hot([start, end]).astype(np.float64)
+    t = np.atleast_1d(np.asarray(t, dtype=np.float64))[:, None]
+    if not np.all(np.isfinite(t)) or np.any((t < 0) | (t > 1)):
+        raise ValueError(f"t must hold weights in [0, 1] (0 = start, 1 = end), got {t.ravel()[:5].tolist()}")
+    return ((1 - t) * a + t * b).astype(np.float32)
+
+
 def data_source() -> str:
     """Where :func:`load_mnist` reads from: the local file named by the variable, or Keras."""
     path = os.environ.get(settings.DATA_ENV)

@@ -17,8 +17,8 @@ from cvae_course import cache, settings
 from cvae_course._keras import keras, layers, ops
 from cvae_course.layers import Sampling
 from cvae_course.losses import kl_divergence, reconstruction_loss
-from cvae_course.models import CVAE, PREDICT_BATCH, VAE, check_model
-from cvae_course.validation import NUM_CLASSES, as_images, as_labels, check_positive_int
+from cvae_course.models import CVAE, PREDICT_BATCH, VAE
+from cvae_course.validation import NUM_CLASSES, as_images, as_labels, check_model, check_positive_int
 
 JUDGE_NAME = "judge"
 
@@ -32,21 +32,24 @@ def elbo_terms_per_image(model: VAE, images, labels=None, *, n_samples: int = 1,
     For a CVAE pass the labels to condition on.
     """
     check_model(model, VAE)
-    x, y = model._inputs(images, labels)
+    x = as_images(images)
+    means, log_vars = model.encode_distribution(x, labels)  # checks the labels: digits, one per image, CVAE only
+    y = None if labels is None else as_labels(labels)
     n_samples = check_positive_int(n_samples, "n_samples")
     sampling = Sampling(seed=seed)  # the reparameterization trick, with its own repeatable stream
     rec_out = np.empty(len(x), dtype=np.float64)
     kl_out = np.empty(len(x), dtype=np.float64)
     for start in range(0, len(x), PREDICT_BATCH):
-        xb = x[start : start + PREDICT_BATCH]
-        yb = None if y is None else y[start : start + PREDICT_BATCH]
-        z_mean, z_log_var = model._enc(xb, yb)
+        batch = slice(start, start + PREDICT_BATCH)
+        xb, yb = x[batch], None if y is None else y[batch]
+        z_mean, z_log_var = ops.convert_to_tensor(means[batch]), ops.convert_to_tensor(log_vars[batch])
         rec = np.zeros(len(xb))
         for _ in range(n_samples):
             z = sampling([z_mean, z_log_var])
-            rec += ops.convert_to_numpy(reconstruction_loss(xb, model._dec(z, yb)))
-        rec_out[start : start + len(xb)] = rec / n_samples
-        kl_out[start : start + len(xb)] = ops.convert_to_numpy(kl_divergence(z_mean, z_log_var))
+            logits = ops.convert_to_tensor(model.decode_logits(z, yb))
+            rec += ops.convert_to_numpy(reconstruction_loss(xb, logits))
+        rec_out[batch] = rec / n_samples
+        kl_out[batch] = ops.convert_to_numpy(kl_divergence(z_mean, z_log_var))
     return rec_out, kl_out
 
 

@@ -8,19 +8,24 @@ arrays; images are float32 (N, 28, 28, 1) in [0, 1] and labels are digits 0-9.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 
-from cvae_course._keras import keras, layers, ops
+from cvae_course._keras import keras, layers, ops, tf
 from cvae_course.data import one_hot
 from cvae_course.layers import Sampling
 from cvae_course.losses import elbo_terms, reconstruction_loss
 from cvae_course.validation import (
+    IMAGE_SHAPE,
     NUM_CLASSES,
     as_images,
     as_labels,
     as_latent,
+    as_soft_labels,
+    check_beta,
+    check_model,
     check_positive_float,
     check_positive_int,
     check_same_length,
@@ -137,6 +142,8 @@ class _CourseModel(keras.Model):
     """What the three models share: an encoder, a decoder, optional conditioning and NumPy helpers."""
 
     conditional = False
+    WANTED: str | None = None  # what validation.check_model asks for when this class is expected
+    HINT = ""  # and how to get one
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, **kwargs):
         super().__init__(**kwargs)
@@ -187,22 +194,38 @@ class _CourseModel(keras.Model):
         out = _batched(lambda *a: self._enc(a[0], a[1] if len(a) > 1 else None), *([x, y] if y is not None else [x]))
         return out[0] if isinstance(out, tuple) else out
 
-    def decode(self, z, labels=None) -> np.ndarray:
-        """Mean images sigmoid(decoder(z)) for the codes ``z`` (and labels for the CVAE)."""
-        z = as_latent(z, self.latent_dim)
-        if self.conditional:
-            if labels is None:
-                raise ValueError(f"{type(self).__name__}.decode needs labels (digits 0-9), one per code")
-            y = as_labels(labels)
-            if len(y) == 1 and len(z) > 1:
-                y = np.repeat(y, len(z))
-            check_same_length(z, y, "z", "labels")
-            logits = _batched(lambda a, b: self._dec(a, b), z, one_hot(y))
+    def _label_rows(self, labels, z: np.ndarray) -> np.ndarray:
+        """Label rows (N, 10) for the N codes ``z``: from digits (one, or one per code) or from soft label rows."""
+        if labels is None:
+            raise ValueError(f"{type(self).__name__}.decode needs labels (digits 0-9), one per code")
+        if np.ndim(labels) == 2:
+            rows = as_soft_labels(labels)
         else:
+            rows = one_hot(as_labels(labels))
+        if len(rows) == 1 and len(z) > 1:
+            rows = np.repeat(rows, len(z), axis=0)
+        check_same_length(z, rows, "z", "labels")
+        return rows
+
+    def decode_logits(self, z, labels=None) -> np.ndarray:
+        """Decoder logits, shape (N, 28, 28, 1), for the codes ``z`` of shape (N, latent_dim).
+
+        For the CVAE, ``labels`` are digits 0-9 (one for all codes, or one per code) or label rows of shape (N, 10):
+        one-hot rows, or soft ones such as ``0.3 * one_hot(3) + 0.7 * one_hot(8)`` that blend two digits.
+        """
+        z = as_latent(z, self.latent_dim)
+        if not self.conditional:
             if labels is not None:
                 raise ValueError(f"{type(self).__name__} is not conditional; do not pass labels")
-            logits = _batched(lambda a: self._dec(a, None), z)
-        return sigmoid(logits)
+            return _batched(lambda a: self._dec(a, None), z)
+        return _batched(lambda a, b: self._dec(a, b), z, self._label_rows(labels, z))
+
+    def decode(self, z, labels=None) -> np.ndarray:
+        """Mean images sigmoid(decoder(z)) in [0, 1], shape (N, 28, 28, 1), for the codes ``z`` (N, latent_dim).
+
+        ``labels`` (CVAE only) as in :meth:`decode_logits`: digits or (soft) label rows.
+        """
+        return sigmoid(self.decode_logits(z, labels))
 
     def reconstruct(self, images, labels=None) -> np.ndarray:
         """Decode the code of each image: what the model makes of it."""
@@ -246,6 +269,8 @@ class VAE(_CourseModel):
     ``beta`` weights the KL (1.0 is the true ELBO); :class:`cvae_course.losses.KLAnnealing` changes it.
     """
 
+    WANTED = "VAE or CVAE"
+
     def __init__(
         self,
         encoder: keras.Model,
@@ -256,12 +281,10 @@ class VAE(_CourseModel):
         **kwargs,
     ):
         super().__init__(encoder, decoder, **kwargs)
-        if isinstance(beta, bool) or not isinstance(beta, (int, float, np.floating)) or not beta >= 0 \
-                or not np.isfinite(beta):
-            raise ValueError(f"beta must be a finite number >= 0 (the KL weight; 1 is the true ELBO), got {beta!r}")
+        beta = check_beta(beta)
         self.seed = seed
         self.sampling = Sampling(seed=seed, name="sampling")
-        self.beta = keras.Variable(float(beta), trainable=False, name="beta")
+        self.beta = keras.Variable(beta, trainable=False, name="beta")
         self.loss_terms = loss_terms or elbo_terms
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
@@ -312,6 +335,8 @@ class CVAE(VAE):
     """
 
     conditional = True
+    WANTED = "CVAE"
+    HINT = "Load the course CVAE with trained.load_cvae()."
 
     def generate(self, labels, z=None, temperature: float = 1.0, seed: int | None = None) -> np.ndarray:
         """One image per label; codes ``z`` default to draws from N(0, temperature^2 I)."""
@@ -321,22 +346,7 @@ class CVAE(VAE):
         else:
             temperature = check_positive_float(temperature, "temperature")
             z = as_latent(z, self.latent_dim) * np.float32(temperature)
-            if len(y) == 1 and len(z) > 1:
-                y = np.repeat(y, len(z))
-            check_same_length(z, y, "z", "labels")
         return self.decode(z, y)
-
-
-def check_model(model, expected: type, *, kind: str | None = None, hint: str = ""):
-    """Return ``model`` if it is an ``expected`` course model (a CVAE also passes for a VAE); else a ValueError.
-
-    ``kind`` names what is wanted in the message (default: "VAE or CVAE" or the class name), ``hint`` how to get one.
-    """
-    if not isinstance(model, expected):
-        kind = kind or ("VAE or CVAE" if expected is VAE else expected.__name__)
-        raise ValueError(f"model must be a {kind} from cvae_course.models, got {type(model).__name__}."
-                         + (f" {hint}" if hint else ""))
-    return model
 
 
 def build_autoencoder(latent_dim: int = 2, kind: str = "dense", **arch) -> Autoencoder:
@@ -365,3 +375,31 @@ def build_cvae(
         build_decoder(latent_dim, kind, conditional=True, **arch),
         beta=beta, seed=seed, loss_terms=loss_terms,
     )
+
+
+# --------------------------------------------------------------------------------------------- interactive use
+@dataclass(frozen=True)
+class Traced:
+    """A CVAE's encoder mean and decoder logits as TensorFlow graphs, for interactive use (the playground).
+
+    Each is traced once (about 0.1 s, any batch size) and then costs about 1 ms a call, where an eager Keras call
+    spends about 10 ms in Python. No validation and no batching: float32 NumPy in, NumPy out.
+
+    * ``encode_mean(images (N, 28, 28, 1), label_rows (N, 10)) -> z_mean (N, latent_dim)``
+    * ``decode_logits(z (N, latent_dim), label_rows (N, 10)) -> logits (N, 28, 28, 1)``: what
+      :meth:`CVAE.decode_logits` returns for the same (one-hot or soft) label rows.
+    """
+
+    encode_mean: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    decode_logits: Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def traced(model: CVAE) -> Traced:
+    """The :class:`Traced` graphs of a CVAE (its encoder and decoder are called directly, inside ``tf.function``)."""
+    check_model(model, CVAE)
+    rows = tf.TensorSpec([None, NUM_CLASSES], tf.float32)
+    encode = tf.function(lambda x, y: model.encoder([x, y], training=False)[0],
+                         input_signature=[tf.TensorSpec([None, *IMAGE_SHAPE], tf.float32), rows])
+    decode = tf.function(lambda z, y: model.decoder([z, y], training=False),
+                         input_signature=[tf.TensorSpec([None, model.latent_dim], tf.float32), rows])
+    return Traced(encode_mean=lambda x, y: encode(x, y).numpy(), decode_logits=lambda z, y: decode(z, y).numpy())

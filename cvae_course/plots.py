@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from cvae_course.data import blend_labels
 from cvae_course.validation import (
     NUM_CLASSES,
     as_images,
@@ -152,12 +153,7 @@ def interpolation_strip(model, z_start, z_end, steps: int = 10, *, labels=None, 
         if len(pair) == 1:
             imgs = model.decode(z, np.repeat(pair, steps))
         elif len(pair) == 2:
-            eye = np.eye(NUM_CLASSES, dtype=np.float32)
-            y = (1 - t) * eye[pair[0]] + t * eye[pair[1]]
-            logits = model.decoder([z, y], training=False)
-            from cvae_course.models import sigmoid
-
-            imgs = sigmoid(logits)
+            imgs = model.decode(z, blend_labels(pair[0], pair[1], t[:, 0]))
         else:
             raise ValueError(f"labels must be one digit or a (start, end) pair, got {len(pair)} labels")
     else:

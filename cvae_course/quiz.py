@@ -17,13 +17,9 @@ import html
 from dataclasses import dataclass
 from typing import Sequence
 
+from cvae_course.validation import check_text
+
 LETTERS = "abcdefghij"
-
-
-def _check_text(value, name: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-    return value.strip()
 
 
 @dataclass(frozen=True)
@@ -36,10 +32,10 @@ class Question:
     explanation: str
 
     def __init__(self, prompt: str, options: Sequence[str], answer: int, explanation: str):
-        prompt = _check_text(prompt, "prompt")
+        prompt = check_text(prompt, "prompt")
         if isinstance(options, str) or not isinstance(options, Sequence):
             raise ValueError(f"options must be a list of strings, got {type(options).__name__}")
-        opts = tuple(_check_text(o, f"options[{i}]") for i, o in enumerate(options))
+        opts = tuple(check_text(o, f"options[{i}]") for i, o in enumerate(options))
         if not 2 <= len(opts) <= len(LETTERS):
             raise ValueError(f"options must hold 2 to {len(LETTERS)} choices, got {len(opts)}")
         if len(set(opts)) != len(opts):
@@ -51,7 +47,7 @@ class Question:
         object.__setattr__(self, "prompt", prompt)
         object.__setattr__(self, "options", opts)
         object.__setattr__(self, "answer", answer)
-        object.__setattr__(self, "explanation", _check_text(explanation, "explanation"))
+        object.__setattr__(self, "explanation", check_text(explanation, "explanation"))
 
     def option_label(self, index: int) -> str:
         """'(b) the prior N(0, I)'"""
@@ -85,7 +81,7 @@ class Quiz:
             if not isinstance(q, Question):
                 raise ValueError(f"questions[{i}] must be a quiz.Question, got {type(q).__name__}")
         self.questions = tuple(questions)
-        self.title = _check_text(title, "title")
+        self.title = check_text(title, "title")
         self._widget = None
 
     def text(self) -> str:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from cvae_course import cache, settings
 from cvae_course.data import MNIST, load_mnist
-from cvae_course.models import CVAE, build_cvae, check_model
+from cvae_course.models import CVAE, build_cvae
+from cvae_course.validation import check_model
 from cvae_course.training import train
 
 CVAE_NAME = "cvae-dense-2d"

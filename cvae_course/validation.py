@@ -1,12 +1,19 @@
-"""Checks for the arguments of public helpers.
+"""Checks for the arguments of public helpers: the one home of argument validation in the course.
 
 Every check raises ``ValueError`` naming the argument, what was expected and what was given, so that a
-learner sees at once what to change.
+learner sees at once what to change. ``as_*`` functions return the value converted (e.g. images as float32
+(N, 28, 28, 1)); ``check_*`` functions return the value checked.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+__all__ = [
+    "IMAGE_SHAPE", "NUM_CLASSES", "as_images", "as_labels", "as_latent", "as_one_hot", "as_soft_labels", "check_beta",
+    "check_code", "check_digit", "check_in_range", "check_index", "check_model", "check_positive_float",
+    "check_positive_int", "check_same_length", "check_text",
+]
 
 NUM_CLASSES = 10
 IMAGE_SHAPE = (28, 28, 1)
@@ -84,6 +91,18 @@ def as_one_hot(one_hot, name: str = "labels_one_hot") -> np.ndarray:
     return x
 
 
+def as_soft_labels(rows, name: str = "labels") -> np.ndarray:
+    """Check label rows of shape (N, 10) whose entries are >= 0 and sum to 1 per row (one-hot rows, or blends of
+    two digits as in an interpolation); returns them as float32."""
+    x = np.asarray(rows, dtype=np.float32)
+    if x.ndim != 2 or x.shape[1] != NUM_CLASSES:
+        raise ValueError(f"{name} must have shape (N, {NUM_CLASSES}) (one column per digit), got {_shape_of(rows)}.")
+    if not np.all(np.isfinite(x)) or np.any(x < 0) or not np.allclose(x.sum(axis=1), 1.0, atol=1e-4):
+        raise ValueError(f"{name} rows must hold weights >= 0 that sum to 1 (a one-hot row, or a blend of two "
+                         "digits such as 0.3 * one_hot(3) + 0.7 * one_hot(8)).")
+    return x
+
+
 def as_latent(z, latent_dim: int, name: str = "z") -> np.ndarray:
     """Check latent codes of shape (N, latent_dim) (a single code (latent_dim,) is accepted)."""
     arr = np.asarray(z, dtype=np.float32)
@@ -118,3 +137,71 @@ def check_same_length(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) ->
     """Two batches that go together must have as many rows."""
     if len(a) != len(b):
         raise ValueError(f"{name_a} has {len(a)} rows but {name_b} has {len(b)}; give one label per image.")
+
+
+def check_index(value, size: int, name: str, what: str) -> int:
+    """An int in [0, size): ``what`` says what it counts, e.g. "a test image number"."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < size:
+        raise ValueError(f"{name} must be an int in [0, {size - 1}] ({what}), got {value!r}")
+    return int(value)
+
+
+def check_digit(value, name: str) -> int:
+    """One digit 0-9 as an int (bools and floats are rejected)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < NUM_CLASSES:
+        raise ValueError(f"{name} must be a digit 0-9, got {value!r}. Pick one of 0, 1, ..., 9.")
+    return int(value)
+
+
+def check_in_range(value, name: str, low: float, high: float) -> float:
+    """A finite number in [low, high] (a slider's range), as a float."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}") from err
+    if not np.isfinite(v) or not low <= v <= high:
+        raise ValueError(f"{name} must be in [{low:g}, {high:g}] (the slider's range), got {value!r}. "
+                         f"Choose a value between {low:g} and {high:g}.")
+    return v
+
+
+def check_code(values, size: int, name: str, limit: float) -> np.ndarray:
+    """One latent code of ``size`` numbers, each within [-limit, limit] (the sliders' range); returns it as float32."""
+    z = as_latent(values, size, name)[0]
+    bad = np.flatnonzero(np.abs(z) > limit)
+    if bad.size:
+        raise ValueError(
+            f"{name} must stay within [-{limit:g}, {limit:g}] (the sliders' range), got {name}[{bad[0]}] = "
+            f"{z[bad[0]]:g}. Codes further out are far from anything the CVAE saw in training; "
+            f"use values between -{limit:g} and {limit:g}."
+        )
+    return z
+
+
+def check_beta(beta) -> float:
+    """The KL weight beta: a finite number >= 0 (1 is the true ELBO), as a float."""
+    if isinstance(beta, bool) or not isinstance(beta, (int, float, np.integer, np.floating)) or not beta >= 0 \
+            or not np.isfinite(beta):
+        raise ValueError(f"beta must be a finite number >= 0 (the KL weight; 1 is the true ELBO), got {beta!r}")
+    return float(beta)
+
+
+def check_text(value, name: str) -> str:
+    """A non-empty string, stripped."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def check_model(model, expected: type, *, kind: str | None = None, hint: str | None = None):
+    """Return ``model`` if it is an instance of the course model class ``expected``; otherwise a ValueError.
+
+    A CVAE passes for a VAE (it is one). ``kind`` names what is wanted in the message (default: the class's
+    ``WANTED``, e.g. "VAE or CVAE", or its name) and ``hint`` how to get one (default: the class's ``HINT``).
+    """
+    if not isinstance(model, expected):
+        kind = kind or getattr(expected, "WANTED", None) or expected.__name__
+        hint = getattr(expected, "HINT", "") if hint is None else hint
+        raise ValueError(f"model must be a {kind} from cvae_course.models, got {type(model).__name__}."
+                         + (f" {hint}" if hint else ""))
+    return model

@@ -7,10 +7,10 @@ Three panels, each an ``ipywidgets.VBox`` you can display on its own:
 * :class:`StyleTransfer`: a real test digit, its reconstruction, and its handwriting style drawn as 0-9.
 * :class:`Interpolation`: a slider along the path between two (label, style) end points.
 
-Updates must feel instant (well under 50 ms), so a change never builds a matplotlib figure: the Keras decoder
-is called directly on a small batch (no ``predict``; traced once into a TensorFlow graph, because an eager Keras
-call spends ~10 ms in Python per update), the probabilities become grey ink on white pixels and the picture goes
-to an ``ipywidgets.Image`` as PNG bytes. Every panel keeps ``last_images``, the probabilities
+Updates must feel instant (well under 50 ms), so a change never builds a matplotlib figure: the decoder runs
+on a small batch as a TensorFlow graph traced once (:func:`cvae_course.models.traced`; no ``predict``, because an
+eager Keras call spends ~10 ms in Python per update), the probabilities become grey ink on white pixels and the
+picture goes to an ``ipywidgets.Image`` as PNG bytes. Every panel keeps ``last_images``, the probabilities
 it drew, and each number it shows equals what ``model.generate`` / ``model.reconstruct`` return.
 """
 
@@ -25,10 +25,19 @@ import numpy as np
 from PIL import Image as PILImage
 
 from cvae_course import cache, trained
-from cvae_course._keras import tf
-from cvae_course.data import one_hot
-from cvae_course.models import CVAE, check_model, sigmoid
-from cvae_course.validation import NUM_CLASSES, as_images, as_labels, as_latent, check_positive_int
+from cvae_course.data import blend_labels, one_hot
+from cvae_course.models import CVAE, sigmoid, traced
+from cvae_course.validation import (
+    NUM_CLASSES,
+    as_images,
+    as_labels,
+    check_code,
+    check_digit,
+    check_in_range,
+    check_index,
+    check_model,
+    check_positive_int,
+)
 
 Z_LIMIT = 3.0  # sliders span [-3, 3]: the prior N(0, 1) puts 99.7% of its mass there
 Z_STEP = 0.05  # slider resolution; random styles are rounded to it so that a slider can show them exactly
@@ -88,57 +97,21 @@ def png_to_array(png: bytes) -> np.ndarray:
     return np.asarray(PILImage.open(io.BytesIO(png)).convert("L"))
 
 
-# --------------------------------------------------------------------------------------------- checks
-def _check_cvae(model) -> CVAE:
-    return check_model(model, CVAE, kind="trained CVAE",
-                       hint="Load one with cvae_course.widgets.load_playground_cvae().")
-
-
-def _check_digit(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < NUM_CLASSES:
-        raise ValueError(f"{name} must be a digit 0-9, got {value!r}. Pick one of 0, 1, ..., 9.")
-    return int(value)
-
-
-def _check_range(value, name: str, low: float, high: float) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}") from err
-    if not np.isfinite(v) or not low <= v <= high:
-        raise ValueError(f"{name} must be in [{low:g}, {high:g}] (the slider's range), got {value!r}. "
-                         f"Choose a value between {low:g} and {high:g}.")
-    return v
-
-
-def _check_code(values, size: int, name: str) -> np.ndarray:
-    z = as_latent(values, size, name)[0]
-    bad = np.flatnonzero(np.abs(z) > Z_LIMIT)
-    if bad.size:
-        raise ValueError(
-            f"{name} must stay within [-{Z_LIMIT:g}, {Z_LIMIT:g}] (the sliders' range), got {name}[{bad[0]}] = "
-            f"{z[bad[0]]:g}. Codes further out are far from anything the CVAE saw in training; "
-            f"use values between -{Z_LIMIT:g} and {Z_LIMIT:g}."
-        )
-    return z
-
-
 # --------------------------------------------------------------------------------------------- panels
 class _Panel(widgets.VBox):
     """What the panels share: the model, a direct decoder call and "hold" to batch control changes."""
 
     def __init__(self, model: CVAE, **kwargs):
         super().__init__(**kwargs)
-        self.model = _check_cvae(model)
+        self.model = check_model(model, CVAE, kind="trained CVAE")
         self.latent_dim = model.latent_dim
-        self._encode_graph, self._decode_graph = _graphs(model)
+        self._graphs = traced(model)
         self.last_images = np.zeros((0, 28, 28, 1), dtype=np.float32)
         self._held = 0
 
     def _decode(self, z: np.ndarray, labels_one_hot: np.ndarray) -> np.ndarray:
         """sigmoid(decoder(z, label)) for a small batch: one direct call, the fast path behind every update."""
-        logits = self._decode_graph(z.astype(np.float32), labels_one_hot.astype(np.float32)).numpy()
-        return sigmoid(logits)
+        return sigmoid(self._graphs.decode_logits(z.astype(np.float32), labels_one_hot.astype(np.float32)))
 
     @contextlib.contextmanager
     def hold(self, *first):
@@ -158,17 +131,6 @@ class _Panel(widgets.VBox):
 
     def _render(self) -> None:  # pragma: no cover - every panel defines it
         raise NotImplementedError
-
-
-def _graphs(model: CVAE) -> tuple:
-    """(encoder mean, decoder logits) of ``model``, each called directly inside a ``tf.function`` (traced once,
-    ~0.1 s, for any batch size): an eager Keras call costs ~10 ms of Python per update, the graph ~1 ms."""
-    label = tf.TensorSpec([None, NUM_CLASSES], tf.float32)
-    encoder = tf.function(lambda x, y: model.encoder([x, y], training=False)[0],
-                          input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32), label])
-    decoder = tf.function(lambda z, y: model.decoder([z, y], training=False),
-                          input_signature=[tf.TensorSpec([None, model.latent_dim], tf.float32), label])
-    return encoder, decoder
 
 
 def _digit_buttons(description: str = "digit") -> widgets.ToggleButtons:
@@ -217,7 +179,7 @@ class Generator(_Panel):
         self.window = check_positive_int(window, "window")
         if window % 2 == 0:
             raise ValueError(f"window must be odd so that one cell sits at the centre, got {window}; try {window + 1}")
-        self.step = _check_range(step, "step", 0.0, Z_LIMIT)
+        self.step = check_in_range(step, "step", 0.0, Z_LIMIT)
         self.scale = check_positive_int(scale, "scale")
         self._rng = np.random.default_rng(seed)
         self._rest = np.zeros(max(self.latent_dim - MAX_SLIDERS, 0), dtype=np.float32)
@@ -249,7 +211,7 @@ class Generator(_Panel):
     # Python API -------------------------------------------------------------------------------
     def set_label(self, digit: int) -> None:
         """Show ``digit`` (0-9); the same as clicking its button."""
-        self.digit.value = _check_digit(digit, "digit")
+        self.digit.value = check_digit(digit, "digit")
 
     def set_latent(self, values: Sequence[float]) -> None:
         """Set the code: ``n_sliders`` values (one per slider) or all ``latent_dim`` values, each in [-3, 3]."""
@@ -257,7 +219,7 @@ class Generator(_Panel):
         if size not in (self.n_sliders, self.latent_dim):
             raise ValueError(f"z must hold {self.n_sliders} values (one per slider) or {self.latent_dim} (the whole "
                              f"code), got {size}: {values!r}")
-        z = _check_code(values, size, "z")
+        z = check_code(values, size, "z", Z_LIMIT)
         with self.hold():
             for slider, v in zip(self.sliders, z):
                 slider.value = float(v)
@@ -266,7 +228,7 @@ class Generator(_Panel):
 
     def set_temperature(self, temperature: float) -> None:
         """Set the temperature (0.1-2.0) that scales the code before decoding."""
-        self.temperature.value = _check_range(temperature, "temperature", *TEMPERATURE_RANGE)
+        self.temperature.value = check_in_range(temperature, "temperature", *TEMPERATURE_RANGE)
 
     def new_style(self) -> None:
         """Draw a new code from the prior N(0, I) (clipped to the slider range): the "new random style" button."""
@@ -340,10 +302,7 @@ class StyleTransfer(_Panel):
 
     def show(self, index: int) -> None:
         """Use test image number ``index``; the same as moving the "test image" slider."""
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.images):
-            raise ValueError(f"index must be an int in [0, {len(self.images) - 1}] (a test image number), "
-                             f"got {index!r}")
-        self.index.value = int(index)
+        self.index.value = check_index(index, len(self.images), "index", "a test image number")
 
     def random(self) -> None:
         """Pick a random test image: the "random digit" button."""
@@ -359,7 +318,7 @@ class StyleTransfer(_Panel):
 
     def _render(self) -> None:
         x, y = self.original[None], one_hot([self.label])
-        style = self._encode_graph(x, y).numpy()
+        style = self._graphs.encode_mean(x, y)
         self.last_style = style[0]
         transfer = self._decode(np.repeat(style, NUM_CLASSES, axis=0), np.eye(NUM_CLASSES, dtype=np.float32))
         self.last_images = transfer
@@ -408,17 +367,17 @@ class Interpolation(_Panel):
     # Python API -------------------------------------------------------------------------------
     def set_position(self, t: float) -> None:
         """Move along the path: 0 is the start, 1 the end."""
-        self.position.value = _check_range(t, "t", 0.0, 1.0)
+        self.position.value = check_in_range(t, "t", 0.0, 1.0)
 
     def set_labels(self, start: int, end: int) -> None:
         """The digits at the two ends of the path."""
-        start, end = _check_digit(start, "start"), _check_digit(end, "end")
+        start, end = check_digit(start, "start"), check_digit(end, "end")
         with self.hold(self._render_path):
             self.start_digit.value, self.end_digit.value = start, end
 
     def set_styles(self, start: Sequence[float], end: Sequence[float]) -> None:
         """The codes at the two ends of the path (each value in [-3, 3])."""
-        start, end = _check_code(start, self.latent_dim, "start"), _check_code(end, self.latent_dim, "end")
+        start, end = check_code(start, self.latent_dim, "start", Z_LIMIT), check_code(end, self.latent_dim, "end", Z_LIMIT)
         with self.hold(self._render_path):
             self.start_style, self.end_style = start, end
 
@@ -430,8 +389,8 @@ class Interpolation(_Panel):
         """(code, soft one-hot label) at position ``t`` of the path."""
         end_style = self.start_style if self.same_style.value else self.end_style
         z = (1 - t) * self.start_style + t * end_style
-        y = (1 - t) * one_hot([self.start_digit.value])[0] + t * one_hot([self.end_digit.value])[0]
-        return z.astype(np.float32), y.astype(np.float32)
+        y = blend_labels(self.start_digit.value, self.end_digit.value, t)[0]
+        return z.astype(np.float32), y
 
     def _path_changed(self, _change=None) -> None:
         if not self._held:

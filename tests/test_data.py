@@ -132,3 +132,15 @@ def test_make_dataset_yields_images_or_image_label_pairs_as_model_input():
 def test_one_hot_rejects_labels_outside_0_to_9():
     with pytest.raises(ValueError, match=r"labels must be digits 0-9, got \[10\]"):
         data.one_hot([1, 10])
+
+
+def test_blended_labels_run_from_the_start_digit_to_the_end_digit():
+    rows = data.blend_labels(3, 8, [0.0, 0.25, 1.0])
+    np.testing.assert_allclose(rows[0], data.one_hot([3])[0])
+    np.testing.assert_allclose(rows[1], 0.75 * data.one_hot([3])[0] + 0.25 * data.one_hot([8])[0])
+    np.testing.assert_allclose(rows[2], data.one_hot([8])[0])
+
+
+def test_a_blend_weight_outside_0_to_1_is_rejected():
+    with pytest.raises(ValueError, match=r"t must hold weights in \[0, 1\]"):
+        data.blend_labels(3, 8, 1.5)

@@ -125,3 +125,16 @@ def test_a_negative_or_non_finite_kl_weight_is_rejected(beta):
 def test_a_non_positive_manifold_span_is_rejected(cvae):
     with pytest.raises(ValueError, match="span must be a positive"):
         plots.manifold_grid(cvae, n=3, span=0)
+
+
+def test_a_wrong_model_is_told_what_to_use_and_how_to_get_one():
+    with pytest.raises(ValueError, match=r"model must be a CVAE from cvae_course.models, got VAE\. Load the course CVAE"):
+        validation.check_model(models.build_vae(2), models.CVAE)
+
+
+@pytest.mark.parametrize("beta", [-1.0, float("inf"), "4", True])
+def test_the_beta_sweep_rejects_a_bad_kl_weight_as_the_models_do(beta):
+    from cvae_course import collapse
+
+    with pytest.raises(ValueError, match="beta must be a finite number >= 0"):
+        collapse.train_beta_cvae(beta)
