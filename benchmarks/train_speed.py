@@ -8,7 +8,7 @@ the function the lessons call): training images per second, seconds per 60,000-i
 matrix-multiply GFLOP/s. Training and matmul are measured in alternation in the same run (a matmul
 probe after every few thousand training images), so a busy machine slows both alike and their ratio
 stays meaningful. Then the time to quality: seconds of training of the course CVAE recipe
-(``trained.train_cvae``) until it reaches the targets below, evaluated after each epoch with the
+(``recipes.train_cvae``) until it reaches the targets below, evaluated after each epoch with the
 evaluation time left out.
 
 FLOP convention: multiply-accumulates (MACs) of the forward pass of the Dense, Conv2D and
@@ -26,7 +26,7 @@ import statistics
 import sys
 import time
 
-from cvae_course import data, evaluate, models, settings, trained, training
+from cvae_course import data, evaluate, models, recipes, settings, training
 from cvae_course._keras import keras, layers, tf
 
 # Targets on a quiet 2-core CPU (issue 2, item 6). They live here, never in timed tests.
@@ -154,7 +154,7 @@ class QualityClock(keras.callbacks.Callback):
         row = {
             "epoch": epoch + 1,
             "seconds": seconds,
-            "negative_elbo": evaluate.test_negative_elbo(self.model, m.x_test, m.y_test),
+            "negative_elbo": evaluate.mean_negative_elbo(self.model, m.x_test, m.y_test),
             "accuracy": evaluate.conditional_accuracy(self.model, self.judge)[0],
             "diversity": evaluate.diversity(self.model, m.x_test, m.y_test),
         }
@@ -170,9 +170,9 @@ class QualityClock(keras.callbacks.Callback):
 
 
 def time_to_quality(mnist: data.MNIST, judge: keras.Model, budget: float, max_epochs: int) -> QualityClock:
-    """Train the course CVAE exactly as ``trained.train_cvae`` does, with the clock as an extra callback."""
+    """Train the course CVAE exactly as ``recipes.train_cvae`` does, with the clock as an extra callback."""
     clock = QualityClock(mnist, judge, budget)
-    course_train = trained.train
+    course_train = recipes.train
 
     def train_with_clock(model, x, **kwargs):
         kwargs["callbacks"] = [*kwargs.get("callbacks", ()), clock]
@@ -181,11 +181,11 @@ def time_to_quality(mnist: data.MNIST, judge: keras.Model, budget: float, max_ep
         clock.recipe = {key: bound.arguments.get(key) for key in ("batch_size", "learning_rate")}
         return course_train(model, x, **kwargs)
 
-    trained.train = train_with_clock  # the recipe stays trained.train_cvae's own: batch size, optimizer, seed
+    recipes.train = train_with_clock  # the recipe stays recipes.train_cvae's own: batch size, optimizer, seed
     try:
-        trained.train_cvae(mnist, epochs=max_epochs, progress=False)
+        recipes.train_cvae(mnist, epochs=max_epochs, progress=False)
     finally:
-        trained.train = course_train
+        recipes.train = course_train
     return clock
 
 
@@ -250,16 +250,16 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.skip_quality:
         print()
-        judge = evaluate.load_judge()
+        judge = recipes.load_judge()
         judge_accuracy = evaluate.accuracy(judge, mnist.x_test, mnist.y_test)
-        print(f"time to quality of the course CVAE recipe (trained.train_cvae: dense, 2-D latent) until test "
+        print(f"time to quality of the course CVAE recipe (recipes.train_cvae: dense, 2-D latent) until test "
               f"-ELBO <= {QUALITY['negative_elbo']:.0f}, conditional accuracy >= {QUALITY['accuracy']:.2f} and "
               f"diversity >= {QUALITY['diversity']:.2f}; judge accuracy on the {len(mnist.x_test):,} real test "
               f"digits: {judge_accuracy:.4f}. Seconds count training only (first epoch includes tracing), "
               f"not the evaluation after each epoch.")
         clock = time_to_quality(mnist, judge, args.budget, args.max_epochs)
         recipe = getattr(clock, "recipe", {})
-        print(f"  recipe (from trained.train_cvae): batch {recipe.get('batch_size')}, "
+        print(f"  recipe (from recipes.train_cvae): batch {recipe.get('batch_size')}, "
               f"Adam learning rate {recipe.get('learning_rate')}")
         if clock.reached:
             r = clock.reached

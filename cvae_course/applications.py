@@ -3,9 +3,10 @@
 * Style transfer: encode a digit with its own label, decode the code with another label
   (:func:`transfer_style`, :func:`style_grid`, :func:`translation_accuracy`); :func:`style_correlation`
   measures how much of the writer's ink and slant (:func:`stroke_features`) survives.
-* Anomaly detection: a VAE trained without one digit class scores images by negative ELBO; high means
-  "unlike the training data" (:func:`train_vae_without`, :func:`reconstruction_error`, :func:`auroc`,
-  :func:`roc_curve`); :func:`total_ink` and :func:`per_class_mean` show why a digit with little ink scores low.
+* Anomaly detection: a VAE trained without one digit class (:func:`cvae_course.recipes.train_vae_without`)
+  scores images by negative ELBO; high means "unlike the training data" (:func:`squared_error` for comparison,
+  :func:`auroc`, :func:`roc_curve`); :func:`total_ink` and :func:`per_class_mean` show why a digit with little
+  ink scores low.
 * The CVAE as a classifier: -ELBO of an image under each of the ten labels (:func:`label_scores`); the
   best label is Bayes' rule with a uniform prior (:func:`elbo_classify`), and the gap between the given
   label and the best one flags wrong labels (:func:`label_gap`).
@@ -21,12 +22,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from cvae_course import cache, settings
-from cvae_course.data import MNIST, load_mnist
 from cvae_course.evaluate import classify, negative_elbo_per_image
-from cvae_course.models import CVAE, VAE, build_vae
+from cvae_course.models import CVAE, VAE
 from cvae_course.plots import image_grid
-from cvae_course.training import train
 from cvae_course.validation import (
     NUM_CLASSES,
     as_images,
@@ -194,36 +192,10 @@ def roc_curve(scores, is_positive) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 # -------------------------------------------------------------------------------------- anomaly detection
-def holdout_name(held_out: int, latent_dim: int) -> str:
-    """Cache name of the VAE trained without digit ``held_out``."""
-    return f"vae-without-{held_out}-{latent_dim}d"
-
-
-def train_vae_without(held_out: int, mnist: MNIST | None = None, *, latent_dim: int = 8, epochs: int | None = None,
-                      seed: int = settings.DEFAULT_SEED, progress: bool = True, use_cache: bool = True) -> VAE:
-    """A dense VAE trained on every digit except ``held_out``: the "normal" data it knows.
-
-    Cached under ``vae-without-<digit>-<latent_dim>d`` when ``use_cache`` (the default) so reruns are instant.
-    """
-    digit = int(as_labels([held_out], "held_out")[0])
-    latent_dim = check_positive_int(latent_dim, "latent_dim")
-
-    def fit() -> VAE:
-        settings.seed_everything(seed)
-        data = mnist or load_mnist()
-        keep = data.y_train != digit
-        model = build_vae(latent_dim, "dense", seed=seed)
-        train(model, data.x_train[keep], epochs=epochs or settings.budget().holdout_vae_epochs, progress=progress)
-        return model
-
-    if not use_cache:
-        return fit()
-    return cache.load_or_train(holdout_name(digit, latent_dim), fit, VAE,
-                               check=lambda m: not m.conditional and m.latent_dim == latent_dim)
-
-
-def reconstruction_error(model: VAE, images, labels=None) -> np.ndarray:
-    """Squared error between each image and its reconstruction (from the mean code), summed over pixels."""
+def squared_error(model: VAE, images, labels=None) -> np.ndarray:
+    """Squared error ||x - x_hat||^2 between each image and its reconstruction (from the mean code), summed over
+    pixels: the score a plain autoencoder gives, no likelihood. (Lesson 01's reconstruction error is another
+    quantity, the Bernoulli negative log-likelihood.)"""
     x = as_images(images)
     rec = model.reconstruct(x, labels)
     return np.sum((x - rec).reshape(len(x), -1) ** 2, axis=1).astype(np.float64)

@@ -1,10 +1,11 @@
-"""Posterior collapse, measured: KL per latent dimension, active units, a beta sweep and KL annealing.
+"""Posterior collapse, measured: KL per latent dimension, active units, and a report per model of a beta sweep.
 
 Posterior collapse is when q(z|x) becomes the prior N(0, I) (KL -> 0) and the decoder learns to ignore z.
 A latent dimension is *active* when its code moves with the input: Var_x(E_q[z_i | x]) > 0.01 (Burda et
 al., 2016). A CVAE is especially prone to it: the label already tells the decoder which digit to draw,
 so a strong KL weight makes z carry nothing and every sample of a label becomes the same average digit.
 (That is not "mode collapse", a GAN failure where the generator only covers a few modes of the data.)
+The models of the sweep, with and without KL annealing, come from :func:`cvae_course.recipes.train_beta_cvae`.
 """
 
 from __future__ import annotations
@@ -14,19 +15,16 @@ from dataclasses import dataclass, field
 import numpy as np
 from matplotlib.figure import Figure
 
-from cvae_course import cache, settings
+from cvae_course import settings
 from cvae_course._keras import ops
-from cvae_course.data import MNIST, load_mnist
 from cvae_course.evaluate import conditional_accuracy, mean_pairwise_distance, negative_elbo_per_image
 from cvae_course.evaluate import diversity as sample_diversity
-from cvae_course.losses import KLAnnealing, kl_per_dimension
-from cvae_course.models import CVAE, VAE, build_cvae
+from cvae_course.losses import kl_per_dimension
+from cvae_course.models import CVAE, VAE
 from cvae_course.plots import image_grid
-from cvae_course.training import train
 from cvae_course.validation import (
     NUM_CLASSES,
     as_images,
-    check_beta,
     check_model,
     check_positive_float,
     check_positive_int,
@@ -52,48 +50,6 @@ def active_units(model: VAE, images, labels=None, *, threshold: float = ACTIVE_T
     """How many latent dimensions are active: activity above ``threshold`` (0.01, Burda et al. 2016)."""
     threshold = check_positive_float(threshold, "threshold")
     return int(np.sum(unit_activity(model, images, labels) > threshold))
-
-
-# ------------------------------------------------------------------------------------------------ sweep
-def sweep_latent_dim() -> int:
-    """Latent size for the collapse experiments: 8 dimensions, enough to count how many stay active."""
-    return 8
-
-
-def _model_name(beta: float, latent_dim: int, warmup: int | None) -> str:
-    tag = f"{beta:g}".replace(".", "p").replace("-", "m")
-    return f"cvae-beta{tag}-{latent_dim}d" + (f"-anneal{warmup}" if warmup else "")
-
-
-def train_beta_cvae(beta: float, mnist: MNIST | None = None, *, latent_dim: int | None = None,
-                    epochs: int | None = None, warmup_epochs: int | None = None,
-                    seed: int = settings.DEFAULT_SEED, progress: bool = True, use_cache: bool = True) -> CVAE:
-    """A dense CVAE trained on reconstruction + ``beta`` * KL; cached per setting.
-
-    With ``warmup_epochs`` the KL weight is annealed from 0 up to ``beta`` over that many epochs
-    (:class:`cvae_course.losses.KLAnnealing`), so the decoder learns to use z before the KL pulls on it.
-    """
-    beta = check_beta(beta)
-    latent_dim = check_positive_int(latent_dim or sweep_latent_dim(), "latent_dim")
-    epochs = check_positive_int(epochs or settings.budget().beta_sweep_epochs, "epochs")
-    if warmup_epochs is not None:
-        warmup_epochs = check_positive_int(warmup_epochs, "warmup_epochs")
-
-    def fit() -> CVAE:
-        settings.seed_everything(seed)
-        data = mnist or load_mnist()
-        # With a warm-up the KL weight starts at 0 and only the annealing callback raises it to beta.
-        model = build_cvae(latent_dim, "dense", beta=0.0 if warmup_epochs else beta, seed=seed)
-        callbacks = []
-        if warmup_epochs:
-            callbacks.append(KLAnnealing(warmup_epochs, schedule=lambda e: beta * min(1.0, e / warmup_epochs)))
-        train(model, (data.x_train, data.y_train_one_hot), epochs=epochs, callbacks=callbacks, progress=progress)
-        return model
-
-    if not use_cache:
-        return fit()
-    return cache.load_or_train(_model_name(beta, latent_dim, warmup_epochs), fit, CVAE,
-                               check=lambda m: m.latent_dim == latent_dim)
 
 
 @dataclass
@@ -141,7 +97,7 @@ def collapse_report(model: CVAE, name: str, images, labels, *, judge=None, n_per
                     samples_per_label: int = 6, seed: int = 0) -> CollapseReport:
     """KL per dimension, unit activity, reconstruction (mean -ELBO minus KL) and samples per label for ``model``.
 
-    With a ``judge`` (:func:`cvae_course.evaluate.load_judge`) it also measures the judge accuracy of
+    With a ``judge`` (:func:`cvae_course.recipes.load_judge`) it also measures the judge accuracy of
     ``n_per_label`` generated digits per label and their diversity against the real ``images``
     (default: the budget's ``report_samples_per_label``, see :func:`cvae_course.settings.budget`).
     """
@@ -152,7 +108,8 @@ def collapse_report(model: CVAE, name: str, images, labels, *, judge=None, n_per
     samples = model.generate(np.repeat(np.arange(NUM_CLASSES), n), seed=seed)
     report = CollapseReport(name, kl_dims, unit_activity(model, x, labels), rec, samples)
     if judge is not None:
-        m = check_positive_int(settings.budget().report_samples_per_label if n_per_label is None else n_per_label, "n_per_label")
+        n_per_label = settings.budget().report_samples_per_label if n_per_label is None else n_per_label
+        m = check_positive_int(n_per_label, "n_per_label")
         report.judge_accuracy = conditional_accuracy(model, judge, m, seed=seed)[0]
         report.diversity = sample_diversity(model, x, labels, m, seed=seed)
     return report

@@ -1,9 +1,12 @@
-"""Measuring models: test negative ELBO, a judge classifier, conditional accuracy and diversity.
+"""Measuring models: negative ELBO, what a judge classifier reads, conditional accuracy and diversity.
+
+Metrics only: the models measured, and the judge (:func:`cvae_course.recipes.load_judge`, a small convolutional
+digit classifier trained once and cached), come from elsewhere.
 
 * :func:`negative_elbo_per_image` scores each image in nats (lower is better); its mean over the test
-  set is the usual number to compare VAEs by.
-* :func:`load_judge` gives a small convolutional digit classifier, trained once and cached, that
-  judges generated digits.
+  set (:func:`mean_negative_elbo`) is the usual number to compare VAEs by, :func:`mean_elbo_terms` splits it
+  into reconstruction and KL.
+* :func:`classify` and :func:`accuracy`: what the judge reads.
 * :func:`conditional_accuracy`: the share of digits generated for label k that the judge reads as k.
 * :func:`diversity`: how varied the generated digits of each label are, relative to real digits of that
   label (about 0.6 for a healthy 2-D CVAE, near 0 when every sample of a label is the same average digit).
@@ -13,14 +16,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from cvae_course import cache, settings
-from cvae_course._keras import keras, layers, ops
+from cvae_course._keras import keras, ops
 from cvae_course.layers import Sampling
 from cvae_course.losses import kl_divergence, reconstruction_loss
 from cvae_course.models import CVAE, PREDICT_BATCH, VAE
 from cvae_course.validation import NUM_CLASSES, as_images, as_labels, check_model, check_positive_int
 
-JUDGE_NAME = "judge"
+__all__ = [
+    "accuracy", "classify", "conditional_accuracy", "diversity", "elbo_terms_per_image", "generate_per_label",
+    "mean_elbo_terms", "mean_negative_elbo", "mean_pairwise_distance", "negative_elbo_per_image",
+]
 
 
 def elbo_terms_per_image(model: VAE, images, labels=None, *, n_samples: int = 1,
@@ -63,79 +68,16 @@ def negative_elbo_per_image(model: VAE, images, labels=None, *, n_samples: int =
     return rec + kl
 
 
-def test_negative_elbo(model: VAE, images, labels=None, *, n_samples: int = 1, seed: int = 0) -> float:
+def mean_negative_elbo(model: VAE, images, labels=None, *, n_samples: int = 1, seed: int = 0) -> float:
     """Mean negative ELBO over a set of images, in nats per image."""
     return float(np.mean(negative_elbo_per_image(model, images, labels, n_samples=n_samples, seed=seed)))
 
 
-def test_elbo_terms(model: VAE, images, labels=None, *, n_samples: int = 1,
+def mean_elbo_terms(model: VAE, images, labels=None, *, n_samples: int = 1,
                     seed: int = 0) -> tuple[float, float, float]:
     """Mean (reconstruction, KL, negative ELBO) over a set of images, in nats per image, for a results table."""
     rec, kl = elbo_terms_per_image(model, images, labels, n_samples=n_samples, seed=seed)
     return float(np.mean(rec)), float(np.mean(kl)), float(np.mean(rec + kl))
-
-
-def build_judge() -> keras.Model:
-    """A small convolutional classifier: image (28, 28, 1) -> logits for digits 0-9."""
-    return keras.Sequential(
-        [
-            keras.Input(shape=(28, 28, 1)),
-            layers.Conv2D(32, 3, activation="relu"),
-            layers.MaxPooling2D(),
-            layers.Conv2D(64, 3, activation="relu"),
-            layers.MaxPooling2D(),
-            layers.Flatten(),
-            layers.Dropout(0.3),
-            layers.Dense(128, activation="relu"),
-            layers.Dense(NUM_CLASSES),
-        ],
-        name="judge",
-    )
-
-
-def train_judge(images, labels, *, epochs: int | None = None, seed: int = settings.DEFAULT_SEED) -> keras.Model:
-    """Train the judge on real digits (all of the training set, also in fast mode: it must be good)."""
-    settings.seed_everything(seed)
-    x, y = as_images(images), as_labels(labels)
-    judge = build_judge()
-    judge.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    judge.fit(x, y, epochs=epochs or settings.budget().judge_epochs, batch_size=128, verbose=0)
-    return judge
-
-
-def load_judge() -> keras.Model:
-    """The cached judge, trained on first use on the full training set (about a minute on a laptop)."""
-    from cvae_course.data import load_mnist
-
-    def fit_judge():
-        mnist = load_mnist(fast=False)
-        return train_judge(mnist.x_train, mnist.y_train)
-
-    # The judge is the same in both modes: cached under the full-mode name.
-    with _full_mode():
-        return cache.load_or_train(JUDGE_NAME, fit_judge, keras.Model)
-
-
-class _full_mode:
-    """Temporarily leave fast mode so that shared models use one cache file."""
-
-    def __enter__(self):
-        import os
-
-        self._old = os.environ.get(settings.FAST_ENV)
-        os.environ[settings.FAST_ENV] = "0"
-
-    def __exit__(self, *exc):
-        import os
-
-        if self._old is None:
-            os.environ.pop(settings.FAST_ENV, None)
-        else:
-            os.environ[settings.FAST_ENV] = self._old
 
 
 def classify(judge: keras.Model, images) -> np.ndarray:

@@ -336,7 +336,7 @@ class CVAE(VAE):
 
     conditional = True
     WANTED = "CVAE"
-    HINT = "Load the course CVAE with trained.load_cvae()."
+    HINT = "Load the course CVAE with cvae_course.recipes.load_cvae()."
 
     def generate(self, labels, z=None, temperature: float = 1.0, seed: int | None = None) -> np.ndarray:
         """One image per label; codes ``z`` default to draws from N(0, temperature^2 I)."""

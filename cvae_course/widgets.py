@@ -24,7 +24,6 @@ import ipywidgets as widgets
 import numpy as np
 from PIL import Image as PILImage
 
-from cvae_course import cache, trained
 from cvae_course.data import blend_labels, one_hot
 from cvae_course.models import CVAE, sigmoid, traced
 from cvae_course.validation import (
@@ -432,12 +431,3 @@ class Playground(widgets.VBox):
     def set_temperature(self, temperature: float) -> None:
         self.generator.set_temperature(temperature)
 
-
-def load_playground_cvae() -> CVAE:
-    """The CVAE lesson 03 saved, or (if it is missing, stale or corrupt) a new one trained and cached now."""
-    path = cache.model_path(trained.CVAE_NAME)
-    if not path.is_file():
-        print("No CVAE saved by lesson 03 yet: training one now (progress below) and caching it for next time.")
-    model = trained.load_cvae()
-    print(f"CVAE ready: a {model.latent_dim}-D latent space, cached at {path}")
-    return model

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cvae_course import applications as app
-from cvae_course import collapse, data, evaluate, losses, trained
+from cvae_course import collapse, data, evaluate, losses, recipes
 from cvae_course.models import build_cvae, build_vae
 
 
@@ -20,12 +20,12 @@ def mnist():
 
 @pytest.fixture(scope="module")
 def cvae(mnist):
-    return trained.load_cvae()
+    return recipes.load_cvae()
 
 
 @pytest.fixture(scope="module")
 def judge():
-    return evaluate.load_judge()
+    return recipes.load_judge()
 
 
 @pytest.fixture(scope="module")
@@ -194,14 +194,14 @@ def test_active_units_counts_dimensions_whose_mean_code_varies_above_the_thresho
 # ----------------------------------------------------------------------------- quality, fast mode, seeded
 def test_vae_trained_without_zeros_flags_them_by_negative_elbo(mnist):
     # measured in fast mode (seed 42): 0.895
-    vae = app.train_vae_without(0, mnist, progress=False)
+    vae = recipes.train_vae_without(0, mnist, progress=False)
     is_zero = mnist.y_test == 0
     assert app.auroc(evaluate.negative_elbo_per_image(vae, mnist.x_test), is_zero) >= 0.85
 
 
 def test_vae_trained_without_ones_fails_to_flag_them(mnist):
     # the documented failure: unseen 1s are easy to reconstruct. Measured in fast mode: 0.129
-    vae = app.train_vae_without(1, mnist, progress=False)
+    vae = recipes.train_vae_without(1, mnist, progress=False)
     is_one = mnist.y_test == 1
     assert app.auroc(evaluate.negative_elbo_per_image(vae, mnist.x_test), is_one) < 0.4
 
@@ -235,8 +235,8 @@ def test_label_gap_flags_corrupted_labels(cvae, mnist):
 def test_a_large_kl_weight_collapses_the_posterior(mnist):
     # measured in fast mode: beta 1 -> KL 9.1 nats, 8/8 active; beta 16 -> KL 0.04 nats, 0/8 active
     x, y = mnist.x_test[:1000], mnist.y_test[:1000]
-    healthy = collapse.collapse_report(collapse.train_beta_cvae(1, mnist, progress=False), "beta 1", x, y)
-    collapsed = collapse.collapse_report(collapse.train_beta_cvae(16, mnist, progress=False), "beta 16", x, y)
+    healthy = collapse.collapse_report(recipes.train_beta_cvae(1, mnist, progress=False), "beta 1", x, y)
+    collapsed = collapse.collapse_report(recipes.train_beta_cvae(16, mnist, progress=False), "beta 16", x, y)
     assert healthy.kl > 4 and healthy.active >= 6
     assert collapsed.kl < 0.5 and collapsed.active <= 2
     assert collapsed.spread < healthy.spread
@@ -246,9 +246,9 @@ def test_a_collapsed_cvae_reads_well_to_the_judge_but_loses_diversity(mnist, jud
     # the lesson's point: judge accuracy alone hides collapse. Measured in fast mode (20 samples per label):
     # beta 1 -> judge accuracy 0.40, diversity 0.51; beta 16 -> judge accuracy 0.92, diversity 0.11
     x, y = mnist.x_test[:1000], mnist.y_test[:1000]
-    healthy = collapse.collapse_report(collapse.train_beta_cvae(1, mnist, progress=False), "beta 1", x, y,
+    healthy = collapse.collapse_report(recipes.train_beta_cvae(1, mnist, progress=False), "beta 1", x, y,
                                        judge=judge)
-    collapsed = collapse.collapse_report(collapse.train_beta_cvae(16, mnist, progress=False), "beta 16", x, y,
+    collapsed = collapse.collapse_report(recipes.train_beta_cvae(16, mnist, progress=False), "beta 16", x, y,
                                          judge=judge)
     assert collapsed.judge_accuracy > healthy.judge_accuracy
     assert collapsed.diversity < 0.5 * healthy.diversity
@@ -256,12 +256,12 @@ def test_a_collapsed_cvae_reads_well_to_the_judge_but_loses_diversity(mnist, jud
 
 def test_kl_annealing_ends_at_the_requested_beta(mnist):
     # The model starts with beta = 0 when annealed, so only the schedule can bring it to 4.
-    model = collapse.train_beta_cvae(4, mnist, epochs=2, warmup_epochs=1, progress=False, use_cache=False)
+    model = recipes.train_beta_cvae(4, mnist, epochs=2, warmup_epochs=1, progress=False, use_cache=False)
     assert float(np.asarray(model.beta)) == pytest.approx(4.0)
 
 
 def test_kl_annealing_has_not_reached_beta_before_the_warmup_ends(mnist):
-    model = collapse.train_beta_cvae(4, mnist, epochs=1, warmup_epochs=2, progress=False, use_cache=False)
+    model = recipes.train_beta_cvae(4, mnist, epochs=1, warmup_epochs=2, progress=False, use_cache=False)
     assert float(np.asarray(model.beta)) == pytest.approx(0.0)
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cvae_course import cache, models, settings, trained
+from cvae_course import cache, models, settings
 
 
 @pytest.fixture(autouse=True)
@@ -17,6 +17,22 @@ def test_fast_and_full_mode_models_use_different_files(monkeypatch):
     fast = cache.model_path("cvae")
     monkeypatch.setenv(settings.FAST_ENV, "0")
     assert fast != cache.model_path("cvae") and "fast" in fast.name
+
+
+def test_the_mode_can_be_named_instead_of_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv(settings.FAST_ENV, "1")
+    assert cache.model_path("cvae", "full") != cache.model_path("cvae") == cache.model_path("cvae", "fast")
+
+
+def test_a_shared_model_has_one_file_for_both_modes(monkeypatch):
+    path = cache.model_path("judge", cache.SHARED)
+    assert path.name == f"judge-v{cache.CACHE_VERSION}.keras"
+    assert path not in {cache.model_path("judge", "fast"), cache.model_path("judge", "full")}
+
+
+def test_an_unknown_mode_is_rejected_with_the_choices():
+    with pytest.raises(ValueError, match=r"mode must be one of \('full', 'fast'\), cache.SHARED"):
+        cache.model_path("cvae", "quick")
 
 
 def test_a_model_name_with_a_path_separator_is_rejected():
@@ -56,15 +72,3 @@ def test_a_valid_cached_model_is_loaded_without_training():
     cache.save_model(models.build_cvae(2), "cvae")
     model = cache.load_or_train("cvae", lambda: pytest.fail("should not train"), models.CVAE)
     assert isinstance(model, models.CVAE)
-
-
-def test_the_course_cvae_saved_by_lesson_03_is_what_later_lessons_load():
-    model = models.build_cvae(2, seed=1)
-    trained.save_cvae(model)
-    loaded = trained.load_cvae(train_if_missing=False)
-    np.testing.assert_allclose(loaded.decode([[0.0, 0.5]], [7]), model.decode([[0.0, 0.5]], [7]), atol=1e-6)
-
-
-def test_saving_something_other_than_a_cvae_as_the_course_cvae_is_rejected():
-    with pytest.raises(ValueError, match="model must be a CVAE"):
-        trained.save_cvae(models.build_vae(2))

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from cvae_course import evaluate, losses, models
+from cvae_course import evaluate, losses, models, recipes
 
 
 @pytest.fixture(scope="module")
@@ -87,18 +87,18 @@ def test_diversity_is_positive_when_the_decoder_uses_the_code(cvae):
 
 
 def test_the_judge_classifies_digits_into_ten_classes():
-    judge = evaluate.build_judge()
+    judge = recipes.build_judge()
     assert judge.output_shape == (None, 10)
     assert evaluate.classify(judge, np.zeros((3, 28, 28))).shape == (3,)
 
 
 def test_elbo_terms_are_the_closed_form_kl_and_add_up_to_the_negative_elbo(cvae, images):
     x, y = images
-    rec, kl, total = evaluate.test_elbo_terms(cvae, x, y, seed=3)
+    rec, kl, total = evaluate.mean_elbo_terms(cvae, x, y, seed=3)
     z_mean, z_log_var = cvae.encode_distribution(x, y)
     assert kl == pytest.approx(float(np.mean(losses.kl_divergence(z_mean, z_log_var))), rel=1e-5)
     assert rec + kl == pytest.approx(total, rel=1e-9)
-    assert total == pytest.approx(evaluate.test_negative_elbo(cvae, x, y, seed=3), rel=1e-9)
+    assert total == pytest.approx(evaluate.mean_negative_elbo(cvae, x, y, seed=3), rel=1e-9)
 
 
 def test_elbo_terms_per_image_give_one_reconstruction_and_one_kl_per_image(cvae, images):

@@ -134,7 +134,7 @@ def test_a_wrong_model_is_told_what_to_use_and_how_to_get_one():
 
 @pytest.mark.parametrize("beta", [-1.0, float("inf"), "4", True])
 def test_the_beta_sweep_rejects_a_bad_kl_weight_as_the_models_do(beta):
-    from cvae_course import collapse
+    from cvae_course import recipes
 
     with pytest.raises(ValueError, match="beta must be a finite number >= 0"):
-        collapse.train_beta_cvae(beta)
+        recipes.train_beta_cvae(beta)

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import traitlets
 
-from cvae_course import cache, trained, widgets
+from cvae_course import widgets
 from cvae_course.data import load_mnist
-from cvae_course.models import CVAE, build_cvae, build_vae
+from cvae_course.models import build_cvae, build_vae
 from cvae_course.training import train
 
 ATOL = 1e-5  # graph vs eager float noise; a wrong label or code differs by far more
@@ -340,50 +340,3 @@ def test_set_position_rejects_a_point_off_the_path(model):
 def test_set_styles_rejects_codes_outside_the_slider_range(model):
     with pytest.raises(ValueError, match=r"end must stay within \[-3, 3\]"):
         widgets.Interpolation(model).set_styles([0, 0], [0, -7])
-
-
-# --------------------------------------------------------------------------------------------- loading
-@pytest.fixture
-def empty_cache(tmp_path, monkeypatch):
-    """A fresh cache folder and a quick stand-in for the course recipe (counts its calls)."""
-    monkeypatch.setenv("CVAE_COURSE_CACHE", str(tmp_path))
-    calls = []
-
-    def quick_cvae():
-        calls.append(1)
-        return build_cvae(2, seed=0)
-
-    monkeypatch.setattr(trained, "train_cvae", quick_cvae)
-    return calls
-
-
-def test_a_corrupt_cached_model_is_replaced_not_a_crash(empty_cache, capfd):
-    path = cache.model_path(trained.CVAE_NAME)
-    path.write_bytes(b"this is not a keras file")
-    model = widgets.load_playground_cvae()
-    assert isinstance(model, CVAE) and empty_cache == [1]
-    assert isinstance(cache.load_model(trained.CVAE_NAME, CVAE), CVAE)
-    out, err = capfd.readouterr()
-    assert "could not be loaded" in out and err == ""
-
-
-def test_a_stale_cached_model_of_the_wrong_kind_is_replaced(empty_cache, capfd):
-    cache.save_model(build_vae(2), trained.CVAE_NAME)
-    assert isinstance(widgets.load_playground_cvae(), CVAE) and empty_cache == [1]
-    out, err = capfd.readouterr()
-    assert "stale" in out and err == ""
-
-
-def test_a_valid_cached_model_is_loaded_without_training(empty_cache, model):
-    trained.save_cvae(model)
-    loaded = widgets.load_playground_cvae()
-    assert empty_cache == []
-    np.testing.assert_allclose(loaded.generate(3, z=[0.5, 0.5]), model.generate(3, z=[0.5, 0.5]), atol=1e-6)
-
-
-def test_a_missing_model_is_trained_and_cached_with_a_message(empty_cache, capsys):
-    widgets.load_playground_cvae()
-    assert empty_cache == [1]
-    assert "training one now" in capsys.readouterr().out
-    assert cache.model_path(trained.CVAE_NAME).is_file()
-
