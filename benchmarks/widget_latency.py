@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from cvae_course import recipes, widgets
+from cvae_course import playground, recipes
 from cvae_course.data import load_mnist
 from cvae_course.models import build_cvae
 from cvae_course.training import train
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
     model = quick_cvae() if args.quick else recipes.load_cvae(verbose=True)
     test = load_mnist()
-    play = widgets.Playground(model, test.x_test, test.y_test, seed=0)
+    play = playground.Playground(model, test.x_test, test.y_test, seed=0)
     gen, style, path = play.generator, play.style_transfer, play.interpolation
     rng = np.random.default_rng(0)
 

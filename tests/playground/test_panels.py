@@ -1,11 +1,12 @@
-"""The CVAE playground (cvae_course.widgets): every control, driven from Python, shows what the model generates."""
+"""The playground's panels (cvae_course.playground): every control, driven from Python, shows what the model
+generates."""
 
 import ipywidgets
 import numpy as np
 import pytest
 import traitlets
 
-from cvae_course import widgets
+from cvae_course import playground as pg
 from cvae_course.data import load_mnist
 from cvae_course.models import build_cvae, build_vae
 from cvae_course.training import train
@@ -34,21 +35,21 @@ def wide_model():
 
 @pytest.fixture
 def generator(model):
-    return widgets.Generator(model, seed=0)
+    return pg.Generator(model, seed=0)
 
 
 @pytest.fixture
 def playground(model, mnist):
-    return widgets.Playground(model, mnist.x_test, mnist.y_test, seed=0)
+    return pg.Playground(model, mnist.x_test, mnist.y_test, seed=0)
 
 
 def shown(image: ipywidgets.Image, n: int, ncols: int, scale: int) -> np.ndarray:
     """The cells an Image widget displays, decoded from its PNG bytes."""
-    return widgets.untile(widgets.png_to_array(image.value), n, ncols, scale=scale).astype(int)
+    return pg.untile(pg.png_to_array(image.value), n, ncols, scale=scale).astype(int)
 
 
 def expected_pixels(probabilities) -> np.ndarray:
-    return widgets.ink(probabilities)[..., 0].astype(int)
+    return pg.ink(probabilities)[..., 0].astype(int)
 
 
 # --------------------------------------------------------------------------------------------- generator
@@ -99,18 +100,18 @@ def test_grid_neighbours_step_along_z0_across_and_z1_up(generator):
 
 def test_the_grid_window_must_be_odd_to_have_a_centre(model):
     with pytest.raises(ValueError, match="window must be odd.*got 4; try 5"):
-        widgets.Generator(model, window=4)
+        pg.Generator(model, window=4)
 
 
 def test_latent_sliders_clamp_values_beyond_their_range(generator, model):
     generator.sliders[0].value = 99
-    assert generator.sliders[0].value == widgets.Z_LIMIT
-    np.testing.assert_allclose(generator.last_images[12], model.generate(0, z=[widgets.Z_LIMIT, 0.0])[0], atol=ATOL)
+    assert generator.sliders[0].value == pg.Z_LIMIT
+    np.testing.assert_allclose(generator.last_images[12], model.generate(0, z=[pg.Z_LIMIT, 0.0])[0], atol=ATOL)
 
 
 def test_the_temperature_slider_cannot_reach_zero(generator):
     generator.temperature.value = 0
-    assert generator.temperature.value == widgets.TEMPERATURE_RANGE[0] > 0
+    assert generator.temperature.value == pg.TEMPERATURE_RANGE[0] > 0
 
 
 def test_the_digit_buttons_offer_only_0_to_9(generator):
@@ -164,12 +165,12 @@ def test_set_latent_renders_once_for_all_its_values(generator, monkeypatch):
 
 
 def test_a_wide_latent_space_gets_sliders_for_the_first_four_dimensions(wide_model):
-    gen = widgets.Generator(wide_model)
+    gen = pg.Generator(wide_model)
     assert [s.description for s in gen.sliders] == ["z[0]", "z[1]", "z[2]", "z[3]"]
 
 
 def test_new_random_style_redraws_every_dimension_and_the_picture(wide_model):
-    gen = widgets.Generator(wide_model, seed=3)
+    gen = pg.Generator(wide_model, seed=3)
     before_code, before_image = gen.code.copy(), gen.image.value
     gen.new_style_button.click()
     assert np.all(gen.code != before_code)
@@ -178,7 +179,7 @@ def test_new_random_style_redraws_every_dimension_and_the_picture(wide_model):
 
 
 def test_new_random_style_is_repeatable_with_the_same_seed(wide_model):
-    a, b = widgets.Generator(wide_model, seed=5), widgets.Generator(wide_model, seed=5)
+    a, b = pg.Generator(wide_model, seed=5), pg.Generator(wide_model, seed=5)
     a.new_style()
     b.new_style()
     assert a.code.tolist() == b.code.tolist()
@@ -200,20 +201,20 @@ def test_new_random_style_never_repeats_the_current_code(generator):
 
 
 def test_set_latent_accepts_a_full_code_for_a_wide_latent_space(wide_model):
-    gen = widgets.Generator(wide_model)
+    gen = pg.Generator(wide_model)
     gen.set_latent([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
     np.testing.assert_allclose(gen.code, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], rtol=1e-6)
 
 
 def test_set_latent_in_a_wide_latent_space_takes_the_slider_values_or_the_whole_code(wide_model):
-    gen = widgets.Generator(wide_model)
+    gen = pg.Generator(wide_model)
     with pytest.raises(ValueError, match=r"z must hold 4 values \(one per slider\) or 6 \(the whole code\), got 5"):
         gen.set_latent([0.1, 0.2, 0.3, 0.4, 0.5])
 
 
 def test_a_convolutional_cvae_drives_the_generator_too():
     conv = build_cvae(2, "conv", seed=0)
-    gen = widgets.Generator(conv)
+    gen = pg.Generator(conv)
     gen.set_label(6)
     np.testing.assert_allclose(gen.last_images, conv.generate(6, z=gen.cell_codes()), atol=ATOL)
 
@@ -237,7 +238,7 @@ def test_updates_never_call_predict(generator, monkeypatch):
 
 def test_the_generator_refuses_a_model_that_is_not_a_cvae():
     with pytest.raises(ValueError, match="model must be a trained CVAE"):
-        widgets.Generator(build_vae(2))
+        pg.Generator(build_vae(2))
 
 
 # --------------------------------------------------------------------------------------------- style transfer
@@ -282,7 +283,7 @@ def test_the_test_image_slider_stops_at_the_last_image(playground):
 
 # --------------------------------------------------------------------------------------------- interpolation
 def test_the_t_slider_moves_along_a_path_between_two_styles(model):
-    panel = widgets.Interpolation(model)
+    panel = pg.Interpolation(model)
     start, end = np.array([-2.0, 1.0]), np.array([2.0, -1.0])
     panel.set_labels(6, 6)
     panel.set_styles(start, end)
@@ -295,7 +296,7 @@ def test_the_t_slider_moves_along_a_path_between_two_styles(model):
 
 
 def test_a_path_between_two_labels_starts_and_ends_at_each_label(model):
-    panel = widgets.Interpolation(model)
+    panel = pg.Interpolation(model)
     panel.set_labels(1, 9)
     panel.same_style.value = True
     style = panel.start_style
@@ -306,7 +307,7 @@ def test_a_path_between_two_labels_starts_and_ends_at_each_label(model):
 
 
 def test_halfway_between_two_labels_the_decoder_gets_a_half_and_half_label(model):
-    panel = widgets.Interpolation(model)
+    panel = pg.Interpolation(model)
     panel.set_labels(3, 8)
     panel.set_position(0.5)
     z = (panel.start_style + panel.end_style) / 2
@@ -317,7 +318,7 @@ def test_halfway_between_two_labels_the_decoder_gets_a_half_and_half_label(model
 
 
 def test_the_path_strip_shows_every_step_from_start_to_end(model):
-    panel = widgets.Interpolation(model, steps=5)
+    panel = pg.Interpolation(model, steps=5)
     panel.set_labels(2, 2)
     ts = np.linspace(0, 1, 5)[:, None]
     want = model.generate(2, z=(1 - ts) * panel.start_style + ts * panel.end_style)
@@ -325,7 +326,7 @@ def test_the_path_strip_shows_every_step_from_start_to_end(model):
 
 
 def test_new_styles_change_both_ends_of_the_path(model):
-    panel = widgets.Interpolation(model, seed=0)
+    panel = pg.Interpolation(model, seed=0)
     start, end, before = panel.start_style.copy(), panel.end_style.copy(), panel.path_image.value
     panel.new_styles_button.click()
     assert not np.allclose(panel.start_style, start) and not np.allclose(panel.end_style, end)
@@ -334,9 +335,9 @@ def test_new_styles_change_both_ends_of_the_path(model):
 
 def test_set_position_rejects_a_point_off_the_path(model):
     with pytest.raises(ValueError, match=r"t must be in \[0, 1\].*got 1.5"):
-        widgets.Interpolation(model).set_position(1.5)
+        pg.Interpolation(model).set_position(1.5)
 
 
 def test_set_styles_rejects_codes_outside_the_slider_range(model):
     with pytest.raises(ValueError, match=r"end must stay within \[-3, 3\]"):
-        widgets.Interpolation(model).set_styles([0, 0], [0, -7])
+        pg.Interpolation(model).set_styles([0, 0], [0, -7])
