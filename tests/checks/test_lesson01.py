@@ -1,0 +1,75 @@
+"""Lesson 01's checks (cvae_course.checks.lesson01): right answers pass with a tick, mistakes get the matching hint."""
+
+import numpy as np
+
+from cvae_course import checks, data, models
+from cvae_course._keras import keras, layers, ops
+
+
+# ------------------------------------------------------------------------ reference answers
+def encoder(latent_dim, activation=None, flat_input=False):
+    image = keras.Input(shape=(784,) if flat_input else (28, 28, 1))
+    h = layers.Dense(32, activation="relu")(image if flat_input else layers.Flatten()(image))
+    return keras.Model(image, layers.Dense(latent_dim, activation=activation)(h))
+
+
+def decoder(latent_dim, activation=None):
+    z = keras.Input(shape=(latent_dim,))
+    h = layers.Dense(784, activation=activation)(layers.Dense(32, activation="relu")(z))
+    return keras.Model(z, layers.Reshape((28, 28, 1))(h))
+
+
+def bce(x, logits):
+    return ops.sum(ops.binary_crossentropy(x, logits, from_logits=True), axis=(1, 2, 3))
+
+
+# ------------------------------------------------------------------------ a right answer passes
+def test_right_answers_of_lesson_01_pass_with_a_tick(capsys):
+    checks.check_encoder(encoder)
+    checks.check_decoder(decoder)
+    checks.check_reconstruction_error(bce)
+    checks.check_worst_reconstructions(lambda ae, x, k: np.argsort(-ops.convert_to_numpy(bce(x, ae(x))))[:k])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 4 and all(line.startswith(checks.TICK) for line in lines)
+
+
+# ------------------------------------------------------------------------ typical mistakes
+def test_encoder_with_a_relu_code_layer_is_told_to_stay_linear(fails_with):
+    fails_with(checks.check_encoder, lambda d: encoder(d, activation="relu"), hint="leave the last Dense layer linear")
+
+
+def test_encoder_taking_flat_vectors_is_told_to_flatten_inside(fails_with):
+    fails_with(checks.check_encoder, lambda d: encoder(d, flat_input=True), hint="layers.Flatten()")
+
+
+def test_decoder_ending_in_a_sigmoid_is_told_to_return_logits(fails_with):
+    fails_with(checks.check_decoder, lambda d: decoder(d, activation="sigmoid"), hint="return logits")
+
+
+def test_reconstruction_error_averaged_over_pixels_is_told_to_sum(fails_with):
+    mean_bce = lambda x, l: ops.mean(ops.binary_crossentropy(x, l, from_logits=True), axis=(1, 2, 3))  # noqa: E731
+    fails_with(checks.check_reconstruction_error, mean_bce, hint="sum over the 784 pixels")
+
+
+def test_reconstruction_error_for_the_whole_batch_is_told_one_per_image(fails_with):
+    fails_with(checks.check_reconstruction_error, lambda x, l: ops.sum(bce(x, l)), hint="one per image")
+
+
+def test_reconstruction_error_with_the_wrong_sign_is_told_so(fails_with):
+    fails_with(checks.check_reconstruction_error, lambda x, l: -bce(x, l), hint="wrong sign")
+
+
+def test_reconstruction_error_taking_logits_as_probabilities_is_told_about_logits(fails_with):
+    naive = lambda x, l: -ops.sum(x * ops.log(l) + (1 - x) * ops.log(1 - l), axis=(1, 2, 3))  # noqa: E731
+    fails_with(checks.check_reconstruction_error, naive, hint="logits")
+
+
+def test_worst_reconstructions_sorted_the_wrong_way_is_told_to_sort_by_decreasing_error(fails_with):
+    best = lambda ae, x, k: np.argsort(ops.convert_to_numpy(bce(x, ae(x))))[:k]  # noqa: E731
+    fails_with(checks.check_worst_reconstructions, best, hint="decreasing error")
+
+
+def test_autoencoder_that_did_not_learn_fails_the_learning_check(fails_with):
+    untrained = models.build_autoencoder(2)
+    images = data.load_mnist(50, 10, fast=True).x_test
+    fails_with(checks.check_autoencoder_learned, untrained, images, hint="check build_encoder and build_decoder")
