@@ -22,7 +22,7 @@ def test_importing_the_package_loads_no_tensorflow():
 
 
 def test_importing_the_command_line_loads_no_tensorflow_and_no_keras():
-    assert loaded_after("import cvae_course.cli", ["tensorflow", "keras"]) == []
+    assert loaded_after("import cvae_course.tools.cli", ["tensorflow", "keras"]) == []
 
 
 def test_importing_the_exercise_checks_loads_no_nbgrader():

@@ -31,7 +31,11 @@ from typing import Callable
 
 import nbformat
 
-from cvae_course.exercises import SOLUTIONS
+from cvae_course import settings
+from cvae_course.tools import SOLUTIONS
+from cvae_course.validation import check_positive_int
+
+__all__ = ["FIELDS", "STATUSES", "Limits", "Row", "collect", "grade", "read_csv", "write_csv"]
 
 STATUSES = {
     "graded": "autograded normally; the points are the learner's",
@@ -71,9 +75,7 @@ class Limits:
 
     def __post_init__(self):
         for name in ("cell_timeout", "notebook_timeout", "max_output_lines"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+            check_positive_int(getattr(self, name), name)
 
 
 @dataclass
@@ -329,7 +331,7 @@ def _run_job(job: _Job, template: Path, maxima: dict[str, float], work: Path, ou
     release = nbformat.read(template / "release" / job.notebook / f"{job.notebook}.ipynb", as_version=4)
     source = nbformat.read(template / "source" / job.notebook / f"{job.notebook}.ipynb", as_version=4)
     edited, deleted = _tampering(job.submission, release, source)
-    job_env = {**env, "CVAE_COURSE_CACHE": str(course / "cache")}
+    job_env = {**env, settings.CACHE_ENV: str(course / "cache")}
     deadline = time.monotonic() + limits.notebook_timeout
     state = _nbgrader(["autograde", job.notebook, "--student", job.student_id, "--force"], course, job_env, log, deadline)
     if state == "timeout":
@@ -410,11 +412,21 @@ def grade(
 ) -> list[Row]:
     """Autograde every ``submissions/<student_id>/<notebook>.ipynb`` and write ``out/grades.csv`` and feedback.
 
-    ``fast`` grades in the course's fast mode (small data, few epochs; what the tests are written for).
+    Args:
+        submissions: one folder per student, holding ``<notebook>.ipynb`` (or nbgrader's
+            ``<student>/<notebook>/<notebook>.ipynb``); only read, never changed.
+        out: where ``grades.csv``, ``feedback/``, ``autograded/`` and ``logs/`` go (outside ``submissions``).
+        solutions: the source notebooks in nbgrader's format (default: ``solutions/``).
+        notebooks: grade only these notebook names (default: every notebook in ``solutions``).
+        jobs: notebooks graded in parallel.
+        limits: seconds per cell, seconds per notebook and output lines per cell.
+        fast: grade in the course's fast mode (small data, few epochs; what the tests are written for).
+        report: called with one line per graded notebook.
+
+    Returns the rows of ``grades.csv``, sorted by student and notebook.
     """
     submissions, out = Path(submissions).resolve(), Path(out).resolve()
-    if not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a positive whole number of parallel gradings, got {jobs!r}")
+    jobs = check_positive_int(jobs, "jobs")
     if out == submissions or submissions in out.parents:
         raise ValueError(f"out must be outside the submissions folder (got {out} inside {submissions}); "
                          "otherwise the results would look like a student's folder next time")
@@ -423,7 +435,7 @@ def grade(
     out.mkdir(parents=True, exist_ok=True)
     # nbgrader runs the `alembic` executable found on PATH: put this environment's scripts first.
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    env = {**os.environ, "PATH": path, "CVAE_COURSE_FAST": "1" if fast else "0", "TF_CPP_MIN_LOG_LEVEL": "3",
+    env = {**os.environ, "PATH": path, settings.FAST_ENV: "1" if fast else "0", "TF_CPP_MIN_LOG_LEVEL": "3",
            "PYTHONUNBUFFERED": "1"}
     with tempfile.TemporaryDirectory(prefix="cvae-course-grade-") as tmp:
         work = Path(tmp)

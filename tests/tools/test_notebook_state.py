@@ -1,13 +1,12 @@
 """The lessons are committed as a learner should first see them, with the references nbval needs."""
 
-from pathlib import Path
 
 import nbformat
 import pytest
 
-from cvae_course import notebook_outputs
+from cvae_course.tools import NOTEBOOKS, notebook_state
 
-LESSONS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+LESSONS = sorted(NOTEBOOKS.glob("*.ipynb"))
 
 
 def test_every_lesson_of_the_course_map_exists():
@@ -17,24 +16,24 @@ def test_every_lesson_of_the_course_map_exists():
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
 def test_a_lesson_keeps_only_the_outputs_nbval_checks(path):
-    assert notebook_outputs.problems(nbformat.read(path, as_version=4)) == []
+    assert notebook_state.problems(nbformat.read(path, as_version=4)) == []
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
 def test_a_lesson_has_at_least_one_checked_cell(path):
     nb = nbformat.read(path, as_version=4)
-    assert any(notebook_outputs.is_checked(c) for c in nb.cells)
+    assert any(notebook_state.is_checked(c) for c in nb.cells)
 
 
 def test_a_marked_cell_without_stored_output_is_reported():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(1)")])
-    assert notebook_outputs.problems(nb) == ["cell 0 is marked NBVAL_CHECK_OUTPUT but has no stored output to compare against"]
+    assert notebook_state.problems(nb) == ["cell 0 is marked NBVAL_CHECK_OUTPUT but has no stored output to compare against"]
 
 
 def test_an_unmarked_cell_with_output_is_reported():
     cell = nbformat.v4.new_code_cell("print(1)", execution_count=1,
                                      outputs=[nbformat.v4.new_output("stream", name="stdout", text="1\n")])
-    assert notebook_outputs.problems(nbformat.v4.new_notebook(cells=[cell])) == [
+    assert notebook_state.problems(nbformat.v4.new_notebook(cells=[cell])) == [
         "cell 0 is not marked NBVAL_CHECK_OUTPUT but keeps an output or execution count"
     ]
 
@@ -45,6 +44,6 @@ def test_strip_keeps_marked_outputs_and_clears_the_rest():
         nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(1)", execution_count=1, outputs=list(out)),
         nbformat.v4.new_code_cell("print(1)", execution_count=2, outputs=list(out)),
     ])
-    notebook_outputs.strip(nb)
+    notebook_state.strip(nb)
     assert nb.cells[0].outputs == out and nb.cells[0].execution_count == 1
     assert nb.cells[1].outputs == [] and nb.cells[1].execution_count is None

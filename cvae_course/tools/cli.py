@@ -1,4 +1,8 @@
-"""The ``cvae-course`` command: ``lab`` opens the course; other subcommands serve instructors."""
+"""The cvae-course command: lab opens the course; release, grade and refresh serve instructors and maintainers.
+
+Building the parser imports nothing heavy (no TensorFlow, no nbgrader, no nbformat): each subcommand imports what it
+needs when it runs, so ``cvae-course --help`` answers at once.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
+from cvae_course.tools import EXERCISES, NOTEBOOKS, ROOT, SOLUTIONS
+
+__all__ = ["build_parser", "main"]
 
 
 def _lab(args: argparse.Namespace) -> int:
@@ -27,32 +32,23 @@ def _lab(args: argparse.Namespace) -> int:
     return subprocess.call(cmd, cwd=ROOT, env=os.environ.copy())
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cvae-course", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    lab = sub.add_parser("lab", help="open the course in JupyterLab (other options go to `jupyter lab`)")
-    lab.set_defaults(func=_lab, passes_extra_args=True)
-    _add_instructor_commands(sub)
-    return parser
-
-
 def _release(args: argparse.Namespace) -> int:
-    from cvae_course import exercises
+    from cvae_course.tools import release
 
     if args.check:
-        stale = exercises.stale_exercises(args.solutions, args.exercises)
+        stale = release.stale_exercises(args.solutions, args.exercises)
         if stale:
             print(f"exercises/ is out of date: {', '.join(stale)}. Run `cvae-course release`.")
             return 1
         print("exercises/ matches solutions/.")
         return 0
-    for path in exercises.release(args.solutions, args.exercises):
+    for path in release.release(args.solutions, args.exercises):
         print(f"wrote {path}")
     return 0
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from cvae_course import grading
+    from cvae_course.tools import grading
 
     try:
         limits = grading.Limits(args.cell_timeout, args.notebook_timeout, args.max_output_lines)
@@ -69,8 +65,36 @@ def _grade(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_instructor_commands(sub) -> None:
-    from cvae_course.exercises import EXERCISES, SOLUTIONS
+def _refresh(args: argparse.Namespace) -> int:
+    import nbformat
+
+    from cvae_course.tools import notebook_state
+
+    paths = args.notebooks or sorted(NOTEBOOKS.glob("*.ipynb"))
+    status = 0
+    for path in paths:
+        if not Path(path).is_file():
+            print(f"{path}: no such notebook", file=sys.stderr)
+            status = 1
+            continue
+        if args.check:
+            found = notebook_state.problems(nbformat.read(path, as_version=4))
+        else:
+            found = notebook_state.refresh(path, timeout=args.timeout)
+        for line in found:
+            print(f"{path}: {line}")
+        status |= bool(found)
+        if not found:
+            print(f"{path}: ok")
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``cvae-course`` argument parser: ``lab``, ``release``, ``grade`` and ``refresh``."""
+    parser = argparse.ArgumentParser(prog="cvae-course", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    lab = sub.add_parser("lab", help="open the course in JupyterLab (other options go to `jupyter lab`)")
+    lab.set_defaults(func=_lab, passes_extra_args=True)
 
     release = sub.add_parser("release", help="generate exercises/ from solutions/ with nbgrader's preprocessors")
     release.add_argument("--solutions", type=Path, default=SOLUTIONS, help="source notebooks (default: solutions/)")
@@ -90,8 +114,19 @@ def _add_instructor_commands(sub) -> None:
     grade.add_argument("--full", action="store_true", help="grade in full mode (all data, more epochs; slower)")
     grade.set_defaults(func=_grade)
 
+    refresh = sub.add_parser("refresh", help="re-run lessons in fast mode and store them as committed: outputs "
+                                             "cleared except the cells marked NBVAL_CHECK_OUTPUT")
+    refresh.add_argument("notebooks", nargs="*", type=Path, help="notebooks to refresh (default: every lesson in "
+                                                                  "notebooks/)")
+    refresh.add_argument("--check", action="store_true", help="only report what keeps a notebook from its committed "
+                                                              "state; change nothing")
+    refresh.add_argument("--timeout", type=int, default=1200, help="seconds per cell (default 1200)")
+    refresh.set_defaults(func=_refresh)
+    return parser
+
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``cvae-course`` command with ``argv`` (default: the command line); returns the exit status."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "passes_extra_args", False):

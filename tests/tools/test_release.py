@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cvae_course import cli, exercises
+from cvae_course.tools import cli, release
 
 NOTEBOOKS = ["01_autoencoder", "02_variational_autoencoder", "03_conditional_vae"]
 
@@ -24,29 +24,29 @@ def nbgrader_meta(cell):
 
 
 def test_every_lesson_has_a_solution_and_an_exercise_notebook():
-    assert sorted(p.stem for p in exercises.SOLUTIONS.glob("*.ipynb")) == NOTEBOOKS
-    assert sorted(p.stem for p in exercises.EXERCISES.glob("*.ipynb")) == NOTEBOOKS
+    assert sorted(p.stem for p in release.SOLUTIONS.glob("*.ipynb")) == NOTEBOOKS
+    assert sorted(p.stem for p in release.EXERCISES.glob("*.ipynb")) == NOTEBOOKS
 
 
 def test_exercises_are_up_to_date_with_solutions():
-    stale = exercises.stale_exercises()
+    stale = release.stale_exercises()
     assert stale == [], f"exercises/ is stale ({stale}); run `cvae-course release`"
 
 
 def test_a_changed_solution_makes_its_exercise_stale(tmp_path):
-    shutil.copytree(exercises.SOLUTIONS, tmp_path / "solutions")
-    shutil.copytree(exercises.EXERCISES, tmp_path / "exercises")
+    shutil.copytree(release.SOLUTIONS, tmp_path / "solutions")
+    shutil.copytree(release.EXERCISES, tmp_path / "exercises")
     path = tmp_path / "solutions" / "01_autoencoder.ipynb"
     nb = read(path)
     nb.cells[0].source += "\n\nOne more sentence."
     nbformat.write(nb, path)
-    assert exercises.stale_exercises(tmp_path / "solutions", tmp_path / "exercises") == ["01_autoencoder.ipynb"]
-    exercises.release(tmp_path / "solutions", tmp_path / "exercises")
-    assert exercises.stale_exercises(tmp_path / "solutions", tmp_path / "exercises") == []
+    assert release.stale_exercises(tmp_path / "solutions", tmp_path / "exercises") == ["01_autoencoder.ipynb"]
+    release.release(tmp_path / "solutions", tmp_path / "exercises")
+    assert release.stale_exercises(tmp_path / "solutions", tmp_path / "exercises") == []
 
 
 def test_release_check_command_reports_stale_exercises(tmp_path, capsys):
-    shutil.copytree(exercises.SOLUTIONS, tmp_path / "solutions")
+    shutil.copytree(release.SOLUTIONS, tmp_path / "solutions")
     (tmp_path / "exercises").mkdir()
     args = ["release", "--check", "--solutions", str(tmp_path / "solutions"), "--exercises", str(tmp_path / "exercises")]
     assert cli.main(args) == 1
@@ -57,7 +57,7 @@ def test_release_check_command_reports_stale_exercises(tmp_path, capsys):
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_solutions_have_at_least_four_graded_tasks_each_with_hidden_tests(name):
-    nb = read(exercises.SOLUTIONS / f"{name}.ipynb")
+    nb = read(release.SOLUTIONS / f"{name}.ipynb")
     graded = [c for c in nb.cells if nbgrader_meta(c).get("grade") and nbgrader_meta(c).get("points", 0) > 0]
     with_hidden = [c for c in graded if "### BEGIN HIDDEN TESTS" in c.source]
     assert len(with_hidden) >= 4
@@ -67,9 +67,9 @@ def test_solutions_have_at_least_four_graded_tasks_each_with_hidden_tests(name):
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_exercises_hide_solutions_and_hidden_tests(name):
-    text = (exercises.EXERCISES / f"{name}.ipynb").read_text()
+    text = (release.EXERCISES / f"{name}.ipynb").read_text()
     assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
-    nb = read(exercises.EXERCISES / f"{name}.ipynb")
+    nb = read(release.EXERCISES / f"{name}.ipynb")
     answers = [c.source for c in nb.cells if nbgrader_meta(c).get("solution")]
     assert answers and all("# YOUR CODE HERE" in s and "raise NotImplementedError()" in s for s in answers)
     assert all(not c.get("outputs") for c in nb.cells)
@@ -77,7 +77,7 @@ def test_exercises_hide_solutions_and_hidden_tests(name):
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_first_code_cell_imports_the_course_package_before_keras(name):
-    first = next(c for c in read(exercises.SOLUTIONS / f"{name}.ipynb").cells if c.cell_type == "code")
+    first = next(c for c in read(release.SOLUTIONS / f"{name}.ipynb").cells if c.cell_type == "code")
     imports = [node for node in ast.parse(first.source).body if isinstance(node, (ast.Import, ast.ImportFrom))]
     modules = [(n.module if isinstance(n, ast.ImportFrom) else n.names[0].name).split(".")[0] for n in imports]
     assert modules[0] == "cvae_course" and "tensorflow" not in modules[:1] and "keras" in modules
@@ -86,8 +86,8 @@ def test_first_code_cell_imports_the_course_package_before_keras(name):
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_cells_that_fail_until_solved_carry_the_raises_exception_tag(name):
-    nb = read(exercises.EXERCISES / f"{name}.ipynb")
-    tagged = {i for i, c in enumerate(nb.cells) if exercises.RAISES in c.metadata.get("tags", [])}
+    nb = read(release.EXERCISES / f"{name}.ipynb")
+    tagged = {i for i, c in enumerate(nb.cells) if release.RAISES in c.metadata.get("tags", [])}
     tests = {i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("grade")}
     setup = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
     answers = {i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("solution")}
@@ -109,23 +109,23 @@ def test_failing_cells_follow_names_from_solution_cells_through_later_cells():
         nbformat.v4.new_markdown_cell("f and y"),  # 5: markdown
         top_level,  # 6: fails itself
     ])
-    assert exercises.failing_cells(nb) == [2, 4, 6]
+    assert release.failing_cells(nb) == [2, 4, 6]
 
 
 def test_release_equals_nbgrader_generate_assignment_apart_from_the_tags(tmp_path):
     """The in-memory release is what `nbgrader generate_assignment` writes (minus raises-exception tags)."""
     name = "01_autoencoder"
     (tmp_path / "source" / name).mkdir(parents=True)
-    shutil.copyfile(exercises.SOLUTIONS / f"{name}.ipynb", tmp_path / "source" / name / f"{name}.ipynb")
+    shutil.copyfile(release.SOLUTIONS / f"{name}.ipynb", tmp_path / "source" / name / f"{name}.ipynb")
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
     subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", name], cwd=tmp_path, env=env,
                    check=True, capture_output=True)
     theirs = read(tmp_path / "release" / name / f"{name}.ipynb")
-    ours = read(exercises.EXERCISES / f"{name}.ipynb")
+    ours = read(release.EXERCISES / f"{name}.ipynb")
     for cell in ours.cells:
-        tags = [t for t in cell.metadata.get("tags", []) if t != exercises.RAISES]
+        tags = [t for t in cell.metadata.get("tags", []) if t != release.RAISES]
         if tags:
             cell.metadata["tags"] = tags
         else:
             cell.metadata.pop("tags", None)
-    assert exercises.render(ours) == exercises.render(theirs)
+    assert release.render(ours) == release.render(theirs)

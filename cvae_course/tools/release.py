@@ -19,9 +19,11 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = ROOT / "solutions"
-EXERCISES = ROOT / "exercises"
+from cvae_course.tools import EXERCISES, SOLUTIONS
+
+__all__ = ["EXERCISES", "RAISES", "SOLUTIONS", "expected_exercises", "failing_cells", "release", "release_notebook",
+           "render", "stale_exercises"]
+
 RAISES = "raises-exception"
 
 

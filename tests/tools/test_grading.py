@@ -13,8 +13,7 @@ import nbformat
 import psutil
 import pytest
 
-from cvae_course import cli, grading
-from cvae_course.exercises import EXERCISES, SOLUTIONS
+from cvae_course.tools import EXERCISES, SOLUTIONS, cli, grading
 
 AE = "01_autoencoder"
 NOTEBOOKS = [AE, "02_variational_autoencoder", "03_conditional_vae"]

@@ -6,20 +6,20 @@ execution count: a marked cell with its output cleared is never compared, so its
 So the rule is: every cell is cleared except the marked ones, which keep the output every run gives them
 (shapes, parameter counts, quiz text; nothing that depends on fast or full mode or on randomness).
 
-``python -m cvae_course.notebook_outputs notebooks/*.ipynb`` runs each notebook in fast mode and writes it
-back in that state; :func:`problems` says what is wrong with a notebook as committed.
+``cvae-course refresh [NOTEBOOK ...]`` (:func:`refresh`) runs each notebook in fast mode and writes it back in
+that state; :func:`problems` says what is wrong with a notebook as committed (``cvae-course refresh --check``).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from pathlib import Path
 
 import nbformat
 
 from cvae_course import settings
+
+__all__ = ["CHECK_MARK", "WIDGET_VIEW", "is_checked", "problems", "refresh", "strip"]
 
 CHECK_MARK = "NBVAL_CHECK_OUTPUT"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -76,42 +76,16 @@ def strip(nb):
 def refresh(path: str | os.PathLike, timeout: int = 1200) -> list[str]:
     """Run the notebook at ``path`` in fast mode, keep only the marked outputs, write it back.
 
-    Returns :func:`problems` of the result (empty when all is well).
+    Fast mode is set in the kernel's own environment (this process's environment is left alone). ``timeout`` is
+    in seconds per cell. Returns :func:`problems` of the result (empty when all is well).
     """
     from nbclient import NotebookClient
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    old_fast = os.environ.get(settings.FAST_ENV)
-    os.environ[settings.FAST_ENV] = "1"
-    try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
-    finally:
-        if old_fast is None:
-            os.environ.pop(settings.FAST_ENV, None)
-        else:
-            os.environ[settings.FAST_ENV] = old_fast
+    kernel_env = {**os.environ, settings.FAST_ENV: "1"}
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute(env=kernel_env)
     strip(nb)
     nbformat.write(nb, path)
     return problems(nb)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="+", type=Path)
-    parser.add_argument("--check", action="store_true", help="only report problems; change nothing")
-    args = parser.parse_args(argv)
-    status = 0
-    for path in args.notebooks:
-        found = problems(nbformat.read(path, as_version=4)) if args.check else refresh(path)
-        for line in found:
-            print(f"{path}: {line}")
-        status |= bool(found)
-        if not found:
-            print(f"{path}: ok")
-    return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())

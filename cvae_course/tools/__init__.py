@@ -1,0 +1,20 @@
+"""Instructor and maintainer tools: the ``cvae-course`` command and what it runs.
+
+* :mod:`~cvae_course.tools.cli`: the ``cvae-course`` command (``lab``, ``release``, ``grade``, ``refresh``).
+* :mod:`~cvae_course.tools.release`: ``exercises/`` generated from ``solutions/`` with nbgrader's preprocessors.
+* :mod:`~cvae_course.tools.grading`: nbgrader's autograde over a folder of submissions, with grades.csv and feedback.
+* :mod:`~cvae_course.tools.notebook_state`: the committed state of the lessons (outputs cleared but for the checked
+  ones), and refreshing it.
+
+Nothing here imports TensorFlow or the course's lesson modules: the command answers at once, and grading and
+refreshing run notebooks in their own kernels. The paths below are those of a clone of the course.
+"""
+
+from pathlib import Path
+
+__all__ = ["EXERCISES", "NOTEBOOKS", "ROOT", "SOLUTIONS"]
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
+SOLUTIONS = ROOT / "solutions"
+EXERCISES = ROOT / "exercises"
