@@ -34,6 +34,13 @@ from cvae_course.validation import (
     check_same_length,
 )
 
+__all__ = [
+    "transfer_style", "style_grid", "translation_accuracy", "style_grid_figure", "stroke_features",
+    "style_correlation", "auroc", "roc_curve", "squared_error", "total_ink", "per_class_mean", "score_histograms",
+    "roc_figure", "label_scores", "elbo_classify", "label_gap", "corrupt_labels", "bernoulli_sample",
+    "neighbour_average",
+]
+
 
 # ------------------------------------------------------------------------------------------ style transfer
 def transfer_style(model: CVAE, images, labels, target_labels) -> np.ndarray:

@@ -30,6 +30,11 @@ from cvae_course.validation import (
     check_positive_int,
 )
 
+__all__ = [
+    "ACTIVE_THRESHOLD", "kl_per_latent_dimension", "unit_activity", "active_units", "CollapseReport",
+    "collapse_report", "kl_bars_figure", "samples_figure",
+]
+
 ACTIVE_THRESHOLD = 0.01
 
 
@@ -97,9 +102,17 @@ def collapse_report(model: CVAE, name: str, images, labels, *, judge=None, n_per
                     samples_per_label: int = 6, seed: int = 0) -> CollapseReport:
     """KL per dimension, unit activity, reconstruction (mean -ELBO minus KL) and samples per label for ``model``.
 
-    With a ``judge`` (:func:`cvae_course.recipes.load_judge`) it also measures the judge accuracy of
-    ``n_per_label`` generated digits per label and their diversity against the real ``images``
-    (default: the budget's ``report_samples_per_label``, see :func:`cvae_course.settings.budget`).
+    Args:
+        model: the CVAE to report on.
+        name: its name in the report's row and figures.
+        images: held-out images (N, 28, 28, 1) to measure on.
+        labels: their digits 0-9, shape (N,).
+        judge: with a judge (:func:`cvae_course.recipes.load_judge`) the report also measures the judge accuracy
+            of generated digits and their diversity against the real ``images``.
+        n_per_label: generated digits per label behind those two numbers (default: the budget's
+            ``report_samples_per_label``, see :func:`cvae_course.settings.budget`).
+        samples_per_label: generated digits per label kept for the figures.
+        seed: makes the sampling repeatable.
     """
     x = as_images(images)
     kl_dims = kl_per_latent_dimension(model, x, labels)

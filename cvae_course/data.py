@@ -17,6 +17,11 @@ import numpy as np
 from cvae_course import settings
 from cvae_course.validation import NUM_CLASSES, as_labels, check_positive_int
 
+__all__ = [
+    "MNISTFileError", "MNIST", "one_hot", "blend_labels", "data_source", "read_mnist_npz", "load_mnist",
+    "make_dataset",
+]
+
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
@@ -141,11 +146,14 @@ def load_mnist(
     fast: bool | None = None,
     seed: int = settings.DEFAULT_SEED,
 ) -> MNIST:
-    """Load MNIST as float32 images in [0, 1] of shape (N, 28, 28, 1) and int labels.
+    """Load MNIST as float32 images in [0, 1] of shape (N, 28, 28, 1) and int64 labels 0-9 of shape (N,).
 
-    ``train_size`` / ``test_size`` take a class-balanced random subset. By default they come from the budget of
-    the mode (:func:`cvae_course.settings.budget`; ``fast=None`` follows ``CVAE_COURSE_FAST``): 6,000 training and
-    2,000 test images in fast mode, everything in full mode.
+    Args:
+        train_size: training images to keep, a class-balanced random subset (default: the budget's
+            ``train_size``, :func:`cvae_course.settings.budget`: 6,000 in fast mode, all in full mode).
+        test_size: test images to keep, likewise (default: 2,000 in fast mode, all in full mode).
+        fast: which mode's budget gives the default sizes (None follows ``CVAE_COURSE_FAST``).
+        seed: picks the subsets.
     """
     sizes = settings.budget(None if fast is None else ("fast" if fast else "full"))
     if train_size is None:
@@ -177,6 +185,13 @@ def make_dataset(
     """A ``tf.data.Dataset`` of image batches, or of ``(image, one_hot)`` batches when labels are given.
 
     The shape matches what :class:`cvae_course.models.VAE` and ``CVAE`` expect in ``fit``.
+
+    Args:
+        images: (N, 28, 28, 1) in [0, 1] (or (N, 28, 28), (N, 784)).
+        labels: digits 0-9, shape (N,), for a CVAE; None for image batches only.
+        batch_size: images per batch.
+        shuffle: reshuffle the images every epoch.
+        seed: makes the shuffling repeatable.
     """
     from cvae_course.validation import as_images, check_same_length
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from cvae_course import settings
 
+__all__ = ["PACKAGES", "MIN_PYTHON", "Report", "report"]
+
 PACKAGES = ("tensorflow", "keras", "numpy", "matplotlib", "ipywidgets")
 MIN_PYTHON = (3, 11)
 

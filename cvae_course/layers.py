@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from cvae_course._keras import keras, ops
 
+__all__ = ["Sampling"]
+
 
 @keras.saving.register_keras_serializable(package="cvae_course")
 class Sampling(keras.layers.Layer):

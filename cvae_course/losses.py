@@ -13,6 +13,11 @@ from __future__ import annotations
 
 from cvae_course._keras import keras, ops
 
+__all__ = [
+    "reconstruction_loss", "kl_divergence", "kl_per_dimension", "elbo_terms", "negative_elbo", "linear_kl_schedule",
+    "KLAnnealing",
+]
+
 
 def reconstruction_loss(x, logits):
     """Bernoulli negative log-likelihood -log p(x | z), summed over pixels; one value per image.

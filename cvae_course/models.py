@@ -31,6 +31,11 @@ from cvae_course.validation import (
     check_same_length,
 )
 
+__all__ = [
+    "KINDS", "DEFAULT_HIDDEN", "DEFAULT_FILTERS", "PREDICT_BATCH", "build_encoder", "build_decoder", "sigmoid",
+    "Autoencoder", "LossTerms", "VAE", "CVAE", "build_autoencoder", "build_vae", "build_cvae", "Traced", "traced",
+]
+
 KINDS = ("dense", "conv")
 DEFAULT_HIDDEN = (512, 256)
 DEFAULT_FILTERS = (32, 64)
@@ -53,7 +58,19 @@ def build_encoder(
     hidden: Sequence[int] = DEFAULT_HIDDEN,
     filters: Sequence[int] = DEFAULT_FILTERS,
 ) -> keras.Model:
-    """Image (and one-hot label) -> (z_mean, z_log_var), or -> z when ``variational=False``."""
+    """Image (and one-hot label) -> (z_mean, z_log_var), or -> z when ``variational=False``.
+
+    Args:
+        latent_dim: size of the code, so each output has shape (batch, latent_dim).
+        kind: "dense" (flatten, then Dense layers of ``hidden`` units) or "conv" (stride-2 3x3 convolutions of
+            ``filters`` channels, then one Dense layer of ``hidden[-1]`` units).
+        conditional: also take a one-hot label (batch, 10), concatenated in before the Dense layers.
+        variational: output (z_mean, z_log_var) for a VAE; False outputs one code z (autoencoder).
+        hidden: units of the ReLU Dense layers.
+        filters: channels of the convolutions ("conv" only).
+
+    Returns a functional ``keras.Model`` taking images (batch, 28, 28, 1) in [0, 1] (and labels).
+    """
     latent_dim = check_positive_int(latent_dim, "latent_dim")
     image = keras.Input(shape=(28, 28, 1), name="image")
     inputs = [image]
@@ -88,7 +105,18 @@ def build_decoder(
     hidden: Sequence[int] = DEFAULT_HIDDEN,
     filters: Sequence[int] = DEFAULT_FILTERS,
 ) -> keras.Model:
-    """z (and one-hot label) -> Bernoulli logits of shape (28, 28, 1); sigmoid(logits) is the mean image."""
+    """z (and one-hot label) -> Bernoulli logits of shape (28, 28, 1); sigmoid(logits) is the mean image.
+
+    Args:
+        latent_dim: size of the code z, shape (batch, latent_dim).
+        kind: "dense" (Dense layers of ``hidden`` units in reverse, then 784 logits) or "conv" (Dense to 7 x 7 x
+            ``filters[-1]``, then stride-2 transposed convolutions mirroring the encoder's).
+        conditional: also take a one-hot label (batch, 10), concatenated to z.
+        hidden: units of the ReLU Dense layers (the encoder's, mirrored).
+        filters: channels of the encoder's convolutions, mirrored ("conv" only).
+
+    Returns a functional ``keras.Model`` giving logits (batch, 28, 28, 1): any real number per pixel.
+    """
     latent_dim = check_positive_int(latent_dim, "latent_dim")
     z = keras.Input(shape=(latent_dim,), name="z")
     inputs = [z]
@@ -339,7 +367,15 @@ class CVAE(VAE):
     HINT = "Load the course CVAE with cvae_course.recipes.load_cvae()."
 
     def generate(self, labels, z=None, temperature: float = 1.0, seed: int | None = None) -> np.ndarray:
-        """One image per label; codes ``z`` default to draws from N(0, temperature^2 I)."""
+        """One image per label: mean images (N, 28, 28, 1) in [0, 1].
+
+        Args:
+            labels: the digits 0-9 to draw, shape (N,).
+            z: codes (N, latent_dim), or one code for all labels (default: draws from the prior).
+            temperature: scales the codes: the decoder sees ``temperature * z``, and drawn codes come from
+                N(0, temperature^2 I).
+            seed: makes the drawn codes repeatable.
+        """
         y = as_labels(labels)
         if z is None:
             z = self.sample_prior(len(y), temperature, seed)
@@ -350,7 +386,13 @@ class CVAE(VAE):
 
 
 def build_autoencoder(latent_dim: int = 2, kind: str = "dense", **arch) -> Autoencoder:
-    """A plain autoencoder with a dense or convolutional encoder and decoder."""
+    """A plain autoencoder with a dense or convolutional encoder and decoder.
+
+    Args:
+        latent_dim: size of the code.
+        kind: "dense" or "conv" (see :func:`build_encoder`).
+        **arch: ``hidden`` and ``filters`` for both halves.
+    """
     return Autoencoder(
         build_encoder(latent_dim, kind, variational=False, **arch), build_decoder(latent_dim, kind, **arch)
     )
@@ -360,7 +402,17 @@ def build_vae(
     latent_dim: int = 2, kind: str = "dense", *, beta: float = 1.0, seed: int | None = None,
     loss_terms: LossTerms | None = None, **arch,
 ) -> VAE:
-    """A VAE with a dense or convolutional encoder and decoder."""
+    """A VAE with a dense or convolutional encoder and decoder.
+
+    Args:
+        latent_dim: size of the code z.
+        kind: "dense" or "conv" (see :func:`build_encoder`).
+        beta: weight of the KL term (1 is the true negative ELBO).
+        seed: makes the sampling of z (and of prior codes) repeatable.
+        loss_terms: ``(x, logits, z_mean, z_log_var) -> (reconstruction, kl)``, batch means in nats per image
+            (default :func:`cvae_course.losses.elbo_terms`).
+        **arch: ``hidden`` and ``filters`` for both halves.
+    """
     return VAE(build_encoder(latent_dim, kind, **arch), build_decoder(latent_dim, kind, **arch),
                beta=beta, seed=seed, loss_terms=loss_terms)
 
@@ -369,7 +421,17 @@ def build_cvae(
     latent_dim: int = 2, kind: str = "dense", *, beta: float = 1.0, seed: int | None = None,
     loss_terms: LossTerms | None = None, **arch,
 ) -> CVAE:
-    """A CVAE: the label is concatenated into both encoder and decoder."""
+    """A CVAE: the label is concatenated into both encoder and decoder.
+
+    Args:
+        latent_dim: size of the code z.
+        kind: "dense" or "conv" (see :func:`build_encoder`).
+        beta: weight of the KL term (1 is the true negative ELBO).
+        seed: makes the sampling of z (and of prior codes) repeatable.
+        loss_terms: ``(x, logits, z_mean, z_log_var) -> (reconstruction, kl)``, batch means in nats per image
+            (default :func:`cvae_course.losses.elbo_terms`).
+        **arch: ``hidden`` and ``filters`` for both halves.
+    """
     return CVAE(
         build_encoder(latent_dim, kind, conditional=True, **arch),
         build_decoder(latent_dim, kind, conditional=True, **arch),

@@ -23,6 +23,11 @@ from cvae_course.validation import (
     check_positive_int,
 )
 
+__all__ = [
+    "DIGIT_COLORS", "image_grid", "digits_by_class", "pixel_histogram", "reconstructions", "latent_scatter",
+    "manifold_grid", "interpolation_strip", "generation_grid", "training_curves",
+]
+
 DIGIT_COLORS = "tab10"
 
 
@@ -35,7 +40,16 @@ def _blank(ax) -> None:
 
 def image_grid(images, ncols: int = 10, *, titles: Sequence[str] | None = None, title: str | None = None,
                row_labels: Sequence[str] | None = None, size: float = 0.9) -> Figure:
-    """Images in a grid, ``ncols`` per row, with optional per-image titles and row labels."""
+    """Images in a grid, ``ncols`` per row, with optional per-image titles and row labels.
+
+    Args:
+        images: (N, 28, 28, 1) in [0, 1] (or (N, 28, 28), (N, 784)), drawn dark on white.
+        ncols: images per row.
+        titles: one short title per image.
+        title: a title over the whole figure.
+        row_labels: one label per row, left of it.
+        size: inches per image.
+    """
     x = as_images(images)[..., 0]
     ncols = check_positive_int(ncols, "ncols")
     if len(x) == 0:
@@ -94,7 +108,15 @@ def reconstructions(originals, reconstructed, n: int = 10, *, title: str | None 
 
 def latent_scatter(codes, labels, *, title: str = "Latent space", ax_limit: float | None = None,
                    max_points: int = 5000) -> Figure:
-    """2-D codes coloured by digit (the first two dimensions if there are more)."""
+    """2-D codes coloured by digit (the first two dimensions if there are more).
+
+    Args:
+        codes: (N, latent_dim >= 2), e.g. ``model.encode(images)``.
+        labels: the digit of each code, shape (N,).
+        title: the figure's title.
+        ax_limit: show [-ax_limit, ax_limit] on both axes (default: fit the points).
+        max_points: plot at most this many codes.
+    """
     z = np.asarray(codes, dtype=np.float32)
     y = as_labels(labels)
     if z.ndim != 2 or z.shape[1] < 2 or len(z) != len(y):
@@ -117,7 +139,15 @@ def latent_scatter(codes, labels, *, title: str = "Latent space", ax_limit: floa
 
 def manifold_grid(model, n: int = 15, *, span: float = 2.0, label: int | None = None,
                   title: str | None = None) -> Figure:
-    """Decode an n x n grid of 2-D codes in [-span, span]^2 into one big picture of the latent space."""
+    """Decode an n x n grid of 2-D codes in [-span, span]^2 into one big picture of the latent space.
+
+    Args:
+        model: a VAE or CVAE with a 2-D latent space.
+        n: codes per side.
+        span: the grid covers [-span, span] on both axes.
+        label: for a CVAE, the digit to draw everywhere.
+        title: the figure's title.
+    """
     n = check_positive_int(n, "n")
     span = check_positive_float(span, "span")
     if model.latent_dim != 2:
@@ -139,8 +169,14 @@ def manifold_grid(model, n: int = 15, *, span: float = 2.0, label: int | None = 
 def interpolation_strip(model, z_start, z_end, steps: int = 10, *, labels=None, title: str | None = None) -> Figure:
     """Decode codes on the straight line from ``z_start`` to ``z_end``.
 
-    For a CVAE, ``labels`` is one label for the whole strip or a (start, end) pair whose one-hot vectors
-    are interpolated too (morphing one digit into another in the same style).
+    Args:
+        model: a VAE or CVAE.
+        z_start: the first code, shape (latent_dim,).
+        z_end: the last code, shape (latent_dim,).
+        steps: codes along the line, both ends included.
+        labels: for a CVAE, one digit for the whole strip, or a (start, end) pair whose one-hot rows are blended
+            too (:func:`cvae_course.data.blend_labels`: one digit morphs into another in the same style).
+        title: the figure's title.
     """
     steps = check_positive_int(steps, "steps")
     a, b = as_latent(z_start, model.latent_dim, "z_start")[0], as_latent(z_end, model.latent_dim, "z_end")[0]
@@ -163,7 +199,15 @@ def interpolation_strip(model, z_start, z_end, steps: int = 10, *, labels=None, 
 
 def generation_grid(model, n_per_label: int = 10, *, temperature: float = 1.0, seed: int = 0,
                     title: str | None = None) -> Figure:
-    """One row per requested digit 0-9, ``n_per_label`` samples each, from a CVAE."""
+    """One row per requested digit 0-9, ``n_per_label`` samples each, from a CVAE.
+
+    Args:
+        model: a CVAE.
+        n_per_label: samples per digit (one row each).
+        temperature: codes are drawn from N(0, temperature^2 I).
+        seed: makes the draws repeatable.
+        title: the figure's title.
+    """
     n = check_positive_int(n_per_label, "n_per_label")
     labels = np.repeat(np.arange(NUM_CLASSES), n)
     imgs = model.generate(labels, temperature=temperature, seed=seed)

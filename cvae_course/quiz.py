@@ -19,6 +19,8 @@ from typing import Sequence
 
 from cvae_course.validation import check_text
 
+__all__ = ["LETTERS", "Question", "Quiz"]
+
 LETTERS = "abcdefghij"
 
 

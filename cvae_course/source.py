@@ -5,6 +5,8 @@ from __future__ import annotations
 import inspect
 import textwrap
 
+__all__ = ["source_of", "show_source"]
+
 
 def source_of(obj) -> str:
     """The source code of a function, class or method, dedented."""

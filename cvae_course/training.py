@@ -13,6 +13,8 @@ import time
 from cvae_course._keras import keras
 from cvae_course.validation import check_positive_float, check_positive_int
 
+__all__ = ["STEPS_PER_EXECUTION", "format_logs", "ProgressLine", "train"]
+
 _SHOWN = ("loss", "reconstruction", "kl", "val_loss")
 
 # Training steps run per call into TensorFlow. One Python round trip per batch costs about as much as
@@ -102,8 +104,21 @@ def train(
 ) -> keras.callbacks.History:
     """Compile ``model`` with Adam if it is not compiled yet, then ``fit`` it quietly.
 
-    ``x`` is what the model takes: images for the autoencoder and the VAE, ``(images, labels_one_hot)``
-    for the CVAE, or a ``tf.data.Dataset`` from :func:`cvae_course.data.make_dataset`.
+    Args:
+        model: an autoencoder, VAE or CVAE from :mod:`cvae_course.models` (or any Keras model that computes
+            its own loss).
+        x: what the model takes: images (N, 28, 28, 1) for the autoencoder and the VAE, ``(images,
+            labels_one_hot)`` with one-hot rows (N, 10) for the CVAE, or a ``tf.data.Dataset`` from
+            :func:`cvae_course.data.make_dataset`.
+        epochs: passes over the training images.
+        batch_size: images per training step (ignored for a dataset, which is batched already).
+        learning_rate: Adam's step size (used only when the model is not compiled yet).
+        validation_data: e.g. ``(x_test,)``, scored after each epoch (``val_loss`` in the history).
+        callbacks: extra Keras callbacks, e.g. :class:`cvae_course.losses.KLAnnealing`.
+        progress: show one progress line (epoch, loss, reconstruction, KL in nats per image).
+        shuffle: shuffle the images each epoch (a dataset shuffles itself).
+
+    Returns Keras's ``History``: per-epoch ``loss``, ``reconstruction`` and ``kl`` in nats per image.
     """
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")

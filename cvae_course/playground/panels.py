@@ -121,6 +121,13 @@ class Generator(_Panel):
     itself, columns step along z[0] (left to right) and rows along z[1] (top row highest), ``step`` apart.
     Every cell is ``model.generate(digit, z=cell_code, temperature=t)``: the decoder sees ``t * z``, so a low
     temperature pulls every cell towards the digit's average style and a high one pushes it to the fringes.
+
+    Args:
+        model: a trained CVAE.
+        window: cells per side of the grid (odd, so that the slider code sits in the centre).
+        step: distance between neighbouring cells in latent units.
+        scale: screen pixels per image pixel.
+        seed: makes "new random style" repeatable.
     """
 
     def __init__(self, model: CVAE, *, window: int = 5, step: float = 0.5, scale: int = 3, seed: int = 0):
@@ -226,6 +233,13 @@ class StyleTransfer(_Panel):
 
     The style is the code ``model.encode(image, own_label)``; the ten digits are ``model.generate(range(10),
     z=style)``: only the label changes, so slant, thickness and width carry over.
+
+    Args:
+        model: a trained CVAE.
+        images: real digits (N, 28, 28, 1) in [0, 1] to pick from, e.g. the test set.
+        labels: their digits 0-9, shape (N,).
+        scale: screen pixels per image pixel.
+        seed: makes "random digit" repeatable.
     """
 
     def __init__(self, model: CVAE, images, labels, *, scale: int = 2, seed: int = 0):
@@ -284,6 +298,12 @@ class Interpolation(_Panel):
     At position t the decoder gets the code ``(1 - t) z_a + t z_b`` and the label ``(1 - t) onehot(a) +
     t onehot(b)``: with equal digits you morph one style into another, with equal styles ("same style")
     one digit into another, and in between the CVAE has to draw half a 3 and half an 8.
+
+    Args:
+        model: a trained CVAE.
+        steps: pictures in the strip along the path.
+        scale: screen pixels per image pixel.
+        seed: makes the end styles (and "new styles") repeatable.
     """
 
     def __init__(self, model: CVAE, *, steps: int = 9, scale: int = 2, seed: int = 0):
@@ -326,7 +346,8 @@ class Interpolation(_Panel):
 
     def set_styles(self, start: Sequence[float], end: Sequence[float]) -> None:
         """The codes at the two ends of the path (each value in [-3, 3])."""
-        start, end = check_code(start, self.latent_dim, "start", Z_LIMIT), check_code(end, self.latent_dim, "end", Z_LIMIT)
+        start = check_code(start, self.latent_dim, "start", Z_LIMIT)
+        end = check_code(end, self.latent_dim, "end", Z_LIMIT)
         with self.hold(self._render_path):
             self.start_style, self.end_style = start, end
 
@@ -358,7 +379,15 @@ class Interpolation(_Panel):
 
 
 class Playground(widgets.VBox):
-    """All three panels for one CVAE; ``set_label`` / ``set_latent`` / ``set_temperature`` drive the generator."""
+    """All three panels for one CVAE; ``set_label`` / ``set_latent`` / ``set_temperature`` drive the generator.
+
+    Args:
+        model: a trained CVAE (:func:`cvae_course.recipes.load_cvae`).
+        images: real digits for the style transfer panel (default: the test set of
+            :func:`cvae_course.data.load_mnist`).
+        labels: their digits 0-9.
+        seed: makes every random button repeatable.
+    """
 
     def __init__(self, model: CVAE, images=None, labels=None, *, seed: int = 0):
         super().__init__()
