@@ -65,19 +65,27 @@ def style_grid(model: CVAE, images, labels) -> np.ndarray:
     return out.reshape(n, NUM_CLASSES, 28, 28, 1)
 
 
+def _translations(model: CVAE, images, labels):
+    """Every image rewritten as each of the nine digits it is not: (translations (9N, 28, 28, 1), the writer of
+    each, an index into ``images`` (9N,), the target digit of each (9N,)). The own label is left out:
+    "translating" a 3 into a 3 is only a reconstruction."""
+    x, y = as_images(images), as_labels(labels)
+    grid = style_grid(model, x, y).reshape(-1, 28, 28, 1)
+    targets = np.tile(np.arange(NUM_CLASSES), len(x))
+    writers = np.repeat(np.arange(len(x)), NUM_CLASSES)
+    keep = targets != y[writers]
+    return grid[keep], writers[keep], targets[keep]
+
+
 def translation_accuracy(model: CVAE, judge, images, labels) -> tuple[float, np.ndarray]:
     """(overall, per target digit) share of translations to *another* digit that the judge reads as the target.
 
     Each image is rewritten as each of the nine digits it is not; the own label is left out because
     "translating" a 3 into a 3 is only a reconstruction.
     """
-    x, y = as_images(images), as_labels(labels)
-    grid = style_grid(model, x, y).reshape(-1, 28, 28, 1)
-    targets = np.tile(np.arange(NUM_CLASSES), len(x))
-    sources = np.repeat(y, NUM_CLASSES)
-    keep = targets != sources
-    hits = classify(judge, grid[keep]) == targets[keep]
-    per_target = np.array([hits[targets[keep] == k].mean() for k in range(NUM_CLASSES)])
+    translated, _, targets = _translations(model, images, labels)
+    hits = classify(judge, translated) == targets
+    per_target = np.array([hits[targets == k].mean() for k in range(NUM_CLASSES)])
     return float(hits.mean()), per_target
 
 
@@ -125,17 +133,14 @@ def style_correlation(model: CVAE, images, labels) -> dict[str, float]:
     Each feature is standardised within its digit class first (a 1 always has less ink than an 8), then
     correlated over all (writer, other target digit) pairs: 0 means the style is lost, 1 fully kept.
     """
-    x, y = as_images(images), as_labels(labels)
-    grid = style_grid(model, x, y).reshape(-1, 28, 28, 1)
-    targets = np.tile(np.arange(NUM_CLASSES), len(x))
-    sources = np.repeat(y, NUM_CLASSES)
-    keep = targets != sources
-    src_feats = stroke_features(x)
-    out_feats = stroke_features(grid[keep])
+    translated, writers, targets = _translations(model, images, labels)
+    src_feats = stroke_features(images)
+    out_feats = stroke_features(translated)
+    sources = as_labels(labels)[writers]
     result = {}
     for name, src, out in zip(("ink", "slant"), src_feats, out_feats):
-        a = _zscore_within(np.repeat(src, NUM_CLASSES)[keep], sources[keep])
-        b = _zscore_within(out, targets[keep])
+        a = _zscore_within(src[writers], sources)
+        b = _zscore_within(out, targets)
         result[name] = float(np.corrcoef(a, b)[0, 1])
     return result
 

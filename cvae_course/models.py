@@ -421,16 +421,9 @@ def build_cvae(
     latent_dim: int = 2, kind: str = "dense", *, beta: float = 1.0, seed: int | None = None,
     loss_terms: LossTerms | None = None, **arch,
 ) -> CVAE:
-    """A CVAE: the label is concatenated into both encoder and decoder.
+    """A CVAE: the one-hot label is concatenated into both encoder and decoder.
 
-    Args:
-        latent_dim: size of the code z.
-        kind: "dense" or "conv" (see :func:`build_encoder`).
-        beta: weight of the KL term (1 is the true negative ELBO).
-        seed: makes the sampling of z (and of prior codes) repeatable.
-        loss_terms: ``(x, logits, z_mean, z_log_var) -> (reconstruction, kl)``, batch means in nats per image
-            (default :func:`cvae_course.losses.elbo_terms`).
-        **arch: ``hidden`` and ``filters`` for both halves.
+    Args: the same as :func:`build_vae`'s.
     """
     return CVAE(
         build_encoder(latent_dim, kind, conditional=True, **arch),

@@ -76,16 +76,22 @@ def as_labels(labels, name: str = "labels") -> np.ndarray:
     return arr
 
 
-def as_one_hot(one_hot, name: str = "labels_one_hot") -> np.ndarray:
-    """Check a (N, 10) one-hot array and return it as float32."""
-    x = np.asarray(one_hot, dtype=np.float32)
+def _label_rows(rows, name: str) -> np.ndarray:
+    """Finite float32 rows of shape (N, 10), one column per digit."""
+    x = np.asarray(rows, dtype=np.float32)
     if x.ndim != 2 or x.shape[1] != NUM_CLASSES:
         raise ValueError(
-            f"{name} must have shape (N, {NUM_CLASSES}) (one column per digit), got {_shape_of(one_hot)}. "
+            f"{name} must have shape (N, {NUM_CLASSES}) (one column per digit), got {_shape_of(rows)}. "
             "Build it with cvae_course.data.one_hot(labels)."
         )
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name} contains NaN or infinite values.")
+    return x
+
+
+def as_one_hot(one_hot, name: str = "labels_one_hot") -> np.ndarray:
+    """Check a (N, 10) one-hot array and return it as float32."""
+    x = _label_rows(one_hot, name)
     if not (np.all((x == 0) | (x == 1)) and np.all(x.sum(axis=1) == 1)):
         raise ValueError(f"{name} must have exactly one 1 per row and 0 elsewhere.")
     return x
@@ -94,10 +100,8 @@ def as_one_hot(one_hot, name: str = "labels_one_hot") -> np.ndarray:
 def as_soft_labels(rows, name: str = "labels") -> np.ndarray:
     """Check label rows of shape (N, 10) whose entries are >= 0 and sum to 1 per row (one-hot rows, or blends of
     two digits as in an interpolation); returns them as float32."""
-    x = np.asarray(rows, dtype=np.float32)
-    if x.ndim != 2 or x.shape[1] != NUM_CLASSES:
-        raise ValueError(f"{name} must have shape (N, {NUM_CLASSES}) (one column per digit), got {_shape_of(rows)}.")
-    if not np.all(np.isfinite(x)) or np.any(x < 0) or not np.allclose(x.sum(axis=1), 1.0, atol=1e-4):
+    x = _label_rows(rows, name)
+    if np.any(x < 0) or not np.allclose(x.sum(axis=1), 1.0, atol=1e-4):
         raise ValueError(f"{name} rows must hold weights >= 0 that sum to 1 (a one-hot row, or a blend of two "
                          "digits such as 0.3 * one_hot(3) + 0.7 * one_hot(8)).")
     return x
