@@ -4,6 +4,14 @@ A learner picks an option and presses "Check"; the feedback says whether the pic
 answer and explains it. The plain text of a quiz (what a frontend without widgets shows, and what nbval
 compares) depends only on the questions: no shuffling, no widget ids. Answers never appear in it.
 
+The questions of each lesson live in package data, ``cvae_course/quizzes/<lesson>.toml``, not in the notebook:
+a learner who reads the lesson's cells does not see the answers before answering. A lesson shows its quiz with
+
+    quiz.load("02_variational_autoencoder")
+
+and a quiz file holds a title and ``[[question]]`` tables with ``prompt``, ``options``, ``answer`` (the index of
+the right option, 0 = a) and ``explanation``. Questions can also be built in code::
+
     quiz.Quiz([
         quiz.Question("What does the KL term pull q(z|x) towards?",
                       ["the data", "the prior N(0, I)", "the decoder"], answer=1,
@@ -14,12 +22,14 @@ compares) depends only on the questions: no shuffling, no widget ids. Answers ne
 from __future__ import annotations
 
 import html
+import tomllib
 from dataclasses import dataclass
+from importlib import resources
 from typing import Sequence
 
 from cvae_course.validation import check_text
 
-__all__ = ["LETTERS", "Question", "Quiz"]
+__all__ = ["LETTERS", "Question", "Quiz", "available", "load"]
 
 LETTERS = "abcdefghij"
 
@@ -67,9 +77,11 @@ class Question:
             return "Pick one of the options first."
         if not isinstance(choice, int) or not 0 <= choice < len(self.options):
             raise ValueError(f"choice must be an option index 0-{len(self.options) - 1} or None, got {choice!r}")
+        # An option that ends with its own full stop must not get a second one.
+        answer = self.option_label(self.answer).rstrip(".")
         if choice == self.answer:
-            return f"Correct: {self.option_label(self.answer)}. {self.explanation}"
-        return f"Not quite. The answer is {self.option_label(self.answer)}. {self.explanation}"
+            return f"Correct: {answer}. {self.explanation}"
+        return f"Not quite. The answer is {answer}. {self.explanation}"
 
 
 class Quiz:
@@ -122,9 +134,7 @@ class Quiz:
     @staticmethod
     def _checker(question: Question, chooser, feedback):
         def on_click(_button):
-            text = question.feedback(chooser.value)
-            colour = "green" if chooser.value == question.answer else ("gray" if chooser.value is None else "firebrick")
-            feedback.value = f'<span style="color:{colour}">{html.escape(text)}</span>'
+            feedback.value = feedback_html(question, chooser.value)
 
         return on_click
 
@@ -133,3 +143,54 @@ class Quiz:
         bundle = dict(self.widget._repr_mimebundle_() or {})
         bundle["text/plain"] = self.text()
         return bundle
+
+
+# The feedback text keeps the theme's own text colour (readable in the light and the dark theme alike); the verdict
+# is carried by a bold word and a coloured bar beside it, from JupyterLab's theme variables (with fallbacks for
+# frontends without them), never by the colour of the text alone.
+_BAR = {
+    "right": "var(--jp-success-color1, #388e3c)",
+    "wrong": "var(--jp-error-color1, #d32f2f)",
+    "none": "var(--jp-border-color1, #9e9e9e)",
+}
+
+
+def feedback_html(question: Question, choice: int | None) -> str:
+    """The HTML shown under a question after "Check": the verdict and explanation, themed for light and dark."""
+    text = question.feedback(choice)
+    kind = "none" if choice is None else ("right" if choice == question.answer else "wrong")
+    verdict = {"right": "Correct:", "wrong": "Not quite.", "none": ""}[kind]
+    rest = text[len(verdict):].lstrip() if verdict and text.startswith(verdict) else text
+    head = f"<b>{html.escape(verdict)}</b> " if verdict else ""
+    return (f'<div class="cvae-quiz-feedback cvae-quiz-{kind}" style="border-left: 4px solid {_BAR[kind]}; '
+            f'padding: 2px 0 2px 8px; color: var(--jp-content-font-color1, inherit);">'
+            f"{head}{html.escape(rest)}</div>")
+
+
+def available() -> list[str]:
+    """The lessons that have a quiz file, e.g. ['00_welcome', '01_autoencoder', ...]."""
+    folder = resources.files("cvae_course") / "quizzes"
+    return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load(lesson: str) -> Quiz:
+    """The self-check quiz of ``lesson`` (a notebook name without .ipynb), read from the package's quiz files."""
+    names = available()
+    if lesson not in names:
+        raise ValueError(f"there is no quiz for lesson {lesson!r}; the quizzes are {names}")
+    path = resources.files("cvae_course") / "quizzes" / f"{lesson}.toml"
+    try:
+        spec = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"the quiz file of {lesson!r} is not valid TOML ({err}); fix cvae_course/quizzes/"
+                         f"{lesson}.toml") from err
+    raw = spec.get("question")
+    if not isinstance(raw, list) or not raw:
+        raise ValueError(f"the quiz file of {lesson!r} has no [[question]] tables")
+    questions = []
+    for i, q in enumerate(raw):
+        missing = sorted({"prompt", "options", "answer", "explanation"} - set(q))
+        if missing:
+            raise ValueError(f"question {i + 1} of the quiz of {lesson!r} lacks {missing}")
+        questions.append(Question(q["prompt"], q["options"], q["answer"], q["explanation"]))
+    return Quiz(questions, spec.get("title", "Self-check"))

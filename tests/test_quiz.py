@@ -101,7 +101,7 @@ def test_pressing_check_on_the_right_option_shows_correct_feedback():
     quiz.widget
     quiz.choosers[0].value = 1
     quiz.buttons[0].click()
-    assert "Correct: (b) the prior N(0, I)." in quiz.feedbacks[0].value
+    assert "<b>Correct:</b> (b) the prior N(0, I)." in quiz.feedbacks[0].value
 
 
 def test_pressing_check_on_a_wrong_option_reveals_the_answer():
@@ -109,7 +109,7 @@ def test_pressing_check_on_a_wrong_option_reveals_the_answer():
     quiz.widget
     quiz.choosers[0].value = 2
     quiz.buttons[0].click()
-    assert "Not quite. The answer is (b) the prior N(0, I)." in quiz.feedbacks[0].value
+    assert "<b>Not quite.</b> The answer is (b) the prior N(0, I)." in quiz.feedbacks[0].value
 
 
 def test_each_question_gets_its_own_feedback():
@@ -137,3 +137,35 @@ def test_a_quiz_needs_questions():
 def test_a_quiz_accepts_only_question_objects():
     with pytest.raises(ValueError, match=r"questions\[1\] must be a quiz.Question, got str"):
         Quiz([make_question(), "What is a VAE?"])
+
+
+# ------------------------------------------------------------------------------------------- the quiz files
+from cvae_course import quiz as quiz_module  # noqa: E402
+
+
+def test_every_lesson_quiz_loads_from_package_data():
+    names = quiz_module.available()
+    assert names, "no quiz files found in cvae_course/quizzes"
+    for name in names:
+        loaded = quiz_module.load(name)
+        assert loaded.questions and loaded.text().startswith(loaded.title)
+
+
+def test_an_unknown_lesson_names_the_quizzes_there_are():
+    with pytest.raises(ValueError, match=r"no quiz for lesson '99_nothing'; the quizzes are \['00_welcome'"):
+        quiz_module.load("99_nothing")
+
+
+def test_feedback_never_doubles_the_full_stop_of_an_option():
+    q = make_question(options=["the data.", "the prior N(0, I).", "the decoder."])
+    assert q.feedback(1).startswith("Correct: (b) the prior N(0, I). KL")
+    assert ".." not in q.feedback(0)
+
+
+def test_feedback_keeps_the_theme_text_colour_and_marks_the_verdict_with_a_bar():
+    q = make_question()
+    right, wrong = quiz_module.feedback_html(q, 1), quiz_module.feedback_html(q, 0)
+    assert "color: var(--jp-content-font-color1" in right and "--jp-success-color1" in right
+    assert "--jp-error-color1" in wrong and "<b>Not quite.</b> The answer is (b)" in wrong
+    assert "<b>Correct:</b> (b) the prior" in right
+    assert "firebrick" not in right + wrong and "green" not in right + wrong

@@ -19,9 +19,10 @@ import nbformat
 
 from cvae_course import settings
 
-__all__ = ["CHECK_MARK", "WIDGET_VIEW", "is_checked", "problems", "refresh", "strip"]
+__all__ = ["CHECK_MARK", "CLAIM_TAG", "WIDGET_VIEW", "is_checked", "is_claim_cell", "problems", "refresh", "strip"]
 
 CHECK_MARK = "NBVAL_CHECK_OUTPUT"
+CLAIM_TAG = "claim"  # the tag of a claim cell (cvae_course.claims); its input is hidden in JupyterLab
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
@@ -34,12 +35,33 @@ def is_checked(cell) -> bool:
     return bool(first and CHECK_MARK in first[0]) or "nbval-check-output" in tags
 
 
+def is_claim_cell(cell) -> bool:
+    """True for a code cell tagged as a claim cell."""
+    return cell.get("cell_type") == "code" and CLAIM_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def _claim_problems(i: int, cell) -> list[str]:
+    """A claim cell is tagged, has its input hidden, and is the only kind of cell that calls claim(...)."""
+    calls_claim = "claim(" in cell.get("source", "")
+    if is_claim_cell(cell):
+        hidden = cell.get("metadata", {}).get("jupyter", {}).get("source_hidden", False)
+        found = [] if hidden else [f"cell {i} is a claim cell whose input is not hidden "
+                                   '(set metadata "jupyter": {"source_hidden": true})']
+        if not calls_claim:
+            found.append(f"cell {i} is tagged {CLAIM_TAG!r} but checks no claim(...)")
+        return found
+    if calls_claim:
+        return [f"cell {i} calls claim(...) but is not tagged {CLAIM_TAG!r} (claims go in hidden claim cells)"]
+    return []
+
+
 def problems(nb) -> list[str]:
     """What keeps ``nb`` from the committed state; empty when it is right."""
     found = ["the notebook stores widget state (metadata.widgets)"] if "widgets" in nb.metadata else []
     for i, cell in enumerate(nb.cells):
         if cell.get("cell_type") != "code":
             continue
+        found += _claim_problems(i, cell)
         outputs = cell.get("outputs", [])
         for out in outputs:
             if out.get("output_type") == "error":

@@ -47,3 +47,32 @@ def test_strip_keeps_marked_outputs_and_clears_the_rest():
     notebook_state.strip(nb)
     assert nb.cells[0].outputs == out and nb.cells[0].execution_count == 1
     assert nb.cells[1].outputs == [] and nb.cells[1].execution_count is None
+
+
+def _claim_cell(source="claim('one is one', 1 == 1)", hidden=True, tags=("claim",)):
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["tags"] = list(tags)
+    if hidden:
+        cell.metadata["jupyter"] = {"source_hidden": True}
+    return cell
+
+
+def test_a_hidden_tagged_claim_cell_is_in_order():
+    assert notebook_state.problems(nbformat.v4.new_notebook(cells=[_claim_cell()])) == []
+
+
+def test_a_claim_cell_must_hide_its_input():
+    nb = nbformat.v4.new_notebook(cells=[_claim_cell(hidden=False)])
+    assert notebook_state.problems(nb) == [
+        'cell 0 is a claim cell whose input is not hidden (set metadata "jupyter": {"source_hidden": true})']
+
+
+def test_a_claim_outside_a_claim_cell_is_reported():
+    nb = nbformat.v4.new_notebook(cells=[_claim_cell(tags=())])
+    assert notebook_state.problems(nb) == [
+        "cell 0 calls claim(...) but is not tagged 'claim' (claims go in hidden claim cells)"]
+
+
+def test_a_claim_cell_without_a_claim_is_reported():
+    nb = nbformat.v4.new_notebook(cells=[_claim_cell(source="x = 1")])
+    assert notebook_state.problems(nb) == ["cell 0 is tagged 'claim' but checks no claim(...)"]
