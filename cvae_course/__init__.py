@@ -14,8 +14,10 @@ For learners (what the lessons import, e.g. ``from cvae_course import data, plot
 * :mod:`~cvae_course.evaluate`, :mod:`~cvae_course.plots`, :mod:`~cvae_course.applications`,
   :mod:`~cvae_course.collapse`: metrics, pictures, lesson 05's applications and posterior collapse.
 * :mod:`~cvae_course.playground`: the widgets of lesson 04.
-* :mod:`~cvae_course.quiz`, :mod:`~cvae_course.source`, :mod:`~cvae_course.environment`: self-check quizzes,
-  showing the package's source in a lesson, the setup check of lesson 00.
+* :mod:`~cvae_course.quiz`, :mod:`~cvae_course.source`, :mod:`~cvae_course.environment`: self-check quizzes
+  (their questions in ``quizzes/*.toml``), showing the package's source in a lesson, the setup check of lesson 00.
+* :mod:`~cvae_course.claims`: claim cells, which check each sentence of a lesson that states a result against the
+  run that produced it.
 * :mod:`~cvae_course.validation`: the argument checks every public function uses.
 
 For the exercises: :mod:`~cvae_course.checks` (the checks the test cells of ``solutions/`` and ``exercises/``
