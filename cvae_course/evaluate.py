@@ -30,6 +30,19 @@ digits (the floor):
   is to blame), and it is biased upwards for small sets: read it against the floor of real digits of the same count.
 * :meth:`RealDigits.atypicality`: per image, how far it lies from every real digit of its label in the judge's
   features (1 = a typical real digit); it ranks samples, to find the smudges to look at.
+
+Yardsticks and likelihoods (lessons 00 and 02):
+
+* :func:`average_digit` and :func:`average_digit_nll`: the "model" that draws the average training digit for every
+  image, and its reconstruction loss: the baseline every model must beat, computed one way for every lesson.
+* :func:`entropy_floor`: the lowest binary cross-entropy any model can reach on grey (not binarized) pixels, the
+  pixels' own entropy: about 45.5 nats per MNIST test image, under every model of the course.
+* :func:`importance_sampled_nll`: an estimate of -log p(x) (or -log p(x | label)) by importance sampling with S codes
+  per image (the IWAE bound of Burda, Grosse and Salakhutdinov, 2016): never above the -ELBO on average, and closer
+  to -log p(x) as S grows. :func:`importance_log_weights` and :func:`log_mean_exp` are its two halves, for models
+  whose weights are computed otherwise (e.g. a CVAE with a learned prior network).
+* :func:`aggregate_posterior_variance` and :func:`aggregate_posterior_density`: the codes of all images together,
+  q(z) = mean over x of q(z | x), which the ELBO pulls towards the prior N(0, I) but does not make equal to it.
 """
 
 from __future__ import annotations
@@ -57,6 +70,10 @@ __all__ = [
     "frechet_distance", "generate_per_label", "judge_confidence", "judge_features", "judge_probabilities",
     "mean_elbo_terms", "mean_negative_elbo", "mean_pairwise_distance", "negative_elbo_per_image", "quality_of",
     "sample_quality",
+    # yardsticks and likelihoods (lessons 00 and 02)
+    "aggregate_posterior_density", "aggregate_posterior_variance", "average_digit", "average_digit_nll",
+    "entropy_floor", "gaussian_log_density", "hole_share", "importance_log_weights", "importance_sampled_nll",
+    "log_mean_exp",
 ]
 
 
@@ -449,3 +466,186 @@ def sample_quality(model: CVAE, real: RealDigits, n_per_label: int = 200, *, tem
     """
     images, labels = generate_per_label(model, n_per_label, temperature=temperature, seed=seed)
     return quality_of(images, labels, real, seed=seed)
+
+
+# ------------------------------------------------------------------------------ yardsticks and likelihoods
+AVERAGE_DIGIT_CLIP = 1e-4  # keeps log p and log(1 - p) finite where no training image has ink (or all have)
+
+
+def average_digit(train_images) -> np.ndarray:
+    """The mean of the training images, pixel by pixel, clipped to [1e-4, 1 - 1e-4]: shape (28, 28, 1).
+
+    Read as Bernoulli probabilities of ink, it is the "model" that ignores its input and draws this one picture
+    for every image.
+    """
+    x = as_images(train_images, "train_images")
+    return np.clip(x.mean(axis=0, dtype=np.float64), AVERAGE_DIGIT_CLIP, 1 - AVERAGE_DIGIT_CLIP).astype(np.float32)
+
+
+def _bernoulli_nll(images: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """-sum_i [x_i log p_i + (1 - x_i) log(1 - p_i)] per image, in float64 nats; p must lie inside (0, 1)."""
+    x, p = images.astype(np.float64), probabilities.astype(np.float64)
+    return -(x * np.log(p) + (1 - x) * np.log1p(-p)).reshape(len(x), -1).sum(axis=1)
+
+
+def average_digit_nll(train_images, images) -> float:
+    """The average-digit baseline: mean reconstruction loss (nats per image) of ``images`` under the average digit.
+
+    Args:
+        train_images: the images the average is taken over (N, 28, 28, 1) in [0, 1] (the lessons' training set).
+        images: the images scored (M, 28, 28, 1) in [0, 1] (the lessons' whole test set).
+
+    Returns the mean over ``images`` of the binary cross-entropy summed over the 784 pixels, the reconstruction loss
+    of every model of the course: a model that looks at its input must score below it.
+    """
+    x = as_images(images)
+    return float(np.mean(_bernoulli_nll(x, np.broadcast_to(average_digit(train_images), x.shape))))
+
+
+def entropy_floor(images) -> np.ndarray:
+    """The lowest reconstruction loss any model can reach on each image: its pixels' entropy, nats, shape (N,).
+
+    The binary cross-entropy -[x log p + (1 - x) log(1 - p)] of a pixel of grey value x is smallest at p = x, where
+    it equals the entropy of a coin with probability x: 0 for pixels of exactly 0 or 1, up to log 2 = 0.69 nats for
+    x = 0.5. Summed over the pixels, that floor lies under every model scored on grey targets (about 45.5 nats per
+    MNIST test image); on binarized images it is 0.
+    """
+    x = as_images(images).astype(np.float64)
+    inside = (x > 0) & (x < 1)
+    safe = np.where(inside, x, 0.5)
+    per_pixel = np.where(inside, -(safe * np.log(safe) + (1 - safe) * np.log1p(-safe)), 0.0)
+    return per_pixel.reshape(len(x), -1).sum(axis=1)
+
+
+def log_mean_exp(values, axis: int = 0) -> np.ndarray:
+    """log(mean(exp(values), axis)), computed without overflow or underflow (float64).
+
+    Log-likelihoods of images are a few hundred nats below 0, where exp underflows to 0; subtracting the largest
+    value first keeps every term representable.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    top = np.max(v, axis=axis, keepdims=True)
+    return np.squeeze(top, axis=axis) + np.log(np.mean(np.exp(v - top), axis=axis))
+
+
+def gaussian_log_density(z, mean, log_var) -> np.ndarray:
+    """log N(z; mean, diag(exp(log_var))), summed over the last axis (the latent dimensions); float64."""
+    z, mean, log_var = (np.asarray(a, dtype=np.float64) for a in (z, mean, log_var))
+    return -0.5 * np.sum(np.log(2 * np.pi) + log_var + (z - mean) ** 2 * np.exp(-log_var), axis=-1)
+
+
+IMPORTANCE_ROWS = 16_384  # decoded codes per call: a few tens of MB of logits
+
+
+def importance_log_weights(model: VAE, images, labels=None, *, n_samples: int = 100, seed: int = 0) -> np.ndarray:
+    """log w_s = log p(x | z_s) + log p(z_s) - log q(z_s | x) for S codes z_s ~ q(z | x) per image: shape (S, N).
+
+    The prior p(z) is N(0, I); the codes are drawn with the reparameterization trick (the course's ``Sampling``
+    layer, seeded). For a CVAE every term is conditioned on the label: p(x | z, y) and q(z | x, y). Each weight is
+    an unbiased estimate of p(x) (of p(x | y)); its log averages to the ELBO.
+
+    Args:
+        model: a VAE or CVAE of the course.
+        images: (N, 28, 28, 1) in [0, 1].
+        labels: for a CVAE, the digits 0-9 to condition on, shape (N,).
+        n_samples: S, codes per image.
+        seed: makes the draws repeatable.
+    """
+    check_model(model, VAE)
+    n_samples = check_positive_int(n_samples, "n_samples")
+    x = as_images(images)
+    means, log_vars = model.encode_distribution(x, labels)  # checks the labels: digits, one per image, CVAE only
+    y = None if labels is None else as_labels(labels)
+    sampling = Sampling(seed=seed)
+    per_call = max(1, IMPORTANCE_ROWS // n_samples)
+    out = np.empty((n_samples, len(x)), dtype=np.float64)
+    for start in range(0, len(x), per_call):
+        batch = slice(start, start + per_call)
+        n = len(x[batch])
+        mean = np.repeat(means[batch][None], n_samples, axis=0).reshape(n_samples * n, -1)  # row s * n + i: image i
+        log_var = np.repeat(log_vars[batch][None], n_samples, axis=0).reshape(n_samples * n, -1)
+        z = ops.convert_to_numpy(sampling([ops.convert_to_tensor(mean), ops.convert_to_tensor(log_var)]))
+        logits = model.decode_logits(z, None if y is None else np.tile(y[batch], n_samples))
+        images_rep = np.tile(x[batch], (n_samples, 1, 1, 1))
+        log_px = -ops.convert_to_numpy(reconstruction_loss(images_rep, ops.convert_to_tensor(logits)))
+        log_w = log_px + gaussian_log_density(z, 0.0, 0.0) - gaussian_log_density(z, mean, log_var)
+        out[:, batch] = log_w.reshape(n_samples, n)
+    return out
+
+
+def importance_sampled_nll(model: VAE, images, labels=None, *, n_samples: int = 100, seed: int = 0) -> np.ndarray:
+    """-log p(x) per image, nats, estimated by importance sampling: -log mean_s w_s (shape (N,)).
+
+    This is the IWAE bound (Burda, Grosse and Salakhutdinov, 2016): for S = 1 it is a one-sample -ELBO; as S grows
+    it decreases on average and approaches -log p(x) from above (the ELBO's gap, KL(q(z | x) || p(z | x)), is
+    closed by the averaging). For a CVAE pass the labels: it then estimates -log p(x | label).
+
+    Args and draws as in :func:`importance_log_weights`. A model with another prior or encoder (e.g. a prior
+    network p(z | x)) reuses the second half: ``-log_mean_exp(its_own_log_weights, axis=0)``.
+    """
+    return -log_mean_exp(importance_log_weights(model, images, labels, n_samples=n_samples, seed=seed), axis=0)
+
+
+def aggregate_posterior_variance(means, log_vars) -> np.ndarray:
+    """Var(mu) + E[sigma^2] per latent dimension: the variance of the codes z of all images together.
+
+    A code is z = mu(x) + sigma(x) * eps, so over images and noise its variance is the spread of the means plus the
+    average variance around them (the law of total variance). It is 1 in every dimension when the aggregate
+    posterior has the prior's variance; the ELBO pulls it towards 1 but does not force it there.
+
+    Args:
+        means: mu(x) of q(z | x), shape (N, latent_dim).
+        log_vars: log sigma^2(x), shape (N, latent_dim).
+    """
+    mu, log_var = np.asarray(means, dtype=np.float64), np.asarray(log_vars, dtype=np.float64)
+    if mu.ndim != 2 or mu.shape != log_var.shape:
+        raise ValueError(f"means and log_vars must both have shape (N, latent_dim), got {mu.shape} and {log_var.shape}")
+    return mu.var(axis=0) + np.exp(log_var).mean(axis=0)
+
+
+def aggregate_posterior_density(z, means, log_vars, *, chunk: int = 512) -> np.ndarray:
+    """q(z) = (1/N) sum_n N(z; mu_n, diag sigma_n^2) at each code ``z``: the density of the codes of all images.
+
+    Args:
+        z: where to evaluate, shape (M, latent_dim).
+        means, log_vars: the N images' q(z | x), shape (N, latent_dim) each.
+        chunk: codes evaluated at once (memory: chunk * N floats).
+
+    Returns float64 of shape (M,). Compare with the prior N(0, I) (:func:`gaussian_log_density` at 0, 0): where the
+    prior puts mass and q(z) does not, the decoder was never trained ("holes").
+    """
+    z = np.asarray(z, dtype=np.float64)
+    mu, log_var = np.asarray(means, dtype=np.float64), np.asarray(log_vars, dtype=np.float64)
+    if z.ndim != 2 or mu.ndim != 2 or z.shape[1] != mu.shape[1] or mu.shape != log_var.shape:
+        raise ValueError(f"z must have shape (M, latent_dim) and means, log_vars (N, latent_dim); got {z.shape}, "
+                         f"{mu.shape}, {log_var.shape}")
+    # log N(z; mu_n, sigma_n^2) = const_n - 1/2 sum_d z^2 / sigma^2 + sum_d z mu / sigma^2: two matrix products
+    inv = np.exp(-log_var)
+    const = -0.5 * (mu.shape[1] * np.log(2 * np.pi) + log_var.sum(axis=1) + (mu ** 2 * inv).sum(axis=1))
+    out = np.empty(len(z))
+    for start in range(0, len(z), chunk):
+        block = z[start:start + chunk]
+        log_density = const[None] - 0.5 * (block ** 2) @ inv.T + block @ (mu * inv).T
+        out[start:start + chunk] = np.exp(log_density).mean(axis=1)  # far from every image: 0, a hole
+    return out
+
+
+def hole_share(means, log_vars, *, ratio: float = 0.1, n_codes: int = 2000, seed: int = 0) -> float:
+    """Share of codes drawn from the prior N(0, I) that land in a "hole": where q(z) < ``ratio`` * p(z).
+
+    q(z) is the aggregate posterior of the images (:func:`aggregate_posterior_density`). A prior code in a hole is
+    one the decoder met rarely or never in training (less than ``ratio`` times as often as the prior draws it), so
+    what it decodes there was hardly checked against a real digit.
+
+    Args:
+        means, log_vars: the images' q(z | x), shape (N, latent_dim) each.
+        ratio: q(z) / p(z) below which a code counts as a hole.
+        n_codes: prior codes drawn.
+        seed: makes the draws repeatable.
+    """
+    mu = np.asarray(means, dtype=np.float64)
+    if mu.ndim != 2:
+        raise ValueError(f"means must have shape (N, latent_dim), got {mu.shape}")
+    z = np.random.default_rng(seed).standard_normal((check_positive_int(n_codes, "n_codes"), mu.shape[1]))
+    q = aggregate_posterior_density(z, mu, log_vars)
+    return float(np.mean(q < ratio * np.exp(gaussian_log_density(z, 0.0, 0.0))))

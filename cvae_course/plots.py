@@ -25,7 +25,7 @@ from cvae_course.validation import (
 
 __all__ = [
     "DIGIT_COLORS", "image_grid", "digits_by_class", "pixel_histogram", "reconstructions", "latent_scatter",
-    "manifold_grid", "interpolation_strip", "generation_grid", "training_curves",
+    "aggregate_posterior", "manifold_grid", "interpolation_strip", "generation_grid", "training_curves",
 ]
 
 DIGIT_COLORS = "tab10"
@@ -107,7 +107,7 @@ def reconstructions(originals, reconstructed, n: int = 10, *, title: str | None 
 
 
 def latent_scatter(codes, labels, *, title: str = "Latent space", ax_limit: float | None = None,
-                   max_points: int = 5000) -> Figure:
+                   max_points: int = 5000, marks=None) -> Figure:
     """2-D codes coloured by digit (the first two dimensions if there are more).
 
     Args:
@@ -116,6 +116,7 @@ def latent_scatter(codes, labels, *, title: str = "Latent space", ax_limit: floa
         title: the figure's title.
         ax_limit: show [-ax_limit, ax_limit] on both axes (default: fit the points).
         max_points: plot at most this many codes.
+        marks: other codes to show as black crosses on top, shape (M, >= 2), e.g. codes drawn at random.
     """
     z = np.asarray(codes, dtype=np.float32)
     y = as_labels(labels)
@@ -127,6 +128,11 @@ def latent_scatter(codes, labels, *, title: str = "Latent space", ax_limit: floa
     sc = ax.scatter(z[:, 0], z[:, 1], c=y, cmap=DIGIT_COLORS, s=3, alpha=0.7, vmin=-0.5, vmax=9.5)
     cbar = fig.colorbar(sc, ax=ax, ticks=range(NUM_CLASSES))
     cbar.set_label("digit")
+    if marks is not None:
+        m = np.asarray(marks, dtype=np.float32)
+        if m.ndim != 2 or m.shape[1] < 2:
+            raise ValueError(f"marks must have shape (M, >=2), got {m.shape}")
+        ax.scatter(m[:, 0], m[:, 1], marker="x", color="black", s=40)
     ax.set_xlabel("z[0]")
     ax.set_ylabel("z[1]")
     if ax_limit:
@@ -137,28 +143,91 @@ def latent_scatter(codes, labels, *, title: str = "Latent space", ax_limit: floa
     return fig
 
 
-def manifold_grid(model, n: int = 15, *, span: float = 2.0, label: int | None = None,
-                  title: str | None = None) -> Figure:
-    """Decode an n x n grid of 2-D codes in [-span, span]^2 into one big picture of the latent space.
+def aggregate_posterior(means, log_vars, *, span: float = 3.0, n: int = 121, max_images: int = 4000,
+                        hole_ratio: float = 0.1, title: str | None = None) -> Figure:
+    """The codes of all images together, q(z) = mean over x of q(z | x), next to the prior N(0, I), in 2-D.
+
+    Two panels on one colour scale: the density of the aggregate posterior and the prior's. On the first, the
+    outline marks the "holes": codes where the prior puts mass (inside its 2-sigma circle) but q(z) is less than
+    ``hole_ratio`` times the prior, so a code drawn from the prior lands where the decoder was hardly trained.
 
     Args:
-        model: a VAE or CVAE with a 2-D latent space.
+        means, log_vars: the images' q(z | x), shape (N, 2) each (``model.encode_distribution(images)``).
+        span: both panels cover [-span, span]^2.
+        n: grid points per side.
+        max_images: use at most this many images (the first ones) for the density.
+        hole_ratio: q(z) / p(z) below which a code counts as a hole.
+        title: the figure's title.
+    """
+    from cvae_course.evaluate import aggregate_posterior_density, gaussian_log_density  # numbers, not TensorFlow
+
+    mu, log_var = np.asarray(means, dtype=np.float64), np.asarray(log_vars, dtype=np.float64)
+    if mu.ndim != 2 or mu.shape[1] != 2 or mu.shape != log_var.shape:
+        raise ValueError(f"means and log_vars must both have shape (N, 2), got {mu.shape} and {log_var.shape}")
+    span = check_positive_float(span, "span")
+    n = check_positive_int(n, "n")
+    ticks = np.linspace(-span, span, n)
+    grid = np.array([[a, b] for b in ticks for a in ticks])
+    q = aggregate_posterior_density(grid, mu[:max_images], log_var[:max_images]).reshape(n, n)
+    p = np.exp(gaussian_log_density(grid, 0.0, 0.0)).reshape(n, n)
+    top = max(q.max(), p.max())
+    fig = Figure(figsize=(10, 4.4))
+    axes = fig.subplots(1, 2)
+    for ax, density, name in zip(axes, (q, p), ("aggregate posterior q(z)", "prior p(z) = N(0, I)")):
+        shown = ax.imshow(density, origin="lower", extent=(-span, span, -span, span), cmap="viridis", vmin=0,
+                          vmax=top)
+        ax.add_patch(_circle(2.0))
+        ax.set_xlabel("z[0]")
+        ax.set_ylabel("z[1]")
+        ax.set_title(name)
+    hole = (q < hole_ratio * p) & (np.hypot(*np.meshgrid(ticks, ticks)) <= 2.0)
+    if hole.any():
+        axes[0].contour(ticks, ticks, hole.astype(float), levels=[0.5], colors="red", linewidths=1.2)
+    fig.colorbar(shown, ax=axes, label="density", shrink=0.9)
+    fig.suptitle(title or f"Codes of all images vs the prior (white circle: 2 sigma; red: q(z) < {hole_ratio:g} p(z))")
+    return fig
+
+
+def _circle(radius: float):
+    from matplotlib.patches import Circle
+
+    return Circle((0, 0), radius, fill=False, color="white", linestyle="--", linewidth=1)
+
+
+def manifold_grid(model, n: int = 15, *, span: float = 2.0, box=None, label: int | None = None,
+                  title: str | None = None) -> Figure:
+    """Decode an n x n grid of 2-D codes into one big picture of the latent space (top left: low z[0], high z[1]).
+
+    Args:
+        model: an autoencoder, VAE or CVAE with a 2-D latent space.
         n: codes per side.
-        span: the grid covers [-span, span] on both axes.
+        span: the grid covers [-span, span] on both axes (when no ``box`` is given).
+        box: instead, the rectangle to cover, as ``[[low_z0, low_z1], [high_z0, high_z1]]``: e.g.
+            ``np.percentile(codes, [1, 99], axis=0)``, the box that holds 98% of the codes on each axis.
         label: for a CVAE, the digit to draw everywhere.
         title: the figure's title.
     """
     n = check_positive_int(n, "n")
-    span = check_positive_float(span, "span")
     if model.latent_dim != 2:
         raise ValueError(f"manifold_grid needs a 2-D latent space, the model has latent_dim={model.latent_dim}")
-    ticks = np.linspace(-span, span, n, dtype=np.float32)
-    zz = np.array([[x, y] for y in ticks[::-1] for x in ticks], dtype=np.float32)
+    if box is None:
+        span = check_positive_float(span, "span")
+        low, high = np.array([-span, -span]), np.array([span, span])
+    else:
+        corners = np.asarray(box, dtype=np.float64)
+        if corners.shape != (2, 2) or not np.all(np.isfinite(corners)) or not np.all(corners[1] > corners[0]):
+            raise ValueError("box must be [[low_z0, low_z1], [high_z0, high_z1]] with each high above its low, got "
+                             f"{corners.tolist()}")
+        low, high = corners
+    ticks_0 = np.linspace(low[0], high[0], n, dtype=np.float32)
+    ticks_1 = np.linspace(high[1], low[1], n, dtype=np.float32)
+    zz = np.array([[a, b] for b in ticks_1 for a in ticks_0], dtype=np.float32)
     imgs = model.decode(zz, None if label is None else [label] * len(zz))[..., 0]
     canvas = imgs.reshape(n, n, 28, 28).transpose(0, 2, 1, 3).reshape(n * 28, n * 28)
     fig = Figure(figsize=(6, 6))
     ax = fig.subplots()
-    ax.imshow(canvas, cmap="gray_r", extent=(-span, span, -span, span), vmin=0, vmax=1)
+    ax.imshow(canvas, cmap="gray_r", extent=(low[0], high[0], low[1], high[1]), vmin=0, vmax=1,
+              aspect="auto" if box is not None else "equal")
     ax.set_xlabel("z[0]")
     ax.set_ylabel("z[1]")
     ax.set_title(title or ("Decoded latent grid" + (f" for label {label}" if label is not None else "")))
@@ -216,8 +285,20 @@ def generation_grid(model, n_per_label: int = 10, *, temperature: float = 1.0, s
 
 
 def training_curves(history, keys: Sequence[str] = ("loss", "reconstruction", "kl"), *,
-                    title: str = "Training curves") -> Figure:
-    """One panel per metric, with the validation curve when there is one (nats per image)."""
+                    title: str = "Training curves", units: str = "nats per image", held_out: str = "test",
+                    from_zero: Sequence[str] = ("kl",)) -> Figure:
+    """One panel per metric, per epoch: the training curve, and the held-out curve when the history has one.
+
+    Args:
+        history: Keras's ``History`` (or its ``.history`` dict): per-epoch lists under each key, and ``val_<key>``
+            for the data passed as ``validation_data``.
+        keys: the metrics to draw, one panel each (those missing from the history are left out).
+        title: the figure's title.
+        units: the y-axis label of every panel (the course's losses are in nats per image).
+        held_out: the name of the ``val_`` curve in the legend: the lessons pass their test set as
+            ``validation_data``, so it is "test" unless you say otherwise.
+        from_zero: metrics whose y axis starts at 0 (the KL: a KL of a few nats is small only next to 0).
+    """
     hist = getattr(history, "history", history)
     present = [k for k in keys if k in hist]
     if not present:
@@ -226,12 +307,15 @@ def training_curves(history, keys: Sequence[str] = ("loss", "reconstruction", "k
     axes = np.atleast_1d(fig.subplots(1, len(present)))
     for ax, key in zip(axes, present):
         epochs = np.arange(1, len(hist[key]) + 1)
-        ax.plot(epochs, hist[key], marker="o", label="train")
+        ax.plot(epochs, hist[key], marker="o", label="training")
         if f"val_{key}" in hist:
-            ax.plot(epochs, hist[f"val_{key}"], marker="o", label="validation")
+            ax.plot(epochs, hist[f"val_{key}"], marker="o", label=held_out)
             ax.legend()
         ax.set_xlabel("epoch")
+        ax.set_ylabel(units)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))      # epochs are whole numbers, never 1.5
+        if key in from_zero:
+            ax.set_ylim(bottom=0)
         ax.set_title(key)
     fig.suptitle(title)
     fig.tight_layout()

@@ -53,13 +53,41 @@ def test_generation_grid_has_one_row_per_label(cvae):
     assert len(_image_axes(plots.generation_grid(cvae, n_per_label=3))) == 30
 
 
-def test_training_curves_draw_one_panel_per_metric_with_validation():
+def test_training_curves_draw_one_panel_per_metric_with_the_test_curve():
     hist = {"loss": [3, 2], "val_loss": [3.5, 2.5], "kl": [1, 1], "reconstruction": [2, 1]}
     fig = plots.training_curves(hist)
     assert [ax.get_title() for ax in fig.axes] == ["loss", "reconstruction", "kl"]
     assert len(fig.axes[0].lines) == 2
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["training", "test"]
+
+
+def test_training_curves_give_units_and_start_the_kl_axis_at_zero():
+    fig = plots.training_curves({"loss": [160, 150], "kl": [5.5, 6.0]})
+    assert [ax.get_ylabel() for ax in fig.axes] == ["nats per image", "nats per image"]
+    assert fig.axes[1].get_ylim()[0] == 0 and fig.axes[0].get_ylim()[0] > 100
 
 
 def test_training_curves_name_the_missing_metrics():
     with pytest.raises(ValueError, match="history has none of"):
         plots.training_curves({"accuracy": [1]})
+
+
+def test_latent_scatter_marks_other_codes_with_crosses():
+    rng = np.random.default_rng(0)
+    fig = plots.latent_scatter(rng.normal(size=(50, 2)), np.arange(50) % 10, marks=rng.normal(size=(7, 2)))
+    assert [len(c.get_offsets()) for c in fig.axes[0].collections] == [50, 7]
+
+
+def test_manifold_grid_covers_the_box_it_is_given(cvae):
+    fig = plots.manifold_grid(cvae, n=3, box=[[-1.0, 2.0], [3.0, 4.0]], label=1)
+    assert fig.axes[0].images[0].get_extent() == [-1.0, 3.0, 2.0, 4.0]
+    with pytest.raises(ValueError, match="each high above its low"):
+        plots.manifold_grid(cvae, n=3, box=[[1.0, 1.0], [0.0, 2.0]], label=1)
+
+
+def test_aggregate_posterior_shows_the_codes_next_to_the_prior_and_outlines_the_holes():
+    rng = np.random.default_rng(0)
+    means = np.concatenate([rng.normal(-1.5, 0.2, size=(100, 2)), rng.normal(1.5, 0.2, size=(100, 2))])
+    fig = plots.aggregate_posterior(means, np.full((200, 2), np.log(0.05)), n=41)
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["aggregate posterior q(z)", "prior p(z) = N(0, I)"]
+    assert fig.axes[0].collections, "two clumps leave holes inside the prior's 2-sigma circle: outlined in red"

@@ -1,10 +1,13 @@
 """Instructor and maintainer tools: the ``cvae-course`` command and what it runs.
 
-* :mod:`~cvae_course.tools.cli`: the ``cvae-course`` command (``lab``, ``release``, ``grade``, ``refresh``).
+* :mod:`~cvae_course.tools.cli`: the ``cvae-course`` command (``lab``, ``release``, ``grade``, ``refresh``,
+  ``report``).
 * :mod:`~cvae_course.tools.release`: ``exercises/`` generated from ``solutions/`` with nbgrader's preprocessors.
 * :mod:`~cvae_course.tools.grading`: nbgrader's autograde over a folder of submissions, with grades.csv and feedback.
 * :mod:`~cvae_course.tools.notebook_state`: the committed state of the lessons (outputs cleared but for the checked
   ones), and refreshing it.
+* :mod:`~cvae_course.tools.report`: the full-course report: every lesson run in full mode in fresh kernels, timed,
+  with every claim it checks (``docs/full-course-report.md``), and the README's lesson times from it.
 
 Nothing here imports TensorFlow or the course's lesson modules: the command answers at once, and grading and
 refreshing run notebooks in their own kernels. The paths below are those of a clone of the course.

@@ -1,4 +1,4 @@
-"""The cvae-course command: lab opens the course; release, grade and refresh serve instructors and maintainers.
+"""The cvae-course command: lab opens the course; release, grade, refresh and report serve instructors and maintainers.
 
 Building the parser imports nothing heavy (no TensorFlow, no nbgrader, no nbformat): each subcommand imports what it
 needs when it runs, so ``cvae-course --help`` answers at once.
@@ -89,8 +89,14 @@ def _refresh(args: argparse.Namespace) -> int:
     return status
 
 
+def _report(args: argparse.Namespace) -> int:
+    from cvae_course.tools import report
+
+    return report.main_report(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The ``cvae-course`` argument parser: ``lab``, ``release``, ``grade`` and ``refresh``."""
+    """The ``cvae-course`` argument parser: ``lab``, ``release``, ``grade``, ``refresh`` and ``report``."""
     parser = argparse.ArgumentParser(prog="cvae-course", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     lab = sub.add_parser("lab", help="open the course in JupyterLab (other options go to `jupyter lab`)")
@@ -122,6 +128,26 @@ def build_parser() -> argparse.ArgumentParser:
                                                               "state; change nothing")
     refresh.add_argument("--timeout", type=int, default=1200, help="seconds per cell (default 1200)")
     refresh.set_defaults(func=_refresh)
+
+    report = sub.add_parser("report", help="run every lesson in full mode, in order, each in a fresh kernel, from an "
+                                           "empty model cache; write docs/full-course-report.md (times, claims, "
+                                           "errors) and the README's time statements; exit 1 unless every claim held")
+    report.add_argument("notebooks", nargs="*", type=Path, help="run only these notebooks, in this order (default: "
+                                                                 "every lesson in notebooks/; then the README is "
+                                                                 "left alone)")
+    report.add_argument("--out", type=Path, default=None, help="the markdown report; a .json sidecar goes next to it "
+                                                               "(default: docs/full-course-report.md)")
+    report.add_argument("--executed", type=Path, help="also save the executed notebooks in this folder")
+    report.add_argument("--keep-cache", action="store_true", help="use the model cache as it is (CVAE_COURSE_CACHE) "
+                                                                  "instead of an empty one: cached models load, not "
+                                                                  "train")
+    report.add_argument("--cell-timeout", type=int, default=900, help="seconds before a cell is interrupted and "
+                                                                      "recorded as a time-out (default 900)")
+    report.add_argument("--fast", action="store_true", help="run in fast mode (for trying the tool; the report "
+                                                            "says so and the README is left alone)")
+    report.add_argument("--no-readme", dest="readme", action="store_false", help="do not rewrite the README's time "
+                                                                                 "statements")
+    report.set_defaults(func=_report)
     return parser
 
 

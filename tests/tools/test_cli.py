@@ -15,12 +15,20 @@ def test_the_help_lists_every_subcommand():
     result = subprocess.run([sys.executable, "-m", "cvae_course.tools.cli", "--help"], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    for command in ("lab", "release", "grade", "refresh"):
+    for command in ("lab", "release", "grade", "refresh", "report"):
         assert command in result.stdout
 
 
+def _cell(source):
+    """A code cell; a first line "# check" stands for the nbval-check-output tag."""
+    cell = nbformat.v4.new_code_cell(source.removeprefix("# check\n"))
+    if source.startswith("# check\n"):
+        cell.metadata["tags"] = ["nbval-check-output"]
+    return cell
+
+
 def _notebook(path, *cells):
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb = nbformat.v4.new_notebook(cells=[_cell(c) for c in cells])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
     return path
@@ -28,17 +36,17 @@ def _notebook(path, *cells):
 
 def test_refresh_check_reports_a_notebook_out_of_its_committed_state(tmp_path, capsys):
     good = _notebook(tmp_path / "good.ipynb", "print(1)")
-    bad = _notebook(tmp_path / "bad.ipynb", "# NBVAL_CHECK_OUTPUT\nprint(1)")
+    bad = _notebook(tmp_path / "bad.ipynb", "# check\nprint(1)")
     assert cli.main(["refresh", "--check", str(good)]) == 0
     assert cli.main(["refresh", "--check", str(good), str(bad)]) == 1
     out = capsys.readouterr().out
-    assert f"{good}: ok" in out and f"{bad}: cell 0 is marked NBVAL_CHECK_OUTPUT but has no stored output" in out
+    assert f"{good}: ok" in out and f"{bad}: cell 0 is marked nbval-check-output but has no stored output" in out
 
 
 def test_refresh_runs_the_kernel_in_fast_mode_and_leaves_this_process_alone(tmp_path, monkeypatch):
     monkeypatch.setenv(settings.FAST_ENV, "0")
     path = _notebook(tmp_path / "lesson.ipynb",
-                     "# NBVAL_CHECK_OUTPUT\nimport os\nprint(os.environ['CVAE_COURSE_FAST'])", "print('cleared')")
+                     "# check\nimport os\nprint(os.environ['CVAE_COURSE_FAST'])", "print('cleared')")
     assert cli.main(["refresh", str(path)]) == 0
     nb = nbformat.read(path, as_version=4)
     assert nb.cells[0].outputs[0].text == "1\n"  # the kernel ran in fast mode
