@@ -14,7 +14,30 @@ from pathlib import Path
 
 from cvae_course.tools import EXERCISES, NOTEBOOKS, ROOT, SOLUTIONS
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "lab_command", "learner_environment", "main"]
+
+
+LEARNER_JUPYTER = Path(__file__).with_name("learner_jupyter")
+
+
+def learner_environment(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with the learners' Jupyter configuration first on ``JUPYTER_CONFIG_PATH``: nbgrader's JupyterLab and
+    server extensions off (no Nbgrader menu, Create Assignment, Validate or Formgrader), wherever nbgrader is installed."""
+    env = dict(env)
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(filter(None, [str(LEARNER_JUPYTER), env.get("JUPYTER_CONFIG_PATH")]))
+    return env
+
+
+def lab_command(jupyter_args: list[str]) -> list[str]:
+    """The ``jupyter lab`` command that ``cvae-course lab`` runs: the course's root, the welcome lesson, then
+    ``jupyter_args`` (which come last, so that they win, e.g. ``--port 8899`` or ``--ServerApp.root_dir=...``)."""
+    start = NOTEBOOKS / "00_welcome.ipynb"
+    cmd = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT}"]
+    if start.exists():
+        cmd.append(str(start.relative_to(ROOT)))
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI often run as root
+        cmd.append("--ServerApp.allow_root=True")
+    return cmd + list(jupyter_args)
 
 
 def _lab(args: argparse.Namespace) -> int:
@@ -22,14 +45,8 @@ def _lab(args: argparse.Namespace) -> int:
         print(f"No notebooks/ folder next to the package ({NOTEBOOKS}); run this from a clone of the course "
               "installed with `pip install -e .`.", file=sys.stderr)
         return 2
-    start = NOTEBOOKS / "00_welcome.ipynb"
-    cmd = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT}"]
-    if start.exists():
-        cmd.append(str(start.relative_to(ROOT)))
-    if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI often run as root
-        cmd.append("--ServerApp.allow_root=True")
-    cmd += args.jupyter_args
-    return subprocess.call(cmd, cwd=ROOT, env=os.environ.copy())
+    env = os.environ.copy() if args.instructor else learner_environment(os.environ)
+    return subprocess.call(lab_command(args.jupyter_args), cwd=ROOT, env=env)
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -100,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cvae-course", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     lab = sub.add_parser("lab", help="open the course in JupyterLab (other options go to `jupyter lab`)")
+    lab.add_argument("--instructor", action="store_true", help="show nbgrader's tools (Nbgrader menu, Create "
+                                                               "Assignment, Formgrader), hidden from learners")
     lab.set_defaults(func=_lab, passes_extra_args=True)
 
     release = sub.add_parser("release", help="generate exercises/ from solutions/ with nbgrader's preprocessors")
