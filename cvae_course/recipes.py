@@ -13,14 +13,16 @@ judge              judge (one file for both        :func:`train_judge`: small CN
                    modes)                          images, Adam 1e-3, batches of 128, ``judge_epochs``
 lesson-02 VAE      lesson02-vae                    :func:`train_lesson02_vae`: dense, 2-D code, seed 42,   02, 03
                                                    ``vae_epochs``
-held-out VAE       vae-without-<digit>-<d>d        :func:`train_vae_without`: dense, 8-D code, every       05
-                                                   digit but one, seed 42, ``holdout_vae_epochs``
+held-out VAE       vae-without-<digits>-<d>d       :func:`train_vae_without`: dense, 8-D code, every       05
+                                                   digit but the held-out ones, seed 42, ``holdout_vae_epochs``
 beta CVAE          cvae-beta<b>-<d>d[-anneal<w>]   :func:`train_beta_cvae`: dense, 8-D code,               05
                                                    reconstruction + beta * KL, seed 42, ``beta_sweep_epochs``
 =================  ==============================  =====================================================  ===========
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from cvae_course import cache, settings
 from cvae_course._keras import keras, layers
@@ -184,20 +186,21 @@ def load_lesson02_vae(mnist: MNIST | None = None) -> VAE:
 HOLDOUT_LATENT_DIM = 8  # without a label the code must also say which digit it is: more room than the CVAE's 2
 
 
-def holdout_name(held_out: int, latent_dim: int) -> str:
-    """Cache name of the VAE trained without digit ``held_out``."""
-    return f"vae-without-{held_out}-{latent_dim}d"
+def holdout_name(held_out, latent_dim: int) -> str:
+    """Cache name of the VAE trained without the digit(s) ``held_out`` (one digit, or several)."""
+    digits = "-".join(str(d) for d in sorted(set(as_labels(np.atleast_1d(held_out), "held_out").tolist())))
+    return f"vae-without-{digits}-{latent_dim}d"
 
 
-def train_vae_without(held_out: int, mnist: MNIST | None = None, *, latent_dim: int = HOLDOUT_LATENT_DIM,
+def train_vae_without(held_out, mnist: MNIST | None = None, *, latent_dim: int = HOLDOUT_LATENT_DIM,
                       epochs: int | None = None, seed: int = settings.DEFAULT_SEED, progress: bool = True,
                       use_cache: bool = True) -> VAE:
     """A dense VAE trained on every digit except ``held_out``: the "normal" data it knows (lesson 05's anomalies).
 
-    Cached under ``vae-without-<digit>-<latent_dim>d`` when ``use_cache`` (the default) so reruns are instant.
+    Cached under ``vae-without-<digits>-<latent_dim>d`` when ``use_cache`` (the default) so reruns are instant.
 
     Args:
-        held_out: the digit 0-9 left out of training.
+        held_out: the digit 0-9 left out of training, or several (e.g. ``(0, 1)``: one model serves both).
         mnist: the data (default: :func:`cvae_course.data.load_mnist` in the current mode).
         latent_dim: size of the code z.
         epochs: passes over the training images (default: the budget's ``holdout_vae_epochs``).
@@ -205,20 +208,22 @@ def train_vae_without(held_out: int, mnist: MNIST | None = None, *, latent_dim: 
         progress: show one progress line while training.
         use_cache: load a cached model if there is one, and cache a newly trained one.
     """
-    digit = int(as_labels([held_out], "held_out")[0])
+    digits = np.unique(as_labels(np.atleast_1d(held_out), "held_out"))
+    if len(digits) >= NUM_CLASSES:
+        raise ValueError(f"held_out must leave some digits to train on, got {held_out!r}")
     latent_dim = check_positive_int(latent_dim, "latent_dim")
 
     def fit() -> VAE:
         settings.seed_everything(seed)
         data = mnist or load_mnist()
-        keep = data.y_train != digit
+        keep = ~np.isin(data.y_train, digits)
         model = build_vae(latent_dim, "dense", seed=seed)
         train(model, data.x_train[keep], epochs=epochs or settings.budget().holdout_vae_epochs, progress=progress)
         return model
 
     if not use_cache:
         return fit()
-    return cache.load_or_train(holdout_name(digit, latent_dim), fit, VAE,
+    return cache.load_or_train(holdout_name(digits, latent_dim), fit, VAE,
                                check=lambda m: not m.conditional and m.latent_dim == latent_dim,
                                mode=settings.mode_name())
 

@@ -106,6 +106,12 @@ def test_the_vae_lesson_02_keeps_is_what_lesson_03_loads(empty_cache):
 # --------------------------------------------------------------------------------------------- names
 def test_models_of_different_settings_are_cached_under_different_names():
     assert recipes.holdout_name(0, 8) == "vae-without-0-8d"
+    assert recipes.holdout_name((1, 0), 8) == recipes.holdout_name([0, 1, 1], 8) == "vae-without-0-1-8d"
     assert recipes.beta_cvae_name(4.0, 8, None) == "cvae-beta4-8d"
     assert recipes.beta_cvae_name(0.5, 8, 2) == "cvae-beta0p5-8d-anneal2"
 
+
+
+def test_a_vae_without_several_digits_needs_some_digits_left_to_train_on():
+    with pytest.raises(ValueError, match="leave some digits"):
+        recipes.train_vae_without(range(10), use_cache=False)
