@@ -38,7 +38,7 @@ __all__ = [
     "transfer_style", "style_grid", "translation_accuracy", "style_grid_figure", "stroke_features",
     "style_correlation", "auroc", "roc_curve", "squared_error", "total_ink", "per_class_mean", "score_histograms",
     "roc_figure", "label_scores", "elbo_classify", "label_gap", "corrupt_labels", "bernoulli_sample",
-    "neighbour_average",
+    "neighbour_average", "blur_figure",
 ]
 
 
@@ -325,7 +325,8 @@ def bernoulli_sample(probabilities, *, seed: int = 0) -> np.ndarray:
 
 
 def neighbour_average(model: VAE, images, labels=None, *, index: int = 0, k: int = 20) -> np.ndarray:
-    """The mean of the ``k`` images (same label for a CVAE) whose codes lie nearest to the code of ``images[index]``.
+    """The mean of the ``k`` other images (same label for a CVAE) whose codes lie nearest to the code of
+    ``images[index]``; the image itself is not one of them.
 
     Under a pixel-wise likelihood the best output for a code is the average of all digits that share it,
     which is why this average and the decoder's mean image look alike, and both look blurry.
@@ -339,7 +340,38 @@ def neighbour_average(model: VAE, images, labels=None, *, index: int = 0, k: int
         y = as_labels(labels)
         check_same_length(x, y, "images", "labels")
         pool = np.flatnonzero(y == y[index])
+    if len(pool) - 1 < k:
+        raise ValueError(f"k={k} neighbours asked for, but only {len(pool) - 1} other image(s) share the label")
     codes = model.encode(x[pool], None if labels is None else y[pool])
     here = codes[np.flatnonzero(pool == index)[0]]
-    nearest = pool[np.argsort(np.sum((codes - here) ** 2, axis=1))[:k]]
-    return x[nearest].mean(axis=0)
+    order = np.argsort(np.sum((codes - here) ** 2, axis=1), kind="stable")
+    others = pool[order][pool[order] != index]
+    return x[others[:k]].mean(axis=0)
+
+
+def blur_figure(model: CVAE, images, labels, *, index: int = 0, k: int = 20, n_samples: int = 4,
+                seed: int = 0) -> Figure:
+    """Why a VAE's digits are soft, in one row: a real digit, the decoder's mean image for its code, the average of
+    the ``k`` real digits of its label with the nearest codes (:func:`neighbour_average`), and ``n_samples`` true
+    samples of the decoder's pixels (:func:`bernoulli_sample`).
+
+    Args:
+        model: a CVAE.
+        images: real digits (N, 28, 28, 1), e.g. the test set.
+        labels: their digits, shape (N,).
+        index: which digit to show.
+        k: real neighbours to average.
+        n_samples: Bernoulli samples of the decoder's mean image.
+        seed: makes the samples repeatable.
+    """
+    x, y = as_images(images), as_labels(labels)
+    check_same_length(x, y, "images", "labels")
+    model = check_model(model, CVAE)
+    neighbours = neighbour_average(model, x, y, index=index, k=k)
+    one = slice(index, index + 1)
+    mean_image = model.reconstruct(x[one], y[one])
+    samples = bernoulli_sample(np.repeat(mean_image, check_positive_int(n_samples, "n_samples"), axis=0), seed=seed)
+    titles = (["real digit", "decoder mean", f"average of its\n{k} neighbours"]
+              + [f"Bernoulli\nsample {i + 1}" for i in range(n_samples)])
+    return image_grid(np.concatenate([x[one], mean_image, neighbours[None], samples]), 3 + n_samples, size=1.3,
+                      titles=titles)

@@ -14,10 +14,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from cvae_course import settings
 from cvae_course._keras import ops
-from cvae_course.evaluate import conditional_accuracy, mean_pairwise_distance, negative_elbo_per_image
+from cvae_course.applications import stroke_features
+from cvae_course.evaluate import (
+    RealDigits,
+    SampleQuality,
+    conditional_accuracy,
+    mean_pairwise_distance,
+    negative_elbo_per_image,
+    sample_quality,
+)
 from cvae_course.evaluate import diversity as sample_diversity
 from cvae_course.losses import kl_per_dimension
 from cvae_course.models import CVAE, VAE
@@ -25,14 +34,15 @@ from cvae_course.plots import image_grid
 from cvae_course.validation import (
     NUM_CLASSES,
     as_images,
+    as_labels,
     check_model,
     check_positive_float,
     check_positive_int,
 )
 
 __all__ = [
-    "ACTIVE_THRESHOLD", "kl_per_latent_dimension", "unit_activity", "active_units", "CollapseReport",
-    "collapse_report", "kl_bars_figure", "samples_figure",
+    "ACTIVE_THRESHOLD", "KL_FLOOR", "kl_per_latent_dimension", "unit_activity", "active_units", "CollapseReport",
+    "collapse_report", "kl_bars_figure", "samples_figure", "traversal", "traversal_figure", "traversal_effects",
 ]
 
 ACTIVE_THRESHOLD = 0.01
@@ -62,7 +72,9 @@ class CollapseReport:
     """What one trained model tells about collapse, measured on held-out images.
 
     ``judge_accuracy`` (share of generated digits the judge reads as their label) and ``diversity``
-    (spread of generated digits over the spread of real ones, per label) are None when not measured.
+    (spread of generated digits over the spread of real ones, per label) are None when not measured, and so is
+    ``quality`` (:class:`cvae_course.evaluate.SampleQuality`: the judge's confidence and the Fréchet distance of
+    the samples to real digits, per label).
     """
 
     name: str
@@ -72,6 +84,7 @@ class CollapseReport:
     samples: np.ndarray = field(repr=False)
     judge_accuracy: float | None = None
     diversity: float | None = None
+    quality: SampleQuality | None = field(default=None, repr=False)
 
     @property
     def kl(self) -> float:
@@ -89,17 +102,24 @@ class CollapseReport:
         per_label = self.samples.reshape(NUM_CLASSES, -1, 28, 28, 1)
         return float(np.mean([mean_pairwise_distance(s) for s in per_label]))
 
+    @property
+    def frechet_ratio(self) -> float | None:
+        """Mean over labels of the samples' Fréchet distance to real digits over the real floor (None: not measured)."""
+        return None if self.quality is None else float(np.mean(self.quality.frechet_ratio))
+
     def row(self) -> str:
-        """One line of numbers: KL, active units, reconstruction, spread, and judge accuracy / diversity if measured."""
+        """One line of numbers: KL, active units, reconstruction, spread, and judge accuracy / diversity / Fréchet
+        ratio if measured."""
         accuracy = "  -" if self.judge_accuracy is None else f"{self.judge_accuracy:4.0%}"
         diversity = "  -" if self.diversity is None else f"{self.diversity:4.2f}"
+        frechet = "" if self.quality is None else f"  Fréchet x{self.frechet_ratio:.0f}"
         return (f"{self.name:<20} KL {self.kl:5.2f} nats  active {self.active}/{len(self.activity)}  "
                 f"reconstruction {self.reconstruction:5.1f} nats  spread {self.spread:4.2f}  "
-                f"judge accuracy {accuracy}  diversity {diversity}")
+                f"judge accuracy {accuracy}  diversity {diversity}{frechet}")
 
 
-def collapse_report(model: CVAE, name: str, images, labels, *, judge=None, n_per_label: int | None = None,
-                    samples_per_label: int = 6, seed: int = 0) -> CollapseReport:
+def collapse_report(model: CVAE, name: str, images, labels, *, judge=None, real: RealDigits | None = None,
+                    n_per_label: int | None = None, samples_per_label: int = 6, seed: int = 0) -> CollapseReport:
     """KL per dimension, unit activity, reconstruction (mean -ELBO minus KL) and samples per label for ``model``.
 
     Args:
@@ -109,6 +129,8 @@ def collapse_report(model: CVAE, name: str, images, labels, *, judge=None, n_per
         labels: their digits 0-9, shape (N,).
         judge: with a judge (:func:`cvae_course.recipes.load_judge`) the report also measures the judge accuracy
             of generated digits and their diversity against the real ``images``.
+        real: real digits through the judge's eyes (:class:`cvae_course.evaluate.RealDigits`, which brings its
+            judge): the report also measures the samples' :class:`~cvae_course.evaluate.SampleQuality`.
         n_per_label: generated digits per label behind those two numbers (default: the budget's
             ``report_samples_per_label``, see :func:`cvae_course.settings.budget`).
         samples_per_label: generated digits per label kept for the figures.
@@ -120,28 +142,47 @@ def collapse_report(model: CVAE, name: str, images, labels, *, judge=None, n_per
     n = check_positive_int(samples_per_label, "samples_per_label")
     samples = model.generate(np.repeat(np.arange(NUM_CLASSES), n), seed=seed)
     report = CollapseReport(name, kl_dims, unit_activity(model, x, labels), rec, samples)
+    if real is not None and not isinstance(real, RealDigits):
+        raise ValueError(f"real must be evaluate.RealDigits(judge, images, labels), got {type(real).__name__}")
+    judge = real.judge if judge is None and real is not None else judge
     if judge is not None:
         n_per_label = settings.budget().report_samples_per_label if n_per_label is None else n_per_label
         m = check_positive_int(n_per_label, "n_per_label")
         report.judge_accuracy = conditional_accuracy(model, judge, m, seed=seed)[0]
         report.diversity = sample_diversity(model, x, labels, m, seed=seed)
+    if real is not None:
+        report.quality = sample_quality(model, real, max(m, 10), seed=seed)
     return report
 
 
+KL_FLOOR = 1e-3  # nats: the bottom of the KL bars' log scale; smaller values are drawn at it
+_BAR_STYLE = {
+    "active": dict(facecolor="tab:blue", label="active"),
+    "inactive": dict(facecolor="tab:orange", hatch="//", edgecolor="black", linewidth=0.5, label="inactive"),
+}
+
+
 def kl_bars_figure(reports: list[CollapseReport], *, title: str = "KL per latent dimension") -> Figure:
-    """One panel per model: bars of KL per latent dimension (nats), active units in the panel title."""
+    """One panel per model: the KL of each latent dimension (nats, log scale, so that the small KL of an inactive
+    dimension still shows as a bar), active dimensions in blue, inactive ones hatched in orange."""
     if not reports:
         raise ValueError("reports is empty; pass the CollapseReport of at least one model")
-    fig = Figure(figsize=(2.6 * len(reports), 2.8))
+    fig = Figure(figsize=(2.6 * len(reports) + 0.6, 3.0))
     axes = np.atleast_1d(fig.subplots(1, len(reports), sharey=True))
+    top = max(float(np.max(r.kl_per_dim)) for r in reports)
     for ax, r in zip(axes, reports):
         dims = np.arange(len(r.kl_per_dim))
-        colors = ["tab:blue" if a > ACTIVE_THRESHOLD else "lightgray" for a in r.activity]
-        ax.bar(dims, r.kl_per_dim, color=colors)
+        kl = np.maximum(r.kl_per_dim, KL_FLOOR)
+        on = r.activity > ACTIVE_THRESHOLD
+        ax.bar(dims[on], kl[on], **_BAR_STYLE["active"])
+        ax.bar(dims[~on], kl[~on], **_BAR_STYLE["inactive"])
+        ax.set_yscale("log")
+        ax.set_ylim(KL_FLOOR / 3, max(top, KL_FLOOR) * 2)
         ax.set_xticks(dims)
         ax.set_xlabel("latent dimension")
-        ax.set_title(f"{r.name}\nactive {r.active}/{len(dims)}, KL {r.kl:.1f}", fontsize=9)
-    axes[0].set_ylabel("KL (nats); gray = inactive")
+        ax.set_title(f"{r.name}\nactive {r.active}/{len(dims)}, KL {r.kl:.2f} nats", fontsize=9)
+    axes[0].set_ylabel("KL (nats, log scale)")
+    fig.legend(handles=[Patch(**style) for style in _BAR_STYLE.values()], loc="upper right", fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -167,3 +208,53 @@ def samples_figure(reports: list[CollapseReport], per_label: int = 4, *,
         titles[i * (n + 1)] = r.name
     return image_grid(rows.reshape(-1, 28, 28, 1), ncols, titles=titles, title=title,
                       row_labels=[str(k) for k in range(NUM_CLASSES)], size=0.6)
+
+
+# ------------------------------------------------------------------------------- beta-VAE: what each dimension does
+def traversal(model: CVAE, label: int, dim: int, *, span: float = 2.5, steps: int = 9) -> np.ndarray:
+    """A latent traversal: the digit ``label`` decoded from codes that are 0 except dimension ``dim``, which runs
+    from -``span`` to ``span`` in ``steps`` steps; shape (steps, 28, 28, 1)."""
+    model = check_model(model, CVAE)
+    digit = int(as_labels([label], "label")[0])
+    if not (isinstance(dim, (int, np.integer)) and 0 <= dim < model.latent_dim):
+        raise ValueError(f"dim must be a latent dimension 0 to {model.latent_dim - 1}, got {dim!r}")
+    span = check_positive_float(span, "span")
+    steps = check_positive_int(steps, "steps")
+    z = np.zeros((steps, model.latent_dim), dtype=np.float32)
+    z[:, dim] = np.linspace(-span, span, steps)
+    return model.decode(z, np.full(steps, digit))
+
+
+def traversal_figure(model: CVAE, label: int, dims, *, span: float = 2.5, steps: int = 9,
+                     title: str | None = None) -> Figure:
+    """One row per latent dimension in ``dims``: the :func:`traversal` of that dimension for digit ``label``."""
+    dims = [int(d) for d in np.atleast_1d(dims)]
+    if not dims:
+        raise ValueError("dims is empty; pass the latent dimensions to traverse, e.g. the active ones")
+    rows = np.concatenate([traversal(model, label, d, span=span, steps=steps) for d in dims])
+    values = np.linspace(-span, span, steps)
+    return image_grid(rows, steps, titles=[f"{v:+.1f}" for v in values] + [""] * (len(rows) - steps),
+                      row_labels=[f"z[{d}]" for d in dims], size=0.7,
+                      title=title or f"Latent traversals of digit {label}: one dimension moves, the others stay 0")
+
+
+def traversal_effects(model: CVAE, images, labels, *, span: float = 2.5, steps: int = 9) -> np.ndarray:
+    """How much each latent dimension, moved alone, changes the ink and the slant of the digits drawn.
+
+    For each dimension and each label: the standard deviation of ink and of slant
+    (:func:`cvae_course.applications.stroke_features`) along its :func:`traversal`, over the same among real
+    ``images`` of that label; averaged over the ten labels. Returns (latent_dim, 2): columns ink, slant; 1 means the
+    dimension alone sweeps that feature as widely as real handwriting varies.
+    """
+    x, y = as_images(images), as_labels(labels)
+    real_spread = np.zeros((NUM_CLASSES, 2))
+    for k in range(NUM_CLASSES):
+        if np.sum(y == k) < 2:
+            raise ValueError(f"images hold {np.sum(y == k)} real digit(s) with label {k}; need at least 2 per label")
+        real_spread[k] = np.std(np.stack(stroke_features(x[y == k])), axis=1)
+    effects = np.zeros((check_model(model, CVAE).latent_dim, 2))
+    for d in range(model.latent_dim):
+        for k in range(NUM_CLASSES):
+            moved = np.std(np.stack(stroke_features(traversal(model, k, d, span=span, steps=steps))), axis=1)
+            effects[d] += moved / real_spread[k] / NUM_CLASSES
+    return effects

@@ -167,10 +167,25 @@ def test_elbo_classify_picks_the_label_with_the_lowest_negative_elbo(few):
     np.testing.assert_array_equal(app.elbo_classify(model, x, seed=3), scores.argmin(axis=1))
 
 
-def test_neighbour_average_of_one_neighbour_is_the_image_itself(few):
+def test_neighbour_average_never_counts_the_image_itself(few):
     model = build_cvae(2, seed=0)
     x, y = few
-    np.testing.assert_allclose(app.neighbour_average(model, x, y, index=5, k=1), x[5])
+    # ``few`` holds two digits of each label (indices 4 and 5 are the 2s): the one neighbour of 5 is 4
+    assert y[5] == y[4] and not np.allclose(x[4], x[5])
+    np.testing.assert_allclose(app.neighbour_average(model, x, y, index=5, k=1), x[4])
+
+
+def test_neighbour_average_needs_enough_other_digits_of_the_label(few):
+    x, y = few
+    with pytest.raises(ValueError, match="only 1 other image"):
+        app.neighbour_average(build_cvae(2, seed=0), x, y, index=5, k=2)
+
+
+def test_blur_figure_shows_the_digit_its_mean_its_neighbours_and_samples(few):
+    x, y = few
+    fig = app.blur_figure(build_cvae(2, seed=0), x, y, index=5, k=1, n_samples=3)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[:3] == ["real digit", "decoder mean", "average of its\n1 neighbours"] and len(titles) == 6
 
 
 # ----------------------------------------------------------------------------- quality, fast mode, seeded

@@ -120,3 +120,65 @@ def test_samples_figure_puts_models_side_by_side_with_a_gap_column():
 def test_samples_figure_rejects_more_samples_than_the_reports_hold():
     with pytest.raises(ValueError, match="per_label"):
         collapse.samples_figure([_report("a", per_label=3)], per_label=4)
+
+
+def test_kl_bars_show_inactive_dimensions_as_visible_bars_of_their_own_colour():
+    report = _report("a")  # dimension 0 active (KL 0.5), dimension 1 inactive (KL 0)
+    fig = collapse.kl_bars_figure([report])
+    ax = fig.axes[0]
+    bottom = ax.get_ylim()[0]
+    bars = ax.patches
+    assert len(bars) == 2 and ax.get_yscale() == "log"
+    assert all(bar.get_y() + bar.get_height() > 2 * bottom for bar in bars)   # both reach clearly above the axis
+    assert bars[0].get_facecolor() != bars[1].get_facecolor()
+    legend = fig.legends[0]
+    assert [t.get_text() for t in legend.get_texts()] == ["active", "inactive"]
+    assert [h.get_facecolor() for h in legend.legend_handles] == [bars[0].get_facecolor(), bars[1].get_facecolor()]
+
+
+def test_collapse_report_with_real_digits_measures_the_samples_against_them(few, judge, mnist):
+    real = evaluate.RealDigits(judge, mnist.x_test, mnist.y_test, max_per_label=20)
+    x, y = few
+    report = collapse.collapse_report(build_cvae(2, seed=0), "untrained", x, y, real=real, n_per_label=20)
+    assert report.quality is not None and report.quality.n.tolist() == [20] * 10
+    assert report.judge_accuracy is not None
+    assert report.row().endswith(f"Fréchet x{report.frechet_ratio:.0f}")
+
+
+# ------------------------------------------------------------------------------------------ latent traversals
+def _decoder_ignoring_z(latent_dim=3):
+    """A CVAE whose decoder ignores z: the weights from z into its first layer are zero."""
+    model = build_cvae(latent_dim, seed=0)
+    dense = next(layer for layer in model.decoder.layers if layer.__class__.__name__ == "Dense")
+    kernel, bias = dense.get_weights()
+    kernel[:latent_dim] = 0.0
+    dense.set_weights([kernel, bias])
+    return model
+
+
+def test_a_traversal_moves_one_latent_dimension_from_minus_to_plus_span():
+    model = build_cvae(3, seed=0)
+    strip = collapse.traversal(model, 7, 1, span=2.0, steps=5)
+    z = np.zeros((5, 3), dtype=np.float32)
+    z[:, 1] = [-2, -1, 0, 1, 2]
+    np.testing.assert_allclose(strip, model.decode(z, [7] * 5), atol=1e-6)
+
+
+def test_a_traversal_rejects_a_dimension_the_code_does_not_have():
+    with pytest.raises(ValueError, match="latent dimension 0 to 2"):
+        collapse.traversal(build_cvae(3, seed=0), 7, 3)
+
+
+def test_traversal_effects_are_zero_when_the_decoder_ignores_z_and_positive_when_it_uses_it(few):
+    x, y = few
+    ignoring = collapse.traversal_effects(_decoder_ignoring_z(), x, y, steps=5)
+    using = collapse.traversal_effects(build_cvae(3, seed=0), x, y, steps=5)
+    assert ignoring.shape == using.shape == (3, 2)
+    np.testing.assert_allclose(ignoring, 0.0, atol=1e-6)
+    assert np.all(using > 1e-4)
+
+
+def test_traversal_figure_has_one_row_per_dimension():
+    fig = collapse.traversal_figure(build_cvae(3, seed=0), 2, [2, 0], steps=4)
+    assert len(fig.axes) == 8
+    assert [fig.axes[i].get_ylabel() for i in (0, 4)] == ["z[2]", "z[0]"]
