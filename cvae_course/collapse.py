@@ -23,8 +23,8 @@ from cvae_course.evaluate import (
     RealDigits,
     SampleQuality,
     conditional_accuracy,
+    elbo_terms_per_image,
     mean_pairwise_distance,
-    negative_elbo_per_image,
     sample_quality,
 )
 from cvae_course.evaluate import diversity as sample_diversity
@@ -48,11 +48,14 @@ __all__ = [
 ACTIVE_THRESHOLD = 0.01
 
 
-def kl_per_latent_dimension(model: VAE, images, labels=None) -> np.ndarray:
-    """Mean KL(q(z_i|x) || N(0, 1)) of each latent dimension over the images, in nats; about 0 = collapsed."""
-    z_mean, z_log_var = check_model(model, VAE).encode_distribution(images, labels)
+def _mean_kl_per_dimension(z_mean: np.ndarray, z_log_var: np.ndarray) -> np.ndarray:
     kl = ops.convert_to_numpy(kl_per_dimension(ops.convert_to_tensor(z_mean), ops.convert_to_tensor(z_log_var)))
     return kl.mean(axis=0).astype(np.float64)
+
+
+def kl_per_latent_dimension(model: VAE, images, labels=None) -> np.ndarray:
+    """Mean KL(q(z_i|x) || N(0, 1)) of each latent dimension over the images, in nats; about 0 = collapsed."""
+    return _mean_kl_per_dimension(*check_model(model, VAE).encode_distribution(images, labels))
 
 
 def unit_activity(model: VAE, images, labels=None) -> np.ndarray:
@@ -104,7 +107,7 @@ class CollapseReport:
 
     @property
     def frechet_ratio(self) -> float | None:
-        """Mean over labels of the samples' Fréchet distance to real digits over the real floor (None: not measured)."""
+        """Mean over labels of the samples' Fréchet distance to real digits over the real floor (None: unmeasured)."""
         return None if self.quality is None else float(np.mean(self.quality.frechet_ratio))
 
     def row(self) -> str:
@@ -120,7 +123,8 @@ class CollapseReport:
 
 def collapse_report(model: CVAE, name: str, images, labels, *, judge=None, real: RealDigits | None = None,
                     n_per_label: int | None = None, samples_per_label: int = 6, seed: int = 0) -> CollapseReport:
-    """KL per dimension, unit activity, reconstruction (mean -ELBO minus KL) and samples per label for ``model``.
+    """KL per dimension, unit activity, reconstruction (the -ELBO's first term, nats per image) and samples per label
+    for ``model``.
 
     Args:
         model: the CVAE to report on.
@@ -137,13 +141,14 @@ def collapse_report(model: CVAE, name: str, images, labels, *, judge=None, real:
         seed: makes the sampling repeatable.
     """
     x = as_images(images)
-    kl_dims = kl_per_latent_dimension(model, x, labels)
-    rec = float(np.mean(negative_elbo_per_image(model, x, labels, seed=seed)) - kl_dims.sum())
-    n = check_positive_int(samples_per_label, "samples_per_label")
-    samples = model.generate(np.repeat(np.arange(NUM_CLASSES), n), seed=seed)
-    report = CollapseReport(name, kl_dims, unit_activity(model, x, labels), rec, samples)
     if real is not None and not isinstance(real, RealDigits):
         raise ValueError(f"real must be evaluate.RealDigits(judge, images, labels), got {type(real).__name__}")
+    z_mean, z_log_var = check_model(model, CVAE).encode_distribution(x, labels)
+    kl_dims = _mean_kl_per_dimension(z_mean, z_log_var)
+    rec = float(np.mean(elbo_terms_per_image(model, x, labels, seed=seed)[0]))
+    n = check_positive_int(samples_per_label, "samples_per_label")
+    samples = model.generate(np.repeat(np.arange(NUM_CLASSES), n), seed=seed)
+    report = CollapseReport(name, kl_dims, z_mean.astype(np.float64).var(axis=0), rec, samples)
     judge = real.judge if judge is None and real is not None else judge
     if judge is not None:
         n_per_label = settings.budget().report_samples_per_label if n_per_label is None else n_per_label

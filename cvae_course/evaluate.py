@@ -174,8 +174,9 @@ def mean_pairwise_distance(images) -> float:
     x = as_images(images).reshape(len(images), -1).astype(np.float64)
     if len(x) < 2:
         raise ValueError(f"images must hold at least 2 images to compare, got {len(x)}")
-    sq = np.sum(x * x, axis=1)
-    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * x @ x.T, 0.0)
+    t = tf.constant(x)  # in TensorFlow: see _covariance
+    sq = tf.reduce_sum(t * t, axis=1)
+    d2 = np.maximum((sq[:, None] + sq[None, :] - 2.0 * tf.matmul(t, t, transpose_b=True)).numpy(), 0.0)
     iu = np.triu_indices(len(x), k=1)
     return float(np.sqrt(d2[iu]).mean())
 
