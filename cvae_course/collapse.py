@@ -5,7 +5,7 @@ A latent dimension is *active* when its code moves with the input: Var_x(E_q[z_i
 al., 2016). A CVAE is especially prone to it: the label already tells the decoder which digit to draw,
 so a strong KL weight makes z carry nothing and every sample of a label becomes the same average digit.
 (That is not "mode collapse", a GAN failure where the generator only covers a few modes of the data.)
-The models of the sweep, with and without KL annealing, come from :func:`cvae_course.recipes.train_beta_cvae`.
+The models of the sweep, with and without KL annealing, come from :func:`cvae_course.recipes.train_beta_sweep`.
 """
 
 from __future__ import annotations

@@ -4,20 +4,23 @@ A later lesson (or a lesson run on its own) gets a model from here: loaded from 
 valid, otherwise trained now with exactly the recipe below and cached (see :mod:`cvae_course.cache`). Epochs
 and data sizes come from the budget of the mode (:func:`cvae_course.settings.budget`); seeds are fixed.
 
-=================  ==============================  =====================================================  ===========
+=================  ==============================  =====================================================  ==============
 model              cache name                      recipe                                                 lessons
-=================  ==============================  =====================================================  ===========
-course CVAE        cvae-dense-2d                   :func:`train_cvae`: dense, 2-D code, Adam 3e-3,         03, 04, 05
+=================  ==============================  =====================================================  ==============
+course CVAE        cvae-dense-2d                   :func:`train_cvae`: dense, 2-D code, Adam 3e-3,         03-05, 07
                                                    batches of 256, seed 42, ``cvae_epochs``
-judge              judge (one file for both        :func:`train_judge`: small CNN on all training          01, 03, 05
+judge              judge (one file for both        :func:`train_judge`: small CNN on all training          01, 03, 05, 07
                    modes)                          images, Adam 1e-3, batches of 128, ``judge_epochs``
 lesson-02 VAE      lesson02-vae                    :func:`train_lesson02_vae`: dense, 2-D code, seed 42,   02, 03
                                                    ``vae_epochs``
 held-out VAE       vae-without-<digits>-<d>d       :func:`train_vae_without`: dense, 8-D code, every       05
                                                    digit but the held-out ones, seed 42, ``holdout_vae_epochs``
-beta CVAE          cvae-beta<b>-<d>d[-anneal<w>]   :func:`train_beta_cvae`: dense, 8-D code,               05
-                                                   reconstruction + beta * KL, seed 42, ``beta_sweep_epochs``
-=================  ==============================  =====================================================  ===========
+beta CVAE          cvae-beta<b>-<d>d-<e>ep         :func:`train_beta_cvae`: dense, 8-D code,               07
+                   [-anneal<w>]                    reconstruction + beta * KL, seed 42, ``beta_sweep_epochs``
+beta sweep         the beta CVAEs' names           :func:`train_beta_sweep`: beta 1, 4, 16, and 4 with     07
+                                                   a KL warm-up; each ``kl_warmup_epochs`` +
+                                                   ``beta_sweep_epochs`` epochs
+=================  ==============================  =====================================================  ==============
 """
 
 from __future__ import annotations
@@ -42,8 +45,8 @@ from cvae_course.validation import (
 __all__ = [
     "BATCH_SIZE", "BETA_LATENT_DIM", "CVAE_NAME", "HOLDOUT_LATENT_DIM", "JUDGE_NAME", "LEARNING_RATE",
     "LESSON02_VAE_NAME", "beta_cvae_name", "build_judge", "holdout_name", "load_cvae", "load_judge",
-    "load_lesson02_vae", "save_cvae", "save_lesson02_vae", "train_beta_cvae", "train_cvae", "train_judge",
-    "train_lesson02_vae", "train_vae_without",
+    "load_lesson02_vae", "save_cvae", "save_lesson02_vae", "train_beta_cvae", "train_beta_sweep", "train_cvae",
+    "train_judge", "train_lesson02_vae", "train_vae_without",
 ]
 
 # ------------------------------------------------------------------------------------------- the course CVAE
@@ -235,10 +238,12 @@ def train_vae_without(held_out, mnist: MNIST | None = None, *, latent_dim: int =
 BETA_LATENT_DIM = 8  # enough latent dimensions to count how many stay active
 
 
-def beta_cvae_name(beta: float, latent_dim: int, warmup: int | None) -> str:
-    """Cache name of the CVAE trained with KL weight ``beta`` (and a warm-up of ``warmup`` epochs, if any)."""
+def beta_cvae_name(beta: float, latent_dim: int, warmup: int | None, epochs: int | None = None) -> str:
+    """Cache name of the CVAE trained with KL weight ``beta`` (for ``epochs`` epochs, with a warm-up of ``warmup``
+    epochs, if given): models trained for different numbers of epochs never share a file."""
     tag = f"{beta:g}".replace(".", "p").replace("-", "m")
-    return f"cvae-beta{tag}-{latent_dim}d" + (f"-anneal{warmup}" if warmup else "")
+    return (f"cvae-beta{tag}-{latent_dim}d" + (f"-{epochs}ep" if epochs else "")
+            + (f"-anneal{warmup}" if warmup else ""))
 
 
 def train_beta_cvae(beta: float, mnist: MNIST | None = None, *, latent_dim: int | None = None,
@@ -278,5 +283,30 @@ def train_beta_cvae(beta: float, mnist: MNIST | None = None, *, latent_dim: int 
 
     if not use_cache:
         return fit()
-    return cache.load_or_train(beta_cvae_name(beta, latent_dim, warmup_epochs), fit, CVAE,
+    return cache.load_or_train(beta_cvae_name(beta, latent_dim, warmup_epochs, epochs), fit, CVAE,
                                check=lambda m: m.latent_dim == latent_dim, mode=settings.mode_name())
+
+
+SWEEP_BETAS = (1.0, 4.0, 16.0)
+ANNEALED_BETA = 4.0
+
+
+def train_beta_sweep(mnist: MNIST | None = None, *, progress: bool = True) -> dict[str, CVAE]:
+    """Lesson 07's four CVAEs, by name: "beta = 1", "beta = 4", "beta = 16" and "beta = 4, warm-up <w>".
+
+    All four train for the same ``kl_warmup_epochs + beta_sweep_epochs`` epochs (the budget's), with the same batches
+    and learning rate; the annealed one spends its first ``kl_warmup_epochs`` raising beta from 0 to 4, so it still
+    has ``beta_sweep_epochs`` epochs at beta = 4 afterwards: equal training, only the schedule differs. Each model
+    comes from :func:`train_beta_cvae` (cached).
+
+    Args:
+        mnist: the data (default: :func:`cvae_course.data.load_mnist` in the current mode).
+        progress: show one progress line per model that is trained now.
+    """
+    budget = settings.budget()
+    warmup, epochs = budget.kl_warmup_epochs, budget.kl_warmup_epochs + budget.beta_sweep_epochs
+    models = {f"beta = {beta:g}": train_beta_cvae(beta, mnist, epochs=epochs, progress=progress)
+              for beta in SWEEP_BETAS}
+    models[f"beta = {ANNEALED_BETA:g}, warm-up {warmup}"] = train_beta_cvae(
+        ANNEALED_BETA, mnist, epochs=epochs, warmup_epochs=warmup, progress=progress)
+    return models

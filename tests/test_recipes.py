@@ -109,9 +109,21 @@ def test_models_of_different_settings_are_cached_under_different_names():
     assert recipes.holdout_name((1, 0), 8) == recipes.holdout_name([0, 1, 1], 8) == "vae-without-0-1-8d"
     assert recipes.beta_cvae_name(4.0, 8, None) == "cvae-beta4-8d"
     assert recipes.beta_cvae_name(0.5, 8, 2) == "cvae-beta0p5-8d-anneal2"
+    assert recipes.beta_cvae_name(4.0, 8, 5, 15) == "cvae-beta4-8d-15ep-anneal5"
 
 
 
 def test_a_vae_without_several_digits_needs_some_digits_left_to_train_on():
     with pytest.raises(ValueError, match="leave some digits"):
         recipes.train_vae_without(range(10), use_cache=False)
+
+
+def test_the_beta_sweep_trains_four_models_for_equal_epochs_the_annealed_one_with_a_warmup(monkeypatch):
+    calls = []
+    monkeypatch.setattr(recipes, "train_beta_cvae", lambda beta, mnist=None, **kw: calls.append((beta, kw)) or beta)
+    models = recipes.train_beta_sweep(progress=False)
+    budget = settings.budget()
+    warmup, total = budget.kl_warmup_epochs, budget.kl_warmup_epochs + budget.beta_sweep_epochs
+    assert list(models) == ["beta = 1", "beta = 4", "beta = 16", f"beta = 4, warm-up {warmup}"]
+    assert [kw["epochs"] for _, kw in calls] == [total] * 4
+    assert [kw.get("warmup_epochs") for _, kw in calls] == [None, None, None, warmup]
