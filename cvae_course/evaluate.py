@@ -11,6 +11,8 @@ digit classifier trained once and cached), come from elsewhere.
 * :func:`conditional_accuracy`: the share of digits generated for label k that the judge reads as k.
 * :func:`diversity`: how varied the generated digits of each label are, relative to real digits of that
   label (about 0.6 for a healthy 2-D CVAE, near 0 when every sample of a label is the same average digit).
+* :func:`same_label_neighbours`: how much a latent space is sorted by label (1: a region per label; about 0.1:
+  labels mixed, as in a CVAE whose code holds the style and not the class).
 
 Conditional accuracy is lenient: the judge reads a smudge as a 1 as long as it looks more like a 1 than like
 anything else, and it reads one average digit per label perfectly. Stricter measures compare generated digits with
@@ -69,6 +71,7 @@ __all__ = [
     "RealDigits", "SampleQuality", "accuracy", "classify", "conditional_accuracy", "diversity", "elbo_terms_per_image",
     "frechet_distance", "generate_per_label", "judge_confidence", "judge_features", "judge_probabilities",
     "mean_elbo_terms", "mean_negative_elbo", "mean_pairwise_distance", "negative_elbo_per_image", "quality_of",
+    "same_label_neighbours",
     "sample_quality",
     # yardsticks and likelihoods (lessons 00 and 02)
     "aggregate_posterior_density", "aggregate_posterior_variance", "average_digit", "average_digit_nll",
@@ -202,6 +205,38 @@ def diversity(model: CVAE, images, labels, n_per_label: int = 200, *, seed: int 
             raise ValueError(f"the real images with label {k} are all identical; pass real test digits")
         ratios.append(mean_pairwise_distance(generated[gen_labels == k]) / real_spread)
     return float(np.mean(ratios))
+
+
+# ----------------------------------------------------------------------------------------------- the latent space
+def same_label_neighbours(codes, labels, k: int = 10, *, max_points: int = 2000, seed: int = 0) -> float:
+    """How much a latent space is sorted by label: the share of each code's ``k`` nearest other codes (Euclidean)
+    that carry the same label, averaged over up to ``max_points`` codes drawn at random.
+
+    About 1 when each label has a region of its own; about sum_k p_k^2 (0.1 for ten equally common labels) when the
+    labels are mixed, as if the codes said nothing about the label.
+
+    Args:
+        codes: (N, latent_dim), e.g. ``model.encode(images, labels)``.
+        labels: the label of each code, shape (N,).
+        k: neighbours per code.
+        max_points: use at most this many codes (the distances are N x N).
+        seed: which codes, when there are more.
+    """
+    z = np.asarray(codes, dtype=np.float64)
+    y = as_labels(labels)
+    if z.ndim != 2 or len(z) != len(y):
+        raise ValueError(f"codes must have shape (N, latent_dim) with N = len(labels) = {len(y)}, got {z.shape}")
+    k = check_positive_int(k, "k")
+    keep = np.random.default_rng(seed).permutation(len(z))[: check_positive_int(max_points, "max_points")]
+    z, y = z[keep], y[keep]
+    if len(z) <= k:
+        raise ValueError(f"need more than k={k} codes to find k neighbours of each, got {len(z)}")
+    t = tf.constant(z)  # in TensorFlow: see _covariance
+    sq = tf.reduce_sum(t * t, axis=1)
+    d2 = (sq[:, None] + sq[None, :] - 2.0 * tf.matmul(t, t, transpose_b=True)).numpy()
+    np.fill_diagonal(d2, np.inf)  # a code is not its own neighbour
+    nearest = np.argsort(d2, axis=1, kind="stable")[:, :k]
+    return float(np.mean(y[nearest] == y[:, None]))
 
 
 # ------------------------------------------------------------------------ stricter: the judge's confidence and its eyes

@@ -222,3 +222,21 @@ def test_the_aggregate_posterior_density_is_the_mixture_of_the_images_posteriors
     np.testing.assert_allclose(evaluate.aggregate_posterior_density(z, means, log_vars), direct)
     with pytest.raises(ValueError, match="latent_dim"):
         evaluate.aggregate_posterior_density(np.zeros((3, 3)), means, log_vars)
+
+
+def test_same_label_neighbours_is_one_when_each_label_has_its_own_region():
+    labels = np.repeat(np.arange(10), 30)
+    codes = np.c_[labels * 10.0, np.zeros(300)] + np.random.default_rng(0).normal(scale=0.5, size=(300, 2))
+    assert evaluate.same_label_neighbours(codes, labels, k=5) == 1.0
+
+
+def test_same_label_neighbours_is_near_chance_when_codes_say_nothing_about_the_label():
+    rng = np.random.default_rng(0)
+    share = evaluate.same_label_neighbours(rng.normal(size=(2000, 2)), rng.integers(0, 10, 2000), k=10)
+    assert share == pytest.approx(0.1, abs=0.02)
+
+
+def test_same_label_neighbours_never_counts_a_code_as_its_own_neighbour():
+    # two far-apart pairs with different labels inside each pair: every nearest other code has the other label
+    codes, labels = np.array([[0.0, 0.0], [0.1, 0.0], [9.0, 9.0], [9.1, 9.0]]), np.array([0, 1, 0, 1])
+    assert evaluate.same_label_neighbours(codes, labels, k=1) == 0.0
