@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from cvae_course.evaluate import classify, negative_elbo_per_image
+from cvae_course.evaluate import Progress, classify, negative_elbo_per_image
 from cvae_course.models import CVAE, VAE
 from cvae_course.plots import image_grid
 from cvae_course.validation import (
@@ -274,15 +274,19 @@ def roc_figure(curves: dict, *, title: str = "ROC curves") -> Figure:
 
 
 # ----------------------------------------------------------------------------------- the CVAE as classifier
-def label_scores(model: CVAE, images, *, n_samples: int = 1, seed: int = 0) -> np.ndarray:
-    """-ELBO of every image under every label, shape (N, 10), in nats: how badly x fits "this is a k"."""
+def label_scores(model: CVAE, images, *, n_samples: int = 1, seed: int = 0, progress: bool = False) -> np.ndarray:
+    """-ELBO of every image under every label, shape (N, 10), in nats: how badly x fits "this is a k".
+
+    One pass over the images per label; ``progress`` shows a line that counts the labels done.
+    """
     model = check_model(model, CVAE)
     x = as_images(images)
-    return np.stack(
-        [negative_elbo_per_image(model, x, np.full(len(x), k), n_samples=n_samples, seed=seed)
-         for k in range(NUM_CLASSES)],
-        axis=1,
-    )
+    columns = []
+    with Progress(f"scoring {len(x):,} images under each label", NUM_CLASSES, show=progress) as step:
+        for k in range(NUM_CLASSES):
+            columns.append(negative_elbo_per_image(model, x, np.full(len(x), k), n_samples=n_samples, seed=seed))
+            step(k + 1)
+    return np.stack(columns, axis=1)
 
 
 def elbo_classify(model: CVAE, images, *, n_samples: int = 1, seed: int = 0) -> np.ndarray:

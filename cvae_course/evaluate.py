@@ -49,6 +49,7 @@ Yardsticks and likelihoods (lessons 00 and 02):
 
 from __future__ import annotations
 
+import time
 import weakref
 from dataclasses import dataclass
 
@@ -65,10 +66,11 @@ from cvae_course.validation import (
     check_model,
     check_positive_int,
     check_same_length,
+    check_text,
 )
 
 __all__ = [
-    "RealDigits", "SampleQuality", "accuracy", "classify", "conditional_accuracy", "diversity", "elbo_terms_per_image",
+    "Progress", "RealDigits", "SampleQuality", "accuracy", "classify", "conditional_accuracy", "diversity", "elbo_terms_per_image",
     "frechet_distance", "generate_per_label", "judge_confidence", "judge_features", "judge_probabilities",
     "mean_elbo_terms", "mean_negative_elbo", "mean_pairwise_distance", "negative_elbo_per_image", "quality_of",
     "same_label_neighbours",
@@ -205,6 +207,49 @@ def diversity(model: CVAE, images, labels, n_per_label: int = 200, *, seed: int 
             raise ValueError(f"the real images with label {k} are all identical; pass real test digits")
         ratios.append(mean_pairwise_distance(generated[gen_labels == k]) / real_spread)
     return float(np.mean(ratios))
+
+
+# ------------------------------------------------------------------------------------------------------ progress
+class Progress:
+    """One line that says how far a long measurement has come (a lesson must not sit silent for long): updated in
+    place in a notebook, one line at the end elsewhere.
+
+    Use as ``with Progress("scoring under each label", total=10) as step: ... step(k + 1)``.
+    """
+
+    def __init__(self, what: str, total: int, *, show: bool = True):
+        self.what, self.total, self.show = check_text(what, "what"), check_positive_int(total, "total"), show
+        self._handle, self._start = None, 0.0
+
+    def _line(self, done: int) -> str:
+        return f"{self.what}: {done}/{self.total} ({time.perf_counter() - self._start:.1f} s)"
+
+    def __enter__(self):
+        self._start = time.perf_counter()
+        if self.show and _in_notebook():
+            from IPython.display import display
+
+            self._handle = display({"text/plain": self._line(0)}, raw=True, display_id=True)
+        return self.step
+
+    def step(self, done: int) -> None:
+        """Say that ``done`` of ``total`` steps are finished."""
+        if self._handle is not None:
+            self._handle.update({"text/plain": self._line(done)}, raw=True)
+
+    def __exit__(self, *exc):
+        if self.show and self._handle is None and exc[0] is None:
+            print(self._line(self.total), flush=True)
+        return False
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
 # ----------------------------------------------------------------------------------------------- the latent space

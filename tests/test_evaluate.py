@@ -240,3 +240,17 @@ def test_same_label_neighbours_never_counts_a_code_as_its_own_neighbour():
     # two far-apart pairs with different labels inside each pair: every nearest other code has the other label
     codes, labels = np.array([[0.0, 0.0], [0.1, 0.0], [9.0, 9.0], [9.1, 9.0]]), np.array([0, 1, 0, 1])
     assert evaluate.same_label_neighbours(codes, labels, k=1) == 0.0
+
+
+def test_progress_prints_one_line_when_done_outside_a_notebook(capsys):
+    with evaluate.Progress("scoring", total=3) as step:
+        for i in range(3):
+            step(i + 1)
+    out = capsys.readouterr().out
+    assert out.startswith("scoring: 3/3 (") and out.count("\n") == 1
+
+
+def test_progress_that_is_not_shown_prints_nothing(capsys):
+    with evaluate.Progress("scoring", total=3, show=False) as step:
+        step(3)
+    assert capsys.readouterr().out == ""
