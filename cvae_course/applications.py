@@ -1,18 +1,18 @@
-"""What a trained (C)VAE is good for, measured: style transfer, anomaly scores, ROC/AUROC, an ELBO classifier.
+"""What a trained (C)VAE is good for, measured (lesson 05), and why its digits are blurry (lesson 07).
 
 * Style transfer: encode a digit with its own label, decode the code with another label
-  (:func:`transfer_style`, :func:`style_grid`, :func:`translation_accuracy`); :func:`style_correlation`
-  measures how much of the writer's ink and slant (:func:`stroke_features`) survives.
-* Anomaly detection: a VAE trained without one digit class (:func:`cvae_course.recipes.train_vae_without`)
+  (:func:`transfer_style`, :func:`style_grid`, :func:`translations`, :func:`translation_accuracy`);
+  :func:`style_correlation` measures how much of the writer's ink and slant (:func:`stroke_features`) survives.
+* Anomaly detection: a VAE trained without some digit classes (:func:`cvae_course.recipes.train_vae_without`)
   scores images by negative ELBO; high means "unlike the training data" (:func:`squared_error` for comparison,
   :func:`auroc`, :func:`roc_curve`); :func:`total_ink` and :func:`per_class_mean` show why a digit with little
   ink scores low.
 * The CVAE as a classifier: -ELBO of an image under each of the ten labels (:func:`label_scores`); the
   best label is Bayes' rule with a uniform prior (:func:`elbo_classify`), and the gap between the given
   label and the best one flags wrong labels (:func:`label_gap`).
-
-* Blurriness: a true sample of the decoder (:func:`bernoulli_sample`) next to its mean image, and the
-  average of the real digits with nearby codes (:func:`neighbour_average`).
+* Blurriness (lesson 07): a true sample of the decoder (:func:`bernoulli_sample`) next to its mean image, and the
+  average of the other real digits with nearby codes (:func:`neighbour_average`), side by side in
+  :func:`blur_figure`.
 
 ROC and AUROC are plain NumPy (the Mann-Whitney rank formula), so the course needs no scikit-learn.
 """
@@ -35,7 +35,7 @@ from cvae_course.validation import (
 )
 
 __all__ = [
-    "transfer_style", "style_grid", "translation_accuracy", "style_grid_figure", "stroke_features",
+    "transfer_style", "style_grid", "translations", "translation_accuracy", "style_grid_figure", "stroke_features",
     "style_correlation", "auroc", "roc_curve", "squared_error", "total_ink", "per_class_mean", "score_histograms",
     "roc_figure", "label_scores", "elbo_classify", "label_gap", "corrupt_labels", "bernoulli_sample",
     "neighbour_average", "blur_figure",
@@ -65,7 +65,7 @@ def style_grid(model: CVAE, images, labels) -> np.ndarray:
     return out.reshape(n, NUM_CLASSES, 28, 28, 1)
 
 
-def _translations(model: CVAE, images, labels):
+def translations(model: CVAE, images, labels):
     """Every image rewritten as each of the nine digits it is not: (translations (9N, 28, 28, 1), the writer of
     each, an index into ``images`` (9N,), the target digit of each (9N,)). The own label is left out:
     "translating" a 3 into a 3 is only a reconstruction."""
@@ -83,7 +83,7 @@ def translation_accuracy(model: CVAE, judge, images, labels) -> tuple[float, np.
     Each image is rewritten as each of the nine digits it is not; the own label is left out because
     "translating" a 3 into a 3 is only a reconstruction.
     """
-    translated, _, targets = _translations(model, images, labels)
+    translated, _, targets = translations(model, images, labels)
     hits = classify(judge, translated) == targets
     per_target = np.array([hits[targets == k].mean() for k in range(NUM_CLASSES)])
     return float(hits.mean()), per_target
@@ -133,7 +133,7 @@ def style_correlation(model: CVAE, images, labels) -> dict[str, float]:
     Each feature is standardised within its digit class first (a 1 always has less ink than an 8), then
     correlated over all (writer, other target digit) pairs: 0 means the style is lost, 1 fully kept.
     """
-    translated, writers, targets = _translations(model, images, labels)
+    translated, writers, targets = translations(model, images, labels)
     src_feats = stroke_features(images)
     out_feats = stroke_features(translated)
     sources = as_labels(labels)[writers]
