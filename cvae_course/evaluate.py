@@ -307,7 +307,7 @@ def _features_and_logits(judge, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 h = layer(h, training=False)
             return h, judge.layers[-1](h, training=False)
 
-        _COMPILED[judge] = tf.function(both, reduce_retracing=True)
+        _COMPILED[judge] = tf.function(both, reduce_retracing=True, autograph=False)  # plain Python: no AutoGraph
     fn = _COMPILED[judge]
     parts = [fn(ops.convert_to_tensor(x[i : i + PREDICT_BATCH])) for i in range(0, len(x), PREDICT_BATCH)]
     return (np.concatenate([ops.convert_to_numpy(f) for f, _ in parts]).astype(np.float64),
