@@ -12,7 +12,7 @@
   label and the best one flags wrong labels (:func:`label_gap`).
 * Blurriness (lesson 07): a true sample of the decoder (:func:`bernoulli_sample`) next to its mean image, and the
   average of the other real digits with nearby codes (:func:`neighbour_average`), side by side in
-  :func:`blur_figure`.
+  :func:`blur_figure`; :func:`blur_distances` measures which of the two the mean image is closer to.
 
 ROC and AUROC are plain NumPy (the Mann-Whitney rank formula), so the course needs no scikit-learn.
 """
@@ -38,7 +38,7 @@ __all__ = [
     "transfer_style", "style_grid", "translations", "translation_accuracy", "style_grid_figure", "stroke_features",
     "style_correlation", "auroc", "roc_curve", "squared_error", "total_ink", "per_class_mean", "score_histograms",
     "roc_figure", "label_scores", "elbo_classify", "label_gap", "corrupt_labels", "bernoulli_sample",
-    "neighbour_average", "blur_figure",
+    "neighbour_average", "blur_distances", "blur_figure",
 ]
 
 
@@ -351,6 +351,35 @@ def neighbour_average(model: VAE, images, labels=None, *, index: int = 0, k: int
     order = np.argsort(np.sum((codes - here) ** 2, axis=1), kind="stable")
     others = pool[order][pool[order] != index]
     return x[others[:k]].mean(axis=0)
+
+
+def blur_distances(model: CVAE, images, labels, *, n: int = 200, k: int = 20,
+                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """For ``n`` digits drawn at random: the pixel distance from the decoder's mean image of each (its reconstruction)
+    to the digit itself, and to the average of the ``k`` other digits of its label whose codes lie nearest
+    (:func:`neighbour_average`). Returns two arrays of shape (n,): (to the digit, to its neighbours' average).
+
+    A decoder that outputs the average of the digits sharing a code is closer to that average than to any one digit.
+    """
+    model = check_model(model, CVAE)
+    x, y = as_images(images), as_labels(labels)
+    check_same_length(x, y, "images", "labels")
+    n, k = check_positive_int(n, "n"), check_positive_int(k, "k")
+    codes = model.encode(x, y)
+    picked = np.random.default_rng(seed).choice(len(x), size=min(n, len(x)), replace=False)
+    means = model.decode(codes[picked], y[picked])
+    averages = np.empty_like(means)
+    for row, i in enumerate(picked):
+        pool = np.flatnonzero(y == y[i])
+        pool = pool[pool != i]
+        if len(pool) < k:
+            raise ValueError(f"k={k} neighbours asked for, but only {len(pool)} other image(s) share label {y[i]}")
+        nearest = pool[np.argsort(np.sum((codes[pool] - codes[i]) ** 2, axis=1), kind="stable")[:k]]
+        averages[row] = x[nearest].mean(axis=0)
+    def distance(a, b):
+        return np.sqrt(np.sum((a.astype(np.float64) - b.astype(np.float64)) ** 2, axis=(1, 2, 3)))
+
+    return distance(means, x[picked]), distance(means, averages)
 
 
 def blur_figure(model: CVAE, images, labels, *, index: int = 0, k: int = 20, n_samples: int = 4,

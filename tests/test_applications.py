@@ -252,3 +252,16 @@ def test_roc_figure_labels_each_curve_with_its_auroc():
     fig = app.roc_figure({"score": ([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])})
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels[0] == "score (AUROC 0.750)"
+
+
+def test_blur_distances_compare_the_mean_image_with_the_digit_and_with_its_neighbours(few):
+    model = build_cvae(2, seed=0)
+    x, y = few
+    to_digit, to_neighbours = app.blur_distances(model, x, y, n=6, k=1, seed=0)
+    assert to_digit.shape == to_neighbours.shape == (6,)
+    picked = np.random.default_rng(0).choice(len(x), size=6, replace=False)
+    mean = model.reconstruct(x[picked[:1]], y[picked[:1]])[0]
+    assert to_digit[0] == pytest.approx(float(np.linalg.norm((mean - x[picked[0]]).ravel())), rel=1e-5)
+    # with k=1 the neighbour is the other digit of the same label in ``few``
+    other = [i for i in np.flatnonzero(y == y[picked[0]]) if i != picked[0]][0]
+    assert to_neighbours[0] == pytest.approx(float(np.linalg.norm((mean - x[other]).ravel())), rel=1e-5)
