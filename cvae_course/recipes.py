@@ -32,7 +32,7 @@ from cvae_course._keras import keras, layers
 from cvae_course.data import MNIST, load_mnist
 from cvae_course.losses import KLAnnealing
 from cvae_course.models import CVAE, VAE, build_cvae, build_vae
-from cvae_course.training import train
+from cvae_course.training import ProgressLine, train
 from cvae_course.validation import (
     NUM_CLASSES,
     as_images,
@@ -127,7 +127,8 @@ def build_judge() -> keras.Model:
     )
 
 
-def train_judge(images, labels, *, epochs: int | None = None, seed: int = settings.DEFAULT_SEED) -> keras.Model:
+def train_judge(images, labels, *, epochs: int | None = None, seed: int = settings.DEFAULT_SEED,
+                progress: bool = False) -> keras.Model:
     """Train the judge on real digits: Adam 1e-3, batches of 128 (default epochs: the full budget's ``judge_epochs``).
 
     Args:
@@ -135,6 +136,7 @@ def train_judge(images, labels, *, epochs: int | None = None, seed: int = settin
         labels: their digits 0-9, shape (N,).
         epochs: passes over the images.
         seed: seeds the weights, dropout and the data order.
+        progress: show one progress line (epoch, loss) while training.
     """
     settings.seed_everything(seed)
     x, y = as_images(images), as_labels(labels)
@@ -144,20 +146,24 @@ def train_judge(images, labels, *, epochs: int | None = None, seed: int = settin
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    judge.fit(x, y, epochs=epochs or settings.budget("full").judge_epochs, batch_size=128, verbose=0)
+    judge.fit(x, y, epochs=epochs or settings.budget("full").judge_epochs, batch_size=128, verbose=0,
+              callbacks=[ProgressLine()] if progress else [])
     return judge
 
 
-def load_judge() -> keras.Model:
-    """The cached judge, trained on first use on the whole training set (about a minute on a laptop).
+def load_judge(progress: bool = True) -> keras.Model:
+    """The cached judge, trained on first use on the whole training set.
 
     It must be good in both modes, so it is the same model in both: trained with the full budget on all training
-    images and cached once (``mode=cache.SHARED``).
+    images and cached once (``mode=cache.SHARED``). While it trains, ``progress`` says so and shows one progress
+    line (training takes a while, and a lesson must not sit silent).
     """
 
     def fit_judge():
+        if progress:
+            print("Training the judge once, on every training image (then it is cached for every lesson):")
         mnist = load_mnist(fast=False)
-        return train_judge(mnist.x_train, mnist.y_train)
+        return train_judge(mnist.x_train, mnist.y_train, progress=progress)
 
     return cache.load_or_train(JUDGE_NAME, fit_judge, keras.Model, mode=cache.SHARED)
 
