@@ -56,6 +56,9 @@ class Claim:
     full_only: bool
     reason: str = ""
 
+    def _ipython_display_(self) -> None:
+        """Nothing: :func:`claim` has shown the line already, so a claim cell ending in ``claim(...)`` shows it once."""
+
     def line(self) -> str:
         """The line the learner reads under the claim cell."""
         measured = f" (measured {self.measured})" if self.measured else ""

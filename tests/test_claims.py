@@ -77,3 +77,14 @@ def test_in_a_notebook_the_claim_is_recorded_for_the_full_course_report(fast_mod
         "full_only": record.full_only, "reason": record.reason}}}]
     assert records(stored) == [{"sentence": "one plus one is two", "measured": "2", "status": "holds",
                                 "mode": "fast", "full_only": False, "reason": ""}]
+
+
+def test_a_claim_cell_ending_in_claim_shows_its_line_once(fast_mode):
+    """The returned record is the cell's value; it must not be displayed a second time as Claim(...)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    result = shell.run_cell("from cvae_course.claims import claim\nclaim('one is one', 1 == 1)")
+    assert result.success and result.result.status == "holds"
+    formatted, _ = shell.display_formatter.format(result.result)
+    assert formatted == {}
