@@ -143,7 +143,7 @@ def latent_scatter(codes, labels, *, title: str = "Latent space", ax_limit: floa
     return fig
 
 
-def aggregate_posterior(means, log_vars, *, span: float = 3.0, n: int = 121, max_images: int = 4000,
+def aggregate_posterior(means, log_vars, *, span: float = 3.0, n: int = 101, max_images: int = 3000,
                         hole_ratio: float = 0.1, title: str | None = None) -> Figure:
     """The codes of all images together, q(z) = mean over x of q(z | x), next to the prior N(0, I), in 2-D.
 
@@ -184,7 +184,9 @@ def aggregate_posterior(means, log_vars, *, span: float = 3.0, n: int = 121, max
     if hole.any():
         axes[0].contour(ticks, ticks, hole.astype(float), levels=[0.5], colors="red", linewidths=1.2)
     fig.colorbar(shown, ax=axes, label="density", shrink=0.9)
-    fig.suptitle(title or f"Codes of all images vs the prior (white circle: 2 sigma; red: q(z) < {hole_ratio:g} p(z))")
+    fig.suptitle(title or "The codes of all images, q(z), next to the prior p(z)")
+    fig.text(0.02, 0.01, f"white dashed circle: 2 standard deviations of the prior; red outline: holes inside it, "
+                         f"where q(z) < {hole_ratio:g} p(z)", fontsize=8)
     return fig
 
 

@@ -33,8 +33,8 @@ exercise_test_size          2000    500     exercises: test images of a graded n
 exercise_epochs             5       2       exercises: training epochs of a graded notebook
 ==========================  ======  ======  ==============================================================
 
-In full mode lessons 00-04 take under a minute each on a 2-core CPU and lesson 05 about three (README); in fast
-mode every lesson runs in a minute or two.
+How long each lesson takes in full mode, measured: the README's table, written by ``cvae-course report`` from the
+full-course report (``docs/full-course-report.md``).
 """
 
 from __future__ import annotations

@@ -169,3 +169,67 @@ def test_feedback_keeps_the_theme_text_colour_and_marks_the_verdict_with_a_bar()
     assert "--jp-error-color1" in wrong and "<b>Not quite.</b> The answer is (b)" in wrong
     assert "<b>Correct:</b> (b) the prior" in right
     assert "firebrick" not in right + wrong and "green" not in right + wrong
+
+
+# ------------------------------------------------------------------------------------------- balanced quiz files
+# A learner must not find the right option by its length or its position. The rules apply to every quiz file except
+# those still being rewritten by their lessons' owners (lessons 03 and 05/07: trust-b; 04: the playground); a name
+# leaves this set when its file is rewritten, and any new file is checked at once.
+NOT_YET_REWRITTEN = {"03_conditional_vae", "04_cvae_playground", "05_applications_and_challenges"}
+MAX_LENGTH_RATIO = 1.6  # within a question: the longest option at most 1.6 times the shortest (in characters)
+
+
+def _balanced_questions():
+    names = [n for n in quiz_module.available() if n not in NOT_YET_REWRITTEN]
+    return [(name, i + 1, q) for name in names for i, q in enumerate(quiz_module.load(name).questions)]
+
+
+def _strictly_longest(q):
+    lengths = [len(o) for o in q.options]
+    return lengths[q.answer] == max(lengths) and lengths.count(max(lengths)) == 1
+
+
+def _uneven(questions):
+    """The questions whose longest option is over MAX_LENGTH_RATIO times their shortest."""
+    return [f"{name} question {n}: {[len(o) for o in q.options]} characters" for name, n, q in questions
+            if max(map(len, q.options)) > MAX_LENGTH_RATIO * min(map(len, q.options))]
+
+
+def _longest_is_right(questions):
+    """The questions whose right option is strictly the longest: allowed in at most a third of them."""
+    found = [f"{name} question {n}" for name, n, q in questions if _strictly_longest(q)]
+    return found if len(found) > len(questions) / 3 else []
+
+
+def _crowded_position(questions):
+    """Right answers per letter, when one letter holds more than half of them."""
+    counts = {}
+    for _, _, q in questions:
+        letter = quiz_module.LETTERS[q.answer]
+        counts[letter] = counts.get(letter, 0) + 1
+    return counts if max(counts.values()) > len(questions) / 2 else {}
+
+
+def test_the_balance_rules_cover_the_rewritten_quiz_files():
+    checked = {name for name, _, _ in _balanced_questions()}
+    assert {"00_welcome", "01_autoencoder", "02_variational_autoencoder"} <= checked
+
+
+def test_within_a_question_the_options_have_similar_lengths():
+    assert _uneven(_balanced_questions()) == []
+
+
+def test_the_right_option_is_the_longest_in_at_most_a_third_of_the_questions():
+    assert _longest_is_right(_balanced_questions()) == []
+
+
+def test_no_position_holds_more_than_half_of_the_right_answers():
+    assert _crowded_position(_balanced_questions()) == {}
+
+
+def test_the_balance_rules_catch_a_quiz_that_gives_its_answers_away():
+    """A made-up quiz whose right option is always the long one at (b) breaks all three rules."""
+    telltale = [("made-up", i, Question(f"Question {i}?", ["short", "the right one, much longer than the rest",
+                                                         "brief"], 1, "Because.")) for i in range(3)]
+    assert len(_uneven(telltale)) == 3 and len(_longest_is_right(telltale)) == 3
+    assert _crowded_position(telltale) == {"b": 3}

@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.set_defaults(func=_grade)
 
     refresh = sub.add_parser("refresh", help="re-run lessons in fast mode and store them as committed: outputs "
-                                             "cleared except the cells marked NBVAL_CHECK_OUTPUT")
+                                             "cleared except the cells tagged nbval-check-output")
     refresh.add_argument("notebooks", nargs="*", type=Path, help="notebooks to refresh (default: every lesson in "
                                                                   "notebooks/)")
     refresh.add_argument("--check", action="store_true", help="only report what keeps a notebook from its committed "
