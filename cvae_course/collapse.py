@@ -20,6 +20,7 @@ from cvae_course import settings
 from cvae_course._keras import ops
 from cvae_course.applications import stroke_features
 from cvae_course.evaluate import (
+    Progress,
     RealDigits,
     SampleQuality,
     conditional_accuracy,
@@ -42,7 +43,8 @@ from cvae_course.validation import (
 
 __all__ = [
     "ACTIVE_THRESHOLD", "KL_FLOOR", "kl_per_latent_dimension", "unit_activity", "active_units", "CollapseReport",
-    "collapse_report", "kl_bars_figure", "samples_figure", "traversal", "traversal_figure", "traversal_effects",
+    "collapse_report", "collapse_reports", "kl_bars_figure", "samples_figure", "traversal", "traversal_figure",
+    "traversal_effects",
 ]
 
 ACTIVE_THRESHOLD = 0.01
@@ -160,6 +162,20 @@ def collapse_report(model: CVAE, name: str, images, labels, *, judge=None, real:
     return report
 
 
+def collapse_reports(models: dict, images, labels, *, real: RealDigits | None = None, progress: bool = True,
+                     **options) -> dict[str, CollapseReport]:
+    """:func:`collapse_report` for each of ``{name: model}`` (e.g. :func:`cvae_course.recipes.train_beta_sweep`),
+    by name; ``progress`` shows a line that counts the models measured. ``options`` go to :func:`collapse_report`."""
+    if not isinstance(models, dict) or not models:
+        raise ValueError("models must be a non-empty {name: CVAE} dict, e.g. recipes.train_beta_sweep()")
+    reports = {}
+    with Progress(f"measuring {len(models)} models", len(models), show=progress) as step:
+        for i, (name, model) in enumerate(models.items()):
+            reports[name] = collapse_report(model, name, images, labels, real=real, **options)
+            step(i + 1)
+    return reports
+
+
 KL_FLOOR = 1e-3  # nats: the bottom of the KL bars' log scale; smaller values are drawn at it
 _BAR_STYLE = {
     "active": dict(facecolor="tab:blue", label="active"),
@@ -257,9 +273,13 @@ def traversal_effects(model: CVAE, images, labels, *, span: float = 2.5, steps: 
         if np.sum(y == k) < 2:
             raise ValueError(f"images hold {np.sum(y == k)} real digit(s) with label {k}; need at least 2 per label")
         real_spread[k] = np.std(np.stack(stroke_features(x[y == k])), axis=1)
-    effects = np.zeros((check_model(model, CVAE).latent_dim, 2))
-    for d in range(model.latent_dim):
-        for k in range(NUM_CLASSES):
-            moved = np.std(np.stack(stroke_features(traversal(model, k, d, span=span, steps=steps))), axis=1)
-            effects[d] += moved / real_spread[k] / NUM_CLASSES
-    return effects
+    dims = check_model(model, CVAE).latent_dim
+    span, steps = check_positive_float(span, "span"), check_positive_int(steps, "steps")
+    # every traversal of every dimension and label in one batch: codes (dims, labels, steps, dims)
+    z = np.zeros((dims, NUM_CLASSES, steps, dims), dtype=np.float32)
+    for d in range(dims):
+        z[d, :, :, d] = np.linspace(-span, span, steps)
+    digits = np.broadcast_to(np.arange(NUM_CLASSES)[None, :, None], (dims, NUM_CLASSES, steps)).ravel()
+    drawn = model.decode(z.reshape(-1, dims), digits)
+    features = np.stack(stroke_features(drawn), axis=-1).reshape(dims, NUM_CLASSES, steps, 2)
+    return (features.std(axis=2) / real_spread[None]).mean(axis=1)

@@ -182,3 +182,11 @@ def test_traversal_figure_has_one_row_per_dimension():
     fig = collapse.traversal_figure(build_cvae(3, seed=0), 2, [2, 0], steps=4)
     assert len(fig.axes) == 8
     assert [fig.axes[i].get_ylabel() for i in (0, 4)] == ["z[2]", "z[0]"]
+
+
+def test_collapse_reports_measure_each_model_by_name(few, capsys):
+    x, y = few
+    models = {"a": build_cvae(2, seed=0), "b": build_cvae(3, seed=1)}
+    reports = collapse.collapse_reports(models, x, y)
+    assert list(reports) == ["a", "b"] and [len(r.kl_per_dim) for r in reports.values()] == [2, 3]
+    assert reports["b"].name == "b" and capsys.readouterr().out.startswith("measuring 2 models: 2/2")
