@@ -11,7 +11,7 @@ LESSONS = sorted(NOTEBOOKS.glob("*.ipynb"))
 # Lessons whose owners are still converting them to the tag rules (the nbval-check-output tag instead of the
 # comment, and the train tag on every training cell): they are checked without those two rules until their names
 # leave this set. Every other lesson, and every new one, meets them. When the set is empty, the comment goes.
-NOT_YET_CONVERTED = {"04_cvae_playground", "05_applications_and_challenges"}
+NOT_YET_CONVERTED = {"04_cvae_playground"}
 
 
 def test_every_lesson_of_the_course_map_exists():
