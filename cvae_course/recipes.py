@@ -255,7 +255,7 @@ def beta_cvae_name(beta: float, latent_dim: int, warmup: int | None, epochs: int
 def train_beta_cvae(beta: float, mnist: MNIST | None = None, *, latent_dim: int | None = None,
                     epochs: int | None = None, warmup_epochs: int | None = None,
                     seed: int = settings.DEFAULT_SEED, progress: bool = True, use_cache: bool = True) -> CVAE:
-    """A dense CVAE trained on reconstruction + ``beta`` * KL (lesson 05's collapse sweep); cached per setting.
+    """A dense CVAE trained on reconstruction + ``beta`` * KL (lesson 07's collapse sweep); cached per setting.
 
     With ``warmup_epochs`` the KL weight is annealed from 0 up to ``beta`` over that many epochs
     (:class:`cvae_course.losses.KLAnnealing`), so the decoder learns to use z before the KL pulls on it.

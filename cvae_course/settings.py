@@ -21,12 +21,12 @@ test_size                   all     2000    data.load_mnist: test images (all: t
 autoencoder_epochs          8       2       lesson 01: the autoencoder
 vae_epochs                  10      2       lesson 02: the VAE (lesson 03 reuses it)
 buggy_vae_epochs            3       1       lesson 02: the VAE trained on the buggy loss
-cvae_epochs                 10      3       lesson 03: the course CVAE (lessons 04 and 05 reuse it)
-holdout_vae_epochs          10      3       lesson 05: VAEs trained without one digit
-beta_sweep_epochs           10      3       lesson 05: CVAEs of the beta sweep
-kl_warmup_epochs            5       2       lesson 05: KL annealing warm-up
+cvae_epochs                 10      3       lesson 03: the course CVAE (lessons 04, 05 and 07 reuse it)
+holdout_vae_epochs          10      3       lesson 05: the VAE trained without some digits
+beta_sweep_epochs           10      3       lesson 07: CVAEs of the beta sweep (after the warm-up's epochs)
+kl_warmup_epochs            5       2       lesson 07: KL annealing warm-up (every sweep model trains as long)
 n_writers                   1000    200     lesson 05: test digits rewritten as every other digit
-report_samples_per_label    200     20      lesson 05: samples per label behind a collapse report
+report_samples_per_label    200     20      lesson 07: samples per label behind a collapse report
 judge_epochs                4       4       the judge classifier, on all training images in both modes
 exercise_train_size         12000   2000    exercises: training images of a graded notebook
 exercise_test_size          2000    500     exercises: test images of a graded notebook
