@@ -59,6 +59,7 @@ from cvae_course._keras import keras, ops, tf
 from cvae_course.layers import Sampling
 from cvae_course.losses import kl_divergence, reconstruction_loss
 from cvae_course.models import CVAE, PREDICT_BATCH, VAE
+from cvae_course.training import _in_notebook
 from cvae_course.validation import (
     NUM_CLASSES,
     as_images,
@@ -241,15 +242,6 @@ class Progress:
         if self.show and self._handle is None and exc[0] is None:
             print(self._line(self.total), flush=True)
         return False
-
-
-def _in_notebook() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
 # ----------------------------------------------------------------------------------------------- the latent space

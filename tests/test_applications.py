@@ -8,31 +8,13 @@ import numpy as np
 import pytest
 
 from cvae_course import applications as app
-from cvae_course import data, evaluate, recipes
+from cvae_course import evaluate, recipes
 from cvae_course.models import build_cvae, build_vae
-
-
-# ------------------------------------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="module")
-def mnist():
-    return data.load_mnist()
 
 
 @pytest.fixture(scope="module")
 def cvae(mnist):
     return recipes.load_cvae()
-
-
-@pytest.fixture(scope="module")
-def judge():
-    return recipes.load_judge()
-
-
-@pytest.fixture(scope="module")
-def few(mnist):
-    """20 test digits, two of each label."""
-    idx = np.concatenate([np.flatnonzero(mnist.y_test == k)[:2] for k in range(10)])
-    return mnist.x_test[idx], mnist.y_test[idx]
 
 
 # --------------------------------------------------------------------------------------------------- AUROC
@@ -189,18 +171,23 @@ def test_blur_figure_shows_the_digit_its_mean_its_neighbours_and_samples(few):
 
 
 # ----------------------------------------------------------------------------- quality, fast mode, seeded
-def test_vae_trained_without_zeros_flags_them_by_negative_elbo(mnist):
-    # measured in fast mode (seed 42): 0.895
-    vae = recipes.train_vae_without(0, mnist, progress=False)
-    is_zero = mnist.y_test == 0
-    assert app.auroc(evaluate.negative_elbo_per_image(vae, mnist.x_test), is_zero) >= 0.85
+@pytest.fixture(scope="module")
+def scores_without_0_and_1(mnist):
+    """Lesson 05's anomaly detector: negative ELBO of every test digit under a VAE trained without 0s and 1s."""
+    vae = recipes.train_vae_without((0, 1), mnist, progress=False)
+    return evaluate.negative_elbo_per_image(vae, mnist.x_test)
 
 
-def test_vae_trained_without_ones_fails_to_flag_them(mnist):
-    # the documented failure: unseen 1s are easy to reconstruct. Measured in fast mode: 0.129
-    vae = recipes.train_vae_without(1, mnist, progress=False)
-    is_one = mnist.y_test == 1
-    assert app.auroc(evaluate.negative_elbo_per_image(vae, mnist.x_test), is_one) < 0.4
+def test_vae_trained_without_zeros_flags_them_by_negative_elbo(mnist, scores_without_0_and_1):
+    # the held-out 0s against the normal digits 2-9. Measured in fast mode (seed 42): 0.896 (full mode 0.945)
+    keep = mnist.y_test != 1
+    assert app.auroc(scores_without_0_and_1[keep], mnist.y_test[keep] == 0) >= 0.85
+
+
+def test_vae_trained_without_ones_fails_to_flag_them(mnist, scores_without_0_and_1):
+    # the documented failure: unseen 1s cost few nats. Measured in fast mode: 0.204 (full mode 0.097)
+    keep = mnist.y_test != 0
+    assert app.auroc(scores_without_0_and_1[keep], mnist.y_test[keep] == 1) < 0.4
 
 
 def test_translated_digits_read_as_the_target_label(cvae, judge, mnist):

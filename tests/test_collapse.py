@@ -1,4 +1,5 @@
-"""Lesson 05's collapse diagnostics (cvae_course.collapse): KL per dimension, active units, reports and figures.
+"""Lesson 07's collapse diagnostics (cvae_course.collapse): KL per dimension, active units, reports, figures and
+latent traversals.
 
 Unit behaviour is checked on hand-made inputs; the quality tests train small fast-mode models of the beta sweep
 (recipes.train_beta_cvae, course seed) and hold them to thresholds measured with a margin (see each test).
@@ -7,26 +8,8 @@ Unit behaviour is checked on hand-made inputs; the quality tests train small fas
 import numpy as np
 import pytest
 
-from cvae_course import collapse, data, evaluate, losses, recipes
+from cvae_course import collapse, evaluate, losses, recipes
 from cvae_course.models import build_cvae, build_vae
-
-
-# ------------------------------------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="module")
-def mnist():
-    return data.load_mnist()
-
-
-@pytest.fixture(scope="module")
-def judge():
-    return recipes.load_judge()
-
-
-@pytest.fixture(scope="module")
-def few(mnist):
-    """20 test digits, two of each label."""
-    idx = np.concatenate([np.flatnonzero(mnist.y_test == k)[:2] for k in range(10)])
-    return mnist.x_test[idx], mnist.y_test[idx]
 
 
 # ------------------------------------------------------------------------------------- untrained models

@@ -9,7 +9,7 @@ measured in fast mode, see each test).
 import numpy as np
 import pytest
 
-from cvae_course import data, evaluate, models, recipes
+from cvae_course import evaluate, models
 
 
 # ------------------------------------------------------------------------------------------- the formula
@@ -56,16 +56,6 @@ def test_frechet_distance_rejects_features_it_cannot_compare(a, b, message):
 
 
 # ----------------------------------------------------------------------------------- the judge's view
-@pytest.fixture(scope="module")
-def mnist():
-    return data.load_mnist()
-
-
-@pytest.fixture(scope="module")
-def judge():
-    return recipes.load_judge()
-
-
 @pytest.fixture(scope="module")
 def real(judge, mnist):
     return evaluate.RealDigits(judge, mnist.x_test, mnist.y_test, max_per_label=80)
