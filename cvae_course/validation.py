@@ -44,10 +44,11 @@ def as_images(images, name: str = "images") -> np.ndarray:
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name} contains NaN or infinite values; check how they were computed.")
     if x.size and (x.min() < 0.0 or x.max() > 1.0):
-        raise ValueError(
-            f"{name} must hold pixel values in [0, 1], got values in [{x.min():g}, {x.max():g}]. "
-            "Divide uint8 images by 255."
-        )
+        if x.min() >= 0.0 and x.max() <= 255.0:
+            fix = "Divide uint8 images by 255."
+        else:  # negative values: not pixels at all, most likely a decoder's logits
+            fix = "Values below 0 are not pixels: if these are a decoder's logits, apply keras.ops.sigmoid first."
+        raise ValueError(f"{name} must hold pixel values in [0, 1], got values in [{x.min():g}, {x.max():g}]. {fix}")
     return x
 
 

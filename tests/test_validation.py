@@ -33,6 +33,12 @@ def test_images_in_0_255_are_rejected_with_the_fix():
         validation.as_images(np.arange(784).reshape(1, 28, 28) % 256)
 
 
+def test_logits_given_as_images_are_told_to_take_the_sigmoid_not_to_divide_by_255():
+    with pytest.raises(ValueError, match=r"apply keras.ops.sigmoid first") as info:
+        validation.as_images(np.linspace(-6.0, 6.0, 784).reshape(1, 28, 28))
+    assert "255" not in str(info.value)
+
+
 def test_flat_784_pixel_images_are_accepted():
     assert validation.as_images(np.zeros((2, 784))).shape == (2, 28, 28, 1)
 

@@ -4,11 +4,19 @@ Used by :mod:`cvae_course.checks.lesson01`, ``lesson02`` and ``lesson03``; learn
 raises :class:`CheckFailed` (an ``AssertionError``) through :func:`_fail`; a passed one prints a line starting with
 :data:`TICK` through :func:`_passed`. :class:`_Spy` stands in for an encoder or decoder and records what the
 learner's code gives it. The names start with an underscore: they are the checks' own, not the exercises'.
+
+:func:`friendly_errors` is the one public helper: the exercises' setup cell calls it, so that every cell of an
+unfinished exercise fails with a short message (what to write first) instead of a traceback, also outside the
+test cells (training and picture cells).
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
+import linecache
+import re
+import traceback
 import warnings
 from typing import Any, Callable
 
@@ -20,6 +28,19 @@ from cvae_course.validation import IMAGE_SHAPE, NUM_CLASSES
 
 TICK = "\u2714"
 _RNG_NOT_SEEDED = "same seed, different results"
+
+# The function (or class) each task asks for, by exercise: messages name the task ("task 2") next to the name.
+TASKS = {
+    "build_encoder": "task 1", "build_decoder": "task 2", "reconstruction_error": "task 3",
+    "worst_reconstructions": "task 4",
+    "Sampling": "task 1", "kl_divergence": "task 2", "elbo_terms": "task 3", "sample_images": "task 4",
+    "build_conditional_encoder": "task 1", "build_conditional_decoder": "task 2", "generate_digit": "task 3",
+    "style_transfer": "task 4", "interpolate": "task 5",
+}
+
+# What Keras says when binary_crossentropy(..., from_logits=True) is given the output of a sigmoid: it then uses
+# the logits behind that sigmoid, so the numbers come out right although the code applies the sigmoid twice.
+_KERAS_DOUBLE_SIGMOID = "produced by a Sigmoid activation"
 
 
 # ------------------------------------------------------------------------------------ plumbing
@@ -33,7 +54,11 @@ class CheckFailed(AssertionError):
     are not wrapped and keep their full traceback.)"""
 
     def _render_traceback_(self) -> list[str]:  # IPython uses this instead of a traceback
-        return [f"\x1b[1;31mCheck failed:\x1b[0m {self}"]
+        return [_red("Check failed:") + f" {self}"]
+
+
+def _red(text: str) -> str:
+    return f"\x1b[1;31m{text}\x1b[0m"
 
 
 def _fail(what: str, hint: str | None = None) -> None:
@@ -42,30 +67,64 @@ def _fail(what: str, hint: str | None = None) -> None:
     raise CheckFailed(what + (f"\nHint: {hint}" if hint else "")) from None
 
 
+def _task(name: str) -> str:
+    """``name`` with its task number when it is one of the exercises' tasks: "kl_divergence (task 2)"."""
+    return f"{name} ({TASKS[name]})" if name in TASKS else name
+
+
+def _name_of(fn: Any) -> str:
+    return getattr(fn, "__name__", None) or type(fn).__name__
+
+
 @contextlib.contextmanager
 def _quiet():
-    """Keep Keras's and NumPy's warnings off stderr while a learner's code runs (nbgrader counts stderr)."""
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        yield
+    """Keep Keras's and NumPy's warnings off stderr while a learner's code runs (nbgrader scores a test cell that
+    writes to stderr 0). The warnings are recorded, not dropped: the list it yields holds them, and
+    :func:`_call` reads it (Keras's warning about a sigmoid given to a from_logits loss reveals a double sigmoid)."""
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
+        warnings.simplefilter("always")
+        yield caught
+
+
+def _check_double_sigmoid(caught: list, label: str) -> None:
+    __tracebackhide__ = True
+    if any(_KERAS_DOUBLE_SIGMOID in str(w.message) for w in caught):
+        _fail(f"{label} gave binary_crossentropy(..., from_logits=True) the output of a sigmoid: the sigmoid is "
+              "applied twice. Keras noticed, warned (\"...produced by a Sigmoid activation and thus does not "
+              "represent logits\") and used the logits behind your sigmoid, so the numbers look right here; "
+              "any other loss code would be wrong.",
+              "pass the logits themselves: with from_logits=True the loss applies the sigmoid for you.")
 
 
 def _call(fn: Callable, label: str, *args, **kwargs):
-    """Call the learner's code; a NotImplementedError becomes a clear 'not written yet'."""
+    """Call the learner's code: a NotImplementedError becomes a clear 'not written yet', a result of None a
+    forgotten ``return``, Keras's double-sigmoid warning a failure that says so."""
     __tracebackhide__ = True
     try:
-        with _quiet():
-            return fn(*args, **kwargs)
-    except NotImplementedError:
-        _fail(f"{label} is not written yet.", "replace `raise NotImplementedError()` with your code, then rerun.")
+        with _quiet() as caught:
+            result = fn(*args, **kwargs)
+    except NotImplementedError as err:
+        name = _unwritten_name(err.__traceback__) or (None if str(err) else _name_of(fn))
+        if name is None:  # raised by a library (e.g. TensorFlow), with its own message: an error like any other
+            err.add_note(f"(raised while the check ran {label})")
+            raise
+        _fail(f"{_task(name)} is not written yet.",
+              "replace `raise NotImplementedError()` with your code, run its cell, then rerun this one.")
     except Exception as err:  # keep the learner's own traceback, add what the check was doing
         err.add_note(f"(raised while the check ran {label})")
         raise
+    _check_double_sigmoid(caught, label)
+    if result is None:
+        _fail(f"{label} returned None: did you forget `return`?",
+              "end the function with `return ...` (a function without one gives None).")
+    return result
 
 
 def _numpy(value: Any, label: str) -> np.ndarray:
     """A learner's result (NumPy, tensor, number) as a float64 NumPy array."""
     __tracebackhide__ = True
+    if value is None:
+        _fail(f"{label} returned None: did you forget `return`?")
     if isinstance(value, (list, tuple)) and value and not np.isscalar(value[0]):
         _fail(f"{label} returned a {type(value).__name__} of {len(value)} items; expected a single array.")
     try:
@@ -90,16 +149,68 @@ def _random_images(n: int, seed: int) -> np.ndarray:
     return np.where(rng.uniform(size=x.shape) < 0.5, np.round(x), x).astype(np.float32)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _last_line(message) -> str:
+    """What an error says, without TensorFlow's "in user code:" preamble or Keras's list of the arguments a
+    layer received: the last line that says something."""
+    text = _ANSI.sub("", str(message)).split("Arguments received by")[0]
+    lines = [ln.strip() for ln in text.splitlines()
+             if ln.strip() and not ln.strip().startswith(("Exception encountered when calling", "in user code:"))]
+    return lines[-1] if lines else ""
+
+
 def _graph_mode(fn: Callable, label: str, *args) -> None:
-    """Run ``fn`` inside a tf.function, as Keras does during training."""
+    """Run ``fn`` inside a tf.function whose batch size is unknown, as Keras traces it during training."""
     __tracebackhide__ = True
+    specs = [tf.TensorSpec((None, *np.shape(a)[1:]), tf.float32) for a in args]
     try:
         with _quiet():
-            tf.function(lambda *a: fn(*a))(*[tf.constant(a) for a in args])
+            tf.function(lambda *a: fn(*a), input_signature=specs)(*[tf.constant(a) for a in args])
     except Exception as err:  # NotImplementedError too: TensorFlow raises it for np.asarray(symbolic tensor)
+        said = _last_line(err) or type(err).__name__
+        if re.search(r"NoneType|None values|partially known|\bNone\b(?!,)", said):  # not just "shape=(None, 2)"
+            hint = ("while Keras traces a training step it does not know the batch size yet: there a tensor's "
+                    ".shape[0] is None. Use ops.shape(x) (e.g. ops.shape(x)[0]), or average with ops.mean, "
+                    "instead of x.shape.")
+        else:
+            hint = "use keras.ops (ops.sum, ops.exp, ops.square, ops.mean ...) instead of NumPy functions."
         _fail(f"{label} works on NumPy arrays but fails on the symbolic tensors Keras uses while training "
-              f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}).",
-              "use keras.ops (ops.sum, ops.exp, ops.square, ops.mean ...) instead of NumPy functions.")
+              f"({type(err).__name__}: {said}).", hint)
+
+
+@contextlib.contextmanager
+def _course_versions(fn: Callable, **references: Callable):
+    """Run the learner's ``fn`` with the course's version of the functions it builds on (by name, in the
+    notebook's namespace): a mistake in an earlier task then costs that task only, not this one too."""
+    namespace = getattr(fn, "__globals__", None)
+    saved = {}
+    if isinstance(namespace, dict):
+        for name, reference in references.items():
+            if name in namespace:
+                saved[name] = namespace[name]
+                namespace[name] = reference
+    try:
+        yield
+    finally:
+        for name, original in saved.items():
+            namespace[name] = original
+
+
+def _requires(check: Callable, fn: Callable, name: str, why: str) -> None:
+    """Fail at once, naming the task, when ``fn`` (an earlier task this one builds on) does not pass ``check``."""
+    __tracebackhide__ = True
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            check(fn)
+            return
+        except CheckFailed as failed:
+            said = " ".join(str(failed).split())
+        except Exception as err:
+            said = f"{type(err).__name__}: {_last_line(err)}"
+    _fail(f"{why}, and your {_task(name)} does not pass its check yet: fix it first, then rerun the cells "
+          f"from there. (Its check says: {said})")
 
 
 def _is_model(obj: Any) -> bool:
@@ -108,6 +219,97 @@ def _is_model(obj: Any) -> bool:
 
 def _input_shapes(model: keras.Model) -> list[tuple]:
     return [tuple(t.shape[1:]) for t in model.inputs]
+
+
+# ------------------------------------------------------------------------------------ friendly errors
+def _in_cell(filename: str) -> bool:
+    """Is this the file name IPython gives a notebook cell's code?"""
+    return bool(re.search(r"ipykernel_\d+|<ipython-input-", filename or ""))
+
+
+_STUB = re.compile(r"raise NotImplementedError(\(\))?\s*(#.*)?$")  # nbgrader's stub, not an error with a message
+
+
+def _unwritten_name(tb) -> str | None:
+    """The name of the learner's function whose stub (``raise NotImplementedError()``) raised, if one did."""
+    for frame, lineno in reversed(list(traceback.walk_tb(tb))):
+        line = linecache.getline(frame.f_code.co_filename, lineno).strip()
+        if _STUB.match(line):
+            owner = frame.f_locals.get("self")
+            if owner is not None and frame.f_code.co_name in {"call", "__call__", "__init__"}:
+                return type(owner).__name__
+            return frame.f_code.co_name
+    return None
+
+
+_USER_CODE_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<name>[\w.<>]+)')
+
+
+def _user_code(message: str) -> tuple[str, str]:
+    """From TensorFlow's "in user code:" report: (the innermost function of the learner's, what went wrong)."""
+    frames = [m for m in _USER_CODE_FRAME.finditer(message)]
+    mine = [m for m in frames if _in_cell(m.group("file"))] or frames
+    return (mine[-1].group("name") if mine else ""), _last_line(message)
+
+
+def _explain(etype: type, value: BaseException, tb) -> str | None:
+    """A short message for an error an unfinished exercise raises, or None to show the usual traceback."""
+    message = str(value)
+    if message.startswith("in user code:"):  # raised while Keras traced a training step
+        where, said = _user_code(message)
+        if issubclass(etype, NotImplementedError) and where and "raise NotImplementedError()" in message:
+            return _not_written(where)
+        return (f"{said}\n(raised in {where} while Keras trained the model: run that function's test cell above "
+                "to see what to fix)") if where else said
+    if issubclass(etype, NotImplementedError):
+        name = _unwritten_name(tb)
+        return _not_written(name) if name else None
+    if issubclass(etype, NameError):
+        frame, lineno = list(traceback.walk_tb(tb))[-1]
+        if frame.f_code.co_name.startswith("<") and _in_cell(frame.f_code.co_filename):  # <module>, <listcomp>
+            name = getattr(value, "name", None) or message
+            return (f"`{name}` does not exist yet (line {lineno} of this cell). A cell above makes it but has not "
+                    "run, or stopped with an error: run the notebook from the top (Run > Run All Cells) and fix "
+                    f"the first cell that fails. If you typed `{name}` yourself, check its spelling.")
+    return None
+
+
+def _not_written(name: str) -> str:
+    return (f"{_task(name)} is not written yet: replace `raise NotImplementedError()` in its cell with your "
+            "code and run that cell, then run this one again.")
+
+
+def _show_friendly(shell, etype, value, tb, tb_offset=None):
+    """IPython's custom exception handler: the short message when there is one, else the usual traceback."""
+    try:
+        text = _explain(etype, value, tb)
+    except Exception:  # never let the explanation hide the error itself
+        text = None
+    if hasattr(value, "_render_traceback_"):
+        stb = value._render_traceback_()
+    elif text is not None:
+        stb = [_red("Check failed:") + f" {text}"]
+    else:
+        stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+    shell._showtraceback(etype, value, stb)  # the error message a notebook shows (ename and evalue unchanged)
+
+
+def friendly_errors() -> None:
+    """Show the errors of an unfinished exercise as one short message each, not as tracebacks.
+
+    Called by the exercises' setup cell. In IPython (Jupyter), a ``NotImplementedError`` from a task not written
+    yet names the task, a ``NameError`` for something an earlier cell failed to make says to fix that cell first,
+    and an error TensorFlow reports "in user code" while training shows its last line and the function it came
+    from. The error itself is unchanged (a notebook still counts the cell as failed); everything else keeps its
+    usual traceback. Outside IPython this does nothing.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.set_custom_exc((NotImplementedError, NameError, ValueError, TypeError), _show_friendly)
 
 
 # ------------------------------------------------------------------------------------ spying on models
@@ -194,6 +396,27 @@ def _check_images(got: np.ndarray, logits: np.ndarray, n: int, label: str) -> No
     if not _close(got, probs, atol=1e-4):
         _fail(f"{label} returned images that are not sigmoid(decoder(...)) of the codes it decoded.",
               "return keras.ops.sigmoid(decoder(...)) for the codes you drew, without other changes.")
+
+
+def _squared_errors(x: np.ndarray, logits: np.ndarray) -> list[np.ndarray]:
+    """Per-image squared errors a learner may write instead of the cross-entropy (MSE and its relatives)."""
+    probs = models.sigmoid(logits).astype(np.float64)
+    axes = tuple(range(1, x.ndim))
+    out = []
+    for target in (probs, logits.astype(np.float64)):
+        squared = np.square(x - target)
+        out += [np.sum(squared, axis=axes), np.mean(squared, axis=axes)]
+    return out
+
+
+def _is_squared_error(got: np.ndarray, x: np.ndarray, logits: np.ndarray, batch_mean: bool = False) -> bool:
+    return any(_close(got, np.asarray(v.mean()) if batch_mean else v, rtol=1e-3, atol=1e-4)
+               for v in _squared_errors(x, logits))
+
+
+_MSE_HINT = ("that is a squared error (MSE), the loss for real-valued pixels. Here each pixel is a coin flip "
+             "with probability sigmoid(logit): its cost is the binary cross-entropy, "
+             "ops.binary_crossentropy(x, logits, from_logits=True), summed over the pixels.")
 
 
 def _check_prior_codes(z: np.ndarray, n: int, latent_dim: int, label: str) -> None:

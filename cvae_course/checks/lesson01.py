@@ -11,19 +11,23 @@ from typing import Callable
 
 import numpy as np
 
-from cvae_course import models, settings
+from cvae_course import losses, models, settings
 from cvae_course._keras import keras, ops
 from cvae_course.checks.harness import (
     _call,
+    _course_versions,
     _check_built_model,
     _close,
     _fail,
     _input_shapes,
+    _is_squared_error,
+    _MSE_HINT,
     _numpy,
     _passed,
     _quiet,
     _random_images,
     _reference_reconstruction,
+    _requires,
     _rng,
 )
 from cvae_course.validation import IMAGE_SHAPE
@@ -61,8 +65,9 @@ def check_encoder(build_encoder: Callable, latent_dim: int = 2, seed: int = 0) -
               "no z_mean / z_log_var here (that is lesson 02): end with a single Dense(latent_dim).")
     codes = _numpy(out, "the encoder")
     if codes.shape != (32, latent_dim):
-        _fail(f"for 32 images the encoder returned shape {codes.shape}; expected (32, {latent_dim}).",
-              f"the last layer should be layers.Dense({latent_dim}) (one number per latent dimension).")
+        _fail(f"for 32 images and latent_dim={latent_dim} the encoder returned shape {codes.shape}; expected "
+              f"(32, {latent_dim}).", "end with layers.Dense(latent_dim): one number per latent dimension, for "
+              "whatever latent_dim the function is given.")
     _check_linear_and_varied(codes, "encoder", "code", "image",
                              "leave the last Dense layer linear (no activation) so that codes can be negative.")
     _passed(f"build_encoder({latent_dim}): images {IMAGE_SHAPE} -> codes ({latent_dim},), "
@@ -90,7 +95,8 @@ def check_decoder(build_decoder: Callable, latent_dim: int = 2, seed: int = 0) -
             f"{decoder.count_params():,} weights")
 
 
-def _diagnose_reconstruction(got: np.ndarray, want: np.ndarray, label: str) -> None:
+def _diagnose_reconstruction(got: np.ndarray, want: np.ndarray, label: str, x: np.ndarray | None = None,
+                             logits: np.ndarray | None = None) -> None:
     __tracebackhide__ = True
     n = want.shape[0]
     if got.shape == ():
@@ -101,6 +107,9 @@ def _diagnose_reconstruction(got: np.ndarray, want: np.ndarray, label: str) -> N
               "sum the per-pixel cross-entropy over the pixels (axis=(1, 2, 3)).")
     if got.shape != (n,):
         _fail(f"{label} returned shape {got.shape}; expected ({n},), one value per image.")
+    if x is not None and _is_squared_error(got, x, logits):
+        _fail(f"{label} returned {got[:3].round(2)}, the squared error between the images and the "
+              f"reconstructions; expected {want[:3].round(2)}.", _MSE_HINT)
     if not np.all(np.isfinite(got)):
         _fail(f"{label} returned NaN or infinity for finite logits.",
               "the second argument holds logits (any real number), not probabilities: take the sigmoid "
@@ -125,7 +134,7 @@ def check_reconstruction_error(reconstruction_error: Callable, batch: int = 4, s
     label = f"reconstruction_error(x, logits) for {batch} images"
     got = _numpy(_call(reconstruction_error, label, ops.convert_to_tensor(x), ops.convert_to_tensor(logits)), label)
     want = _reference_reconstruction(x, logits)
-    _diagnose_reconstruction(got, want, label)
+    _diagnose_reconstruction(got, want, label, x, logits)
     perfect = _numpy(_call(reconstruction_error, label, ops.convert_to_tensor(np.round(x)),
                            ops.convert_to_tensor((np.round(x) * 2 - 1) * 30.0)), label)
     if not np.all(perfect < 1e-3 * 784):
@@ -145,7 +154,9 @@ def check_worst_reconstructions(worst_reconstructions: Callable, k: int = 5, n: 
         errors = _reference_reconstruction(images, ops.convert_to_numpy(autoencoder(images)))
     want = np.argsort(-errors, kind="stable")[:k]
     label = f"worst_reconstructions(autoencoder, images, k={k}) on {n} images"
-    got = _numpy(_call(worst_reconstructions, label, autoencoder, images, k), label)
+    # Graded with the course's reconstruction error: a mistake in yours costs task 3, not this one too.
+    with _course_versions(worst_reconstructions, reconstruction_error=losses.reconstruction_loss):
+        got = _numpy(_call(worst_reconstructions, label, autoencoder, images, k), label)
     if got.ndim == 4 or got.shape[1:] == IMAGE_SHAPE:
         _fail(f"{label} returned images (shape {got.shape}); expected their indices, shape ({k},).",
               "return np.argsort(...) positions, not the images themselves.")
@@ -158,6 +169,13 @@ def check_worst_reconstructions(worst_reconstructions: Callable, k: int = 5, n: 
     if set(got) == set(best):
         _fail(f"{label} returned the {k} BEST-reconstructed images.",
               "sort by decreasing error: np.argsort(-errors) or np.argsort(errors)[::-1].")
+    with _quiet():
+        probabilities = models.sigmoid(ops.convert_to_numpy(autoencoder(images)))
+        as_logits = _reference_reconstruction(images, probabilities)
+    if set(got) != set(want) and set(got) == set(np.argsort(-as_logits, kind="stable")[:k]):
+        _fail(f"{label} scored the images with probabilities (the sigmoid of the autoencoder's output) where "
+              "the reconstruction error wants logits.",
+              "pass the autoencoder's output to reconstruction_error as it is: it is already logits.")
     if set(got) != set(want):
         _fail(f"{label} returned {got.tolist()}, expected {want.tolist()}.",
               "compute one reconstruction error per image (the autoencoder returns logits), then take "
@@ -168,15 +186,25 @@ def check_worst_reconstructions(worst_reconstructions: Callable, k: int = 5, n: 
     _passed(f"worst_reconstructions: the {k} worst of {n} images, worst first")
 
 
-def check_autoencoder_learned(autoencoder: keras.Model, images: np.ndarray, max_error: float = 300.0) -> None:
+def check_autoencoder_learned(autoencoder: keras.Model, images: np.ndarray, max_error: float = 300.0, *,
+                              build_encoder: Callable | None = None, build_decoder: Callable | None = None) -> None:
     """The trained autoencoder beats a grey guess (784 ln 2 = 543 nats) by a wide margin: a sanity check that
-    encoder and decoder train together, loose enough for small architectures and fast mode's two epochs."""
+    encoder and decoder train together, loose enough for small architectures and fast mode's two epochs.
+
+    When it did not learn and ``build_encoder`` or ``build_decoder`` (the learner's, which it was built from) fails
+    its own check, the message names that task at once.
+    """
     __tracebackhide__ = True
     with _quiet():
         logits = autoencoder.predict(images, verbose=0)
     error = float(np.mean(_reference_reconstruction(images, logits)))
     grey = 784 * np.log(2.0)
     if not np.isfinite(error) or error > max_error:
+        problem = f"the trained autoencoder's mean reconstruction error is {error:.1f} nats per image"
+        if build_encoder is not None:
+            _requires(check_encoder, build_encoder, "build_encoder", problem)
+        if build_decoder is not None:
+            _requires(check_decoder, build_decoder, "build_decoder", problem)
         _fail(f"the trained autoencoder's mean reconstruction error is {error:.1f} nats per image; expected "
               f"below {max_error:.0f} (a grey image costs {grey:.0f}).",
               "check build_encoder and build_decoder (linear code layer, logits out), then rerun the training.")

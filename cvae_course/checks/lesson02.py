@@ -19,15 +19,19 @@ from cvae_course.checks.harness import (
     _check_images,
     _check_prior_codes,
     _close,
+    _course_versions,
     _decoded_calls,
     _fail,
     _graph_mode,
+    _is_squared_error,
+    _MSE_HINT,
     _numpy,
     _passed,
     _quiet,
     _random_images,
     _reference_decoder,
     _reference_reconstruction,
+    _requires,
     _rng,
     _Spy,
 )
@@ -89,6 +93,7 @@ def check_sampling(sampling_class: type, seed: int = 0, latent_dim: int = 2, n: 
         _fail(f"two Sampling(seed={seed}) layers gave different draws ({_RNG_NOT_SEEDED}).",
               "keep self.seed_generator = keras.random.SeedGenerator(seed) and pass seed=self.seed_generator "
               "to keras.random.normal.")
+    _graph_mode(lambda m, v: layer([m, v]), "Sampling", mu[:8], log_var[:8])
     mu_t, lv_t = tf.Variable(mu[:8]), tf.Variable(log_var[:8])
     with tf.GradientTape() as tape, _quiet():
         total = ops.sum(_call(layer, label, [mu_t, lv_t]))
@@ -169,7 +174,16 @@ def check_kl(kl_divergence: Callable, batch: int = 8, latent_dim: int = 2, seed:
 
 
 def check_elbo_terms(elbo_terms: Callable, batch: int = 8, latent_dim: int = 2, seed: int = 0) -> None:
-    """``elbo_terms(x, logits, z_mean, z_log_var)`` -> (reconstruction, kl), each a batch mean in nats per image."""
+    """``elbo_terms(x, logits, z_mean, z_log_var)`` -> (reconstruction, kl), each a batch mean in nats per image.
+
+    Runs with the course's ``kl_divergence`` in place of the learner's (task 2): a mistake there costs task 2 only.
+    """
+    __tracebackhide__ = True
+    with _course_versions(elbo_terms, kl_divergence=losses.kl_divergence):
+        _check_elbo_terms(elbo_terms, batch, latent_dim, seed)
+
+
+def _check_elbo_terms(elbo_terms: Callable, batch: int, latent_dim: int, seed: int) -> None:
     __tracebackhide__ = True
     x = _random_images(batch, seed)
     logits = (_rng(seed + 1).normal(size=x.shape) * 3).astype(np.float32)
@@ -191,6 +205,9 @@ def check_elbo_terms(elbo_terms: Callable, batch: int = 8, latent_dim: int = 2, 
         _fail(f"{label}: reconstruction {float(rec):.3f} is the per-pixel average; expected {float(want_rec):.1f}.",
               "sum over the 784 pixels before averaging over the batch; averaging over pixels makes the KL "
               "784 times too strong and the VAE collapses.")
+    if _is_squared_error(rec, x, logits, batch_mean=True):
+        _fail(f"{label}: reconstruction {float(rec):.3f} is a squared error; expected {float(want_rec):.2f}.",
+              _MSE_HINT)
     if _close(rec, -want_rec):
         _fail(f"{label}: reconstruction {float(rec):.1f} is negative; expected {float(want_rec):.1f}.",
               "the reconstruction term is a negative log-likelihood: positive.")
@@ -222,20 +239,44 @@ def check_sample_images(sample_images: Callable, n: int = 1000, latent_dim: int 
     _passed(f"sample_images: {n} images from codes drawn from N(0, I), repeatable with a seed")
 
 
-def check_vae_trained(history: keras.callbacks.History) -> None:
-    """The VAE trained on the learner's loss: the negative ELBO went down and the KL is positive."""
+def check_vae_trained(history: keras.callbacks.History, *, elbo_terms: Callable | None = None,
+                      kl_divergence: Callable | None = None) -> None:
+    """The VAE trained on the learner's loss: the negative ELBO went down and the KL is positive.
+
+    When the training went wrong and ``kl_divergence`` or ``elbo_terms`` (the learner's, which it trained on) fails
+    its own check, the message names that task at once instead of describing the symptom.
+    """
     __tracebackhide__ = True
     logs = history.history
     if not logs.get("loss"):
         _fail("the training history is empty.", "run the training cell above first.")
     loss, kl = logs["loss"], logs.get("kl", [float("nan")])
     if not (np.isfinite(loss[-1]) and np.isfinite(kl[-1])):
-        _fail(f"the training ended with loss {loss[-1]} and KL {kl[-1]}.", "check your loss terms for NaN.")
-    if not loss[-1] < 543.0:
-        _fail(f"the negative ELBO is {loss[-1]:.1f} nats per image after training; a grey guess costs 543.",
-              "check elbo_terms (sum over pixels, average over the batch).")
-    if not kl[-1] > 0.0:
-        _fail(f"the KL term is {kl[-1]:.3f} after training: the codes carry no information.",
-              "check the sign and the terms of kl_divergence.")
+        problem = (f"the training ended with loss {loss[-1]} and KL {kl[-1]}: NaN (not a number) or infinity, so "
+                   "some value overflowed or a log was taken of a negative number")
+        hint = "the variance is ops.exp(z_log_var): never take a log of z_log_var, and use keras.ops throughout."
+    elif kl[-1] < 0.0:
+        problem = (f"the KL term ended at {kl[-1]:.2f} nats per image, below 0, which a KL divergence never is "
+                   "(the training then pushes it further down instead of towards the prior)")
+        hint = "check the sign of kl_divergence: KL = -0.5 * sum(1 + log_var - mu^2 - exp(log_var)) >= 0."
+    elif not loss[-1] < 543.0:
+        problem = f"the negative ELBO is {loss[-1]:.1f} nats per image after training; a grey guess costs 543"
+        hint = "check elbo_terms (sum over pixels, average over the batch)."
+    else:
+        problem = hint = None
+    collapsed = problem is None and kl[-1] < 0.5
+    if problem or collapsed:
+        why = problem or f"the KL term is only {kl[-1]:.2f} nats per image after training"
+        if kl_divergence is not None:
+            _requires(check_kl, kl_divergence, "kl_divergence", why)
+        if elbo_terms is not None:
+            _requires(check_elbo_terms, elbo_terms, "elbo_terms", why)
+    if problem:
+        _fail(problem + ".", hint)
+    remark = ""
+    if collapsed:
+        remark = (f"\n  Note: the KL is only {kl[-1]:.2f} nats: the codes carry almost no information about the "
+                  "images (posterior collapse). Your functions pass their checks, so this is the short training; "
+                  "lesson 05 shows what else causes it.")
     _passed(f"the VAE trained: negative ELBO {loss[-1]:.1f} = reconstruction {logs['reconstruction'][-1]:.1f} "
-            f"+ KL {kl[-1]:.1f} nats per image")
+            f"+ KL {kl[-1]:.1f} nats per image{remark}")

@@ -73,7 +73,7 @@ def check_conditional_encoder(build_encoder: Callable, latent_dim: int = 2, seed
     for name, t in zip(("z_mean", "z_log_var"), out):
         if _numpy(t, name).shape != (16, latent_dim):
             _fail(f"{name} has shape {_numpy(t, name).shape} for 16 images; expected (16, {latent_dim}).",
-                  f"end each head with layers.Dense({latent_dim}) and no activation.")
+                  "end each head with layers.Dense(latent_dim) and no activation.")
     if _numpy(out[1], "z_log_var").min() >= 0.0:
         _fail("z_log_var is never negative: its layer has an activation.",
               "a log-variance can be any real number: leave the z_log_var layer linear.")

@@ -1,6 +1,7 @@
 """Lesson 01's checks (cvae_course.checks.lesson01): right answers pass with a tick, mistakes get the matching hint."""
 
 import numpy as np
+import pytest
 
 from cvae_course import checks, data, models
 from cvae_course._keras import keras, layers, ops
@@ -73,3 +74,63 @@ def test_autoencoder_that_did_not_learn_fails_the_learning_check(fails_with):
     untrained = models.build_autoencoder(2)
     images = data.load_mnist(50, 10, fast=True).x_test
     fails_with(checks.check_autoencoder_learned, untrained, images, hint="check build_encoder and build_decoder")
+
+
+def test_reconstruction_error_written_as_a_squared_error_is_told_it_is_mse(fails_with):
+    mse = lambda x, l: ops.sum(ops.square(x - ops.sigmoid(l)), axis=(1, 2, 3))  # noqa: E731
+    fails_with(checks.check_reconstruction_error, mse, hint="squared error (MSE)")
+    mean_mse = lambda x, l: ops.mean(ops.square(x - ops.sigmoid(l)), axis=(1, 2, 3))  # noqa: E731
+    fails_with(checks.check_reconstruction_error, mean_mse, hint="binary cross-entropy")
+
+
+def test_a_double_sigmoid_is_caught_although_keras_makes_its_numbers_right(fails_with):
+    """Keras uses the logits behind ops.sigmoid for a from_logits loss (and warns): the numbers come out right."""
+    double = lambda x, l: bce(x, ops.sigmoid(l))  # noqa: E731
+    x = np.random.default_rng(0).uniform(size=(2, 28, 28, 1)).astype("float32")
+    logits = np.random.default_rng(1).normal(size=x.shape).astype("float32")
+    with pytest.warns(UserWarning, match="produced by a Sigmoid activation"):  # Keras warns, and the numbers ...
+        assert np.allclose(ops.convert_to_numpy(double(x, logits)), ops.convert_to_numpy(bce(x, logits)))
+    said = fails_with(checks.check_reconstruction_error, double, hint="sigmoid is applied twice")
+    assert "warned" in said and "pass the logits themselves" in said
+
+
+def test_a_function_without_return_is_asked_whether_it_forgot_return(fails_with):
+    def forgot(x, logits):
+        ops.sum(ops.binary_crossentropy(x, logits, from_logits=True), axis=(1, 2, 3))
+
+    fails_with(checks.check_reconstruction_error, forgot, hint="did you forget `return`?")
+    fails_with(checks.check_encoder, lambda d: None, hint="did you forget `return`?")
+
+
+def test_the_encoder_hint_names_latent_dim_not_the_number_the_check_used(fails_with):
+    def fixed_size(latent_dim):
+        return encoder(2)
+
+    said = fails_with(checks.check_encoder, fixed_size, latent_dim=5, seed=11, hint="layers.Dense(latent_dim)")
+    assert "Dense(5)" not in said
+
+
+def test_worst_reconstructions_is_graded_with_the_course_reconstruction_error(fails_with):
+    """A wrong reconstruction_error (task 3) costs task 3 only: task 4 runs on the course's version."""
+    namespace = {"np": np, "ops": ops, "reconstruction_error": lambda x, l: -bce(x, l)}  # task 3 wrong (sign)
+    exec("def worst_reconstructions(autoencoder, images, k):\n"
+         "    errors = ops.convert_to_numpy(reconstruction_error(images, autoencoder(images)))\n"
+         "    return np.argsort(-errors)[:k]\n", namespace)
+    checks.check_worst_reconstructions(namespace["worst_reconstructions"])
+    assert namespace["reconstruction_error"](np.ones((1, 28, 28, 1), "float32"), np.ones((1, 28, 28, 1), "float32")) < 0
+
+
+def test_worst_reconstructions_scoring_probabilities_is_told_to_pass_logits(fails_with):
+    namespace = {"np": np, "ops": ops, "reconstruction_error": bce}
+    exec("def worst_reconstructions(autoencoder, images, k):\n"
+         "    errors = reconstruction_error(images, ops.sigmoid(autoencoder(images)))\n"
+         "    return np.argsort(-ops.convert_to_numpy(errors))[:k]\n", namespace)
+    fails_with(checks.check_worst_reconstructions, namespace["worst_reconstructions"], hint="already logits")
+
+
+def test_an_autoencoder_that_did_not_learn_names_the_task_to_fix_first(fails_with):
+    untrained = models.build_autoencoder(2)
+    images = data.load_mnist(50, 10, fast=True).x_test
+    said = fails_with(checks.check_autoencoder_learned, untrained, images, build_encoder=lambda d: encoder(d, "relu"),
+                      build_decoder=decoder, hint="your build_encoder (task 1) does not pass its check yet")
+    assert "fix it first" in said and "linear" in said  # and what its own check says

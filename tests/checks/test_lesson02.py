@@ -93,7 +93,79 @@ def test_sample_images_from_a_uniform_distribution_are_told_about_the_prior(fail
     fails_with(checks.check_sample_images, uniform, hint="N(0, I)")
 
 
-def test_a_vae_history_with_no_kl_fails_the_training_check(fails_with):
+def history_of(loss, kl):
     history = keras.callbacks.History()
-    history.history = {"loss": [200.0, 180.0], "reconstruction": [200.0, 180.0], "kl": [0.0, 0.0]}
-    fails_with(checks.check_vae_trained, history, hint="sign and the terms of kl_divergence")
+    history.history = {"loss": [loss], "reconstruction": [loss - kl], "kl": [kl]}
+    return history
+
+
+def test_a_negative_kl_after_training_is_called_impossible(fails_with):
+    said = fails_with(checks.check_vae_trained, history_of(150.0, -4.0), hint="check the sign of kl_divergence")
+    assert "below 0, which a KL divergence never is" in said
+
+
+def test_a_nan_loss_after_training_is_explained(fails_with):
+    said = fails_with(checks.check_vae_trained, history_of(float("nan"), float("nan")), hint="never take a log")
+    assert "NaN (not a number)" in said
+
+
+def test_a_collapsed_vae_passes_with_a_remark_when_its_functions_are_right(capsys):
+    checks.check_vae_trained(history_of(200.0, 0.02), kl_divergence=kl,
+                             elbo_terms=lambda x, l, m, v: (ops.mean(bce(x, l)), ops.mean(kl(m, v))))
+    out = capsys.readouterr().out
+    assert out.startswith(checks.TICK) and "posterior collapse" in out
+
+
+def test_a_training_broken_by_a_wrong_kl_names_kl_divergence_at_once(fails_with):
+    wrong_sign = lambda m, v: -kl(m, v)  # noqa: E731
+    said = fails_with(checks.check_vae_trained, history_of(150.0, -4.0), kl_divergence=wrong_sign,
+                      elbo_terms=lambda x, l, m, v: (ops.mean(bce(x, l)), ops.mean(wrong_sign(m, v))),
+                      hint="your kl_divergence (task 2) does not pass its check yet: fix it first")
+    assert "sign is wrong" in said
+
+
+def test_elbo_terms_are_graded_with_the_course_kl_divergence(capsys):
+    """A wrong kl_divergence (task 2) costs task 2 only: elbo_terms (task 3) runs on the course's version."""
+    namespace = {"ops": ops, "bce": bce, "kl_divergence": lambda m, v: 2.0 * kl(m, v)}  # task 2 wrong (no 0.5)
+    exec("def elbo_terms(x, logits, z_mean, z_log_var):\n"
+         "    return ops.mean(bce(x, logits)), ops.mean(kl_divergence(z_mean, z_log_var))\n", namespace)
+    checks.check_elbo_terms(namespace["elbo_terms"])
+    assert capsys.readouterr().out.startswith(checks.TICK)
+    ones = ops.ones((1, 2))
+    assert np.allclose(namespace["kl_divergence"](ones, ones), 2.0 * kl(ones, ones))  # the learner's is back
+
+
+def test_elbo_terms_with_a_squared_error_are_told_it_is_mse(fails_with):
+    mse = lambda x, l, m, v: (ops.mean(ops.sum(ops.square(x - ops.sigmoid(l)), axis=(1, 2, 3))), ops.mean(kl(m, v)))  # noqa: E731
+    fails_with(checks.check_elbo_terms, mse, hint="squared error (MSE)")
+
+
+def test_a_loss_dividing_by_x_shape_0_is_told_about_the_unknown_batch_size(fails_with):
+    """Keras traces a training step with an unknown batch size: x.shape[0] is None there."""
+    by_shape = lambda x, l, m, v: (ops.sum(bce(x, l)) / x.shape[0], ops.sum(kl(m, v)) / m.shape[0])  # noqa: E731
+    said = fails_with(checks.check_elbo_terms, by_shape, hint="ops.shape(x)")
+    assert "in user code" not in said and "None" in said
+
+
+def test_sampling_with_z_mean_shape_is_told_about_the_unknown_batch_size(fails_with):
+    class Sampling(keras.layers.Layer):
+        def __init__(self, seed=None, **kwargs):
+            super().__init__(**kwargs)
+            self.seed_generator = keras.random.SeedGenerator(seed)
+
+        def call(self, inputs):
+            mu, log_var = inputs
+            return mu + ops.exp(0.5 * log_var) * keras.random.normal(mu.shape, seed=self.seed_generator)
+
+    fails_with(checks.check_sampling, Sampling, hint="ops.shape(x)")
+
+
+def test_an_unwritten_sampling_layer_is_named_with_its_task(fails_with):
+    class Sampling(keras.layers.Layer):
+        def call(self, inputs):
+            raise NotImplementedError()
+
+        def __init__(self, seed=None, **kwargs):
+            super().__init__(**kwargs)
+
+    fails_with(checks.check_sampling, Sampling, hint="Sampling (task 1) is not written yet")
