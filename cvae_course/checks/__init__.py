@@ -10,8 +10,8 @@ of the loss, and a task that calls an earlier task's function runs with the cour
 (``elbo_terms`` with the course's ``kl_divergence``, ``worst_reconstructions`` with the course's reconstruction
 error). The two training tasks (the autoencoder learned, the VAE trained) train the learner's own functions: when
 the training goes wrong and one of those fails its check, their message names that task at once ("your
-kl_divergence (task 2) does not pass its check yet: fix it first"). Visible test cells call the checks with their defaults; hidden test cells call them again with other
-seeds and sizes, so a hard-coded answer does not pass.
+kl_divergence (task 2) does not pass its check yet: fix it first"). Visible test cells call the checks with their
+defaults; hidden test cells call them again with other seeds and sizes, so a hard-coded answer does not pass.
 
 The checks of each lesson live in :mod:`~cvae_course.checks.lesson01`, :mod:`~cvae_course.checks.lesson02` and
 :mod:`~cvae_course.checks.lesson03`, what they share in :mod:`~cvae_course.checks.harness`. A notebook calls them
