@@ -4,6 +4,7 @@
     python3 course.py lab [JUPYTER LAB OPTIONS]         open the course in JupyterLab (learners)
     python3 course.py test [PYTEST OPTIONS]             run the whole test suite (developers)
     python3 course.py instructor [JUPYTER LAB OPTIONS]  JupyterLab with nbgrader's tools (instructors)
+    python3 course.py site [--fast] [--executed DIR]    build the course site into _build/site/html
     python3 course.py lock [--upgrade]                  refresh uv.lock, requirements/*.txt and environment.yml
     python3 course.py format                            ruff: fix what it can and format the code and notebooks
 
@@ -12,7 +13,7 @@ from uv.lock) of the set it needs, plus the course itself (editable):
 
 * learner    (lab): the course: TensorFlow, Keras, JupyterLab, ipywidgets ... and no nbgrader;
 * instructor (instructor): the learner set and nbgrader with its JupyterLab extensions;
-* dev        (test, lock, format): the instructor set, the site tools and the test and lint tools.
+* dev        (test, site, lock, format): the instructor set, the site tools and the test and lint tools.
 
 A larger set, once installed, stays (`lab` after `test` keeps the dev set), and `lab` always hides nbgrader's tools.
 The installer is uv, itself installed from the lock with pip. Its output goes to .venv/install.log, shown only when
@@ -41,7 +42,7 @@ LOG = VENV / "install.log"
 REQUIREMENTS = ROOT / "requirements"
 
 SETS = ("learner", "instructor", "dev")  # each holds the one before it
-NEEDS = {"lab": "learner", "instructor": "instructor", "test": "dev", "lock": "dev", "format": "dev"}
+NEEDS = {"lab": "learner", "instructor": "instructor", "test": "dev", "site": "dev", "lock": "dev", "format": "dev"}
 PYTHONS = ((3, 11), (3, 13))  # what the lock covers: the Python versions TensorFlow ships wheels for
 
 
@@ -240,6 +241,8 @@ def main(argv: list[str]) -> int:
     if command == "test":
         print("Running the test suite with pytest (fast mode) ...", flush=True)
         return _run([PYTHON, "-m", "pytest", *rest], cwd=ROOT)
+    if command == "site":
+        return _run([PYTHON, "-m", "cvae_course.tools.site", *rest], cwd=ROOT)
     if command == "format":
         code = _run([BIN / "ruff", "check", "--fix", "."], cwd=ROOT)
         code |= _run([BIN / "ruff", "format", "."], cwd=ROOT)

@@ -8,6 +8,10 @@
   ones), and refreshing it.
 * :mod:`~cvae_course.tools.report`: the full-course report: every lesson run in full mode in fresh kernels, timed,
   with every claim it checks (``docs/full-course-report.md``), and the README's lesson times from it.
+* :mod:`~cvae_course.tools.site`: the course site (``python3 course.py site``): the lessons with their outputs as web
+  pages (Sphinx, MyST-NB), with Binder and JupyterHub launch links, checked for broken links.
+* :mod:`~cvae_course.tools.lock`: the lock (``uv.lock``, ``requirements/*.txt``, ``environment.yml``): refreshing it
+  (``python3 course.py lock``) and checking that it agrees with ``pyproject.toml``.
 
 Nothing here imports TensorFlow or the course's lesson modules: the command answers at once, and grading and
 refreshing run notebooks in their own kernels. The paths below are those of a clone of the course.
