@@ -183,9 +183,8 @@ def setup(command: str = "test") -> None:
     with Phase(
         step,
         steps,
-        f"Installing the {target} set: {count} locked packages from "
-        f"{requirements.relative_to(ROOT)} (a minute or more the first time, seconds from "
-        f"uv's cache)",
+        f"Installing the {target} set ({count} packages pinned in {requirements.relative_to(ROOT)}; "
+        "a minute or two the first time)",
     ):
         _logged(
             [
@@ -203,7 +202,7 @@ def setup(command: str = "test") -> None:
         )
 
     step += 1
-    with Phase(step, steps, "Installing the course itself (editable: your changes to cvae_course/ count at once)"):
+    with Phase(step, steps, "Installing the course itself (editable)"):
         _logged(
             [
                 UV,
@@ -244,8 +243,9 @@ def main(argv: list[str]) -> int:
     if command == "site":
         return _run([PYTHON, "-m", "cvae_course.tools.site", *rest], cwd=ROOT)
     if command == "format":
-        code = _run([BIN / "ruff", "check", "--fix", "."], cwd=ROOT)
-        code |= _run([BIN / "ruff", "format", "."], cwd=ROOT)
+        _run([BIN / "ruff", "check", "--fix", "--quiet", "."], cwd=ROOT)
+        code = _run([BIN / "ruff", "format", "."], cwd=ROOT)
+        code |= _run([BIN / "ruff", "check", "."], cwd=ROOT)  # what is left for a person (e.g. a long string)
         return code | _run([BIN / "cvae-course", "release"], cwd=ROOT)  # exercises/ follow the formatted solutions
     code = _run([PYTHON, "-m", "cvae_course.tools.lock", *rest], cwd=ROOT)  # lock
     if code == 0:

@@ -29,6 +29,9 @@ nb_execution_timeout = int(os.environ.get("CVAE_COURSE_SITE_TIMEOUT", "1800"))
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
+# A claim cell's output carries a machine-readable record for the report (application/vnd.cvae-course.claim+json)
+# beside its text line; the page shows the text, and the record may not warn (-W makes a warning an error).
+suppress_warnings = ["mystnb.unknown_mime_type"]
 # Widgets (the playground, progress bars) are shown in the state the run left them in, with ipywidgets' HTML manager
 # (loaded from a CDN by the reader's browser, like MathJax); moving them needs a kernel: the launch links.
 
