@@ -17,6 +17,7 @@ it drew, and each number it shows equals what ``model.generate`` / ``model.recon
 from __future__ import annotations
 
 import contextlib
+import pathlib
 from typing import Sequence
 
 import ipywidgets as widgets
@@ -24,7 +25,7 @@ import numpy as np
 
 from cvae_course.data import blend_labels, one_hot
 from cvae_course.models import CVAE, sigmoid, traced
-from cvae_course.playground.pictures import tile, to_png
+from cvae_course.playground.pictures import tile, to_png, with_marker
 from cvae_course.validation import (
     NUM_CLASSES,
     as_images,
@@ -37,14 +38,35 @@ from cvae_course.validation import (
     check_positive_int,
 )
 
-__all__ = ["MAX_SLIDERS", "TEMPERATURE_RANGE", "Z_LIMIT", "Z_STEP", "Generator", "Interpolation", "Playground",
-           "StyleTransfer"]
+__all__ = ["MAX_SLIDERS", "PLAYGROUND_CSS", "TEMPERATURE_RANGE", "Z_LIMIT", "Z_STEP", "Generator", "Interpolation",
+           "Playground", "StyleTransfer", "path_note", "style_sheet"]
 
 Z_LIMIT = 3.0  # sliders span [-3, 3]: the prior N(0, 1) puts 99.7% of its mass there
 Z_STEP = 0.05  # slider resolution; random styles are rounded to it so that a slider can show them exactly
 TEMPERATURE_RANGE = (0.1, 2.0)
 MAX_SLIDERS = 4  # latent dimensions that get their own slider; the rest change with "new random style"
-_WIDE_LABEL = {"description_width": "6.5em"}  # room for "temperature" and "test image"
+_WIDE_LABEL = {"description_width": "6.5em"}  # room for "temperature" and "test image"; every label as wide
+SLIDER_WIDTH = "40em"  # about 480 px of track: one pixel is 0.0125 in z (the test image slider has a step button)
+PLAYGROUND_CSS = pathlib.Path(__file__).resolve().parent / "static" / "playground.css"
+
+_PATHS = {"browser": "decoded in your browser: the picture follows every move without a round trip to the kernel",
+          "kernel": "computed in the Python kernel: every change makes one round trip through Jupyter"}
+
+
+def path_note(path: str, detail: str = "") -> widgets.HTML:
+    """The line at the top of a panel that says where its pictures are computed: ``"browser"`` or ``"kernel"``."""
+    if path not in _PATHS:
+        raise ValueError(f"path must be 'browser' or 'kernel', got {path!r}")
+    text = _PATHS[path] + (f" ({detail})" if detail else "")
+    note = widgets.HTML(f'<div class="cvae-path-note" role="note"><span class="cvae-b-badge">{path}</span> '
+                        f"{text}</div>")
+    note.add_class("cvae-path")
+    return note
+
+
+def style_sheet() -> widgets.HTML:
+    """The playground's style sheet (theme colours, the active digit button, widths) as an HTML widget."""
+    return widgets.HTML(f"<style>{PLAYGROUND_CSS.read_text()}</style>", layout=widgets.Layout(display="none"))
 
 
 class _Panel(widgets.VBox):
@@ -84,7 +106,7 @@ class _Panel(widgets.VBox):
 
 def _digit_buttons(description: str = "digit") -> widgets.ToggleButtons:
     buttons = widgets.ToggleButtons(options=[(str(k), k) for k in range(NUM_CLASSES)], value=0,
-                                    description=description, style={"button_width": "2.6em"})
+                                    description=description, style={**_WIDE_LABEL, "button_width": "2.6em"})
     buttons.add_class("cvae-digit-buttons")
     return buttons
 
@@ -101,10 +123,14 @@ def _image(css_class: str) -> widgets.Image:
 
 
 def _show(image: widgets.Image, picture: np.ndarray) -> None:
-    """Put ``picture`` into ``image`` at its own pixel size (the browser would otherwise stretch it)."""
-    if image.width != str(picture.shape[1]):
-        image.width = str(picture.shape[1])
-    image.value = to_png(picture)
+    """Put ``picture`` into ``image`` at its own pixel size, width and height (the browser would otherwise
+    stretch it), in one message."""
+    with image.hold_sync():
+        if image.width != str(picture.shape[1]):
+            image.width = str(picture.shape[1])
+        if image.height != str(picture.shape[0]):
+            image.height = str(picture.shape[0])
+        image.value = to_png(picture)
 
 
 def _button(description: str, css_class: str, on_click) -> widgets.Button:
@@ -148,14 +174,16 @@ class Generator(_Panel):
         for control in [self.digit, self.temperature, *self.sliders]:
             control.observe(self._changed, names="value")
         self.add_class("cvae-generator")
-        self.children = [self.digit, *self.sliders, widgets.HBox([self.temperature, self.new_style_button]),
-                         self.caption, self.image]
+        self.add_class("cvae-panel")
+        self.children = [style_sheet(), path_note("kernel"), self.digit, *self.sliders,
+                         widgets.HBox([self.temperature, self.new_style_button]), self.caption, self.image]
         self._render()
 
     @staticmethod
     def _slider(description: str, low: float, high: float, value: float, step: float) -> widgets.FloatSlider:
         slider = widgets.FloatSlider(value=value, min=low, max=high, step=step, description=description,
-                                     readout_format=".2f", continuous_update=True, style=_WIDE_LABEL)
+                                     readout_format=".2f", continuous_update=True, style=_WIDE_LABEL,
+                                     layout=widgets.Layout(width=SLIDER_WIDTH))
         slider.add_class("cvae-slider-" + description.replace("[", "").replace("]", ""))
         return slider
 
@@ -242,7 +270,7 @@ class StyleTransfer(_Panel):
         seed: makes "random digit" repeatable.
     """
 
-    def __init__(self, model: CVAE, images, labels, *, scale: int = 2, seed: int = 0):
+    def __init__(self, model: CVAE, images, labels, *, scale: int = 3, seed: int = 0):
         super().__init__(model)
         self.images, self.labels = as_images(images), as_labels(labels)
         if len(self.images) != len(self.labels) or not len(self.images):
@@ -251,7 +279,8 @@ class StyleTransfer(_Panel):
         self.scale = check_positive_int(scale, "scale")
         self._rng = np.random.default_rng(seed)
         self.index = widgets.IntSlider(value=0, min=0, max=len(self.images) - 1, description="test image",
-                                       continuous_update=True, style=_WIDE_LABEL)
+                                       continuous_update=True, style=_WIDE_LABEL,
+                                       layout=widgets.Layout(width=SLIDER_WIDTH))
         self.index.add_class("cvae-slider-test-image")
         self.random_button = _button("random digit", "cvae-random-digit", self.random)
         self.pair_image = _image("cvae-style-pair-image")
@@ -259,7 +288,9 @@ class StyleTransfer(_Panel):
         self.caption = widgets.HTML()
         self.index.observe(self._changed, names="value")
         self.add_class("cvae-style-transfer")
-        self.children = [widgets.HBox([self.index, self.random_button]), self.caption,
+        self.add_class("cvae-panel")
+        self.children = [style_sheet(), path_note("kernel", "needs the encoder"),
+                         widgets.HBox([self.index, self.random_button]), self.caption,
                          widgets.HBox([self.pair_image, self.image])]
         self._render()
 
@@ -286,8 +317,10 @@ class StyleTransfer(_Panel):
         transfer = self._decode(np.repeat(style, NUM_CLASSES, axis=0), np.eye(NUM_CLASSES, dtype=np.float32))
         self.last_images = transfer
         self.last_reconstruction = transfer[self.label]
-        _show(self.pair_image, tile(np.stack([self.original, self.last_reconstruction]), 2, scale=self.scale))
-        _show(self.image, tile(transfer, NUM_CLASSES, scale=self.scale, highlight=self.label))
+        _show(self.pair_image, tile(np.stack([self.original, self.last_reconstruction]), 2, scale=self.scale,
+                                    captions=["original", "reconstructed"]))
+        _show(self.image, tile(transfer, NUM_CLASSES, scale=self.scale, highlight=self.label,
+                               captions=[str(k) for k in range(NUM_CLASSES)]))
         self.caption.value = (f"Test image {self.index.value}, a <b>{self.label}</b>: the original and its "
                               f"reconstruction, then the same style as 0-9 (its own digit framed).")
 
@@ -316,7 +349,8 @@ class Interpolation(_Panel):
         self.same_style = widgets.Checkbox(value=False, description="same style at both ends", indent=False)
         self.new_styles_button = _button("new styles", "cvae-new-styles", self.new_styles)
         self.position = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.01, description="t",
-                                            readout_format=".2f", continuous_update=True, style=_WIDE_LABEL)
+                                            readout_format=".2f", continuous_update=True, style=_WIDE_LABEL,
+                                            layout=widgets.Layout(width=SLIDER_WIDTH))
         self.position.add_class("cvae-slider-t")
         self.image = _image("cvae-interpolation-image")
         self.path_image = _image("cvae-interpolation-path-image")
@@ -325,7 +359,9 @@ class Interpolation(_Panel):
             control.observe(self._path_changed, names="value")
         self.position.observe(self._changed, names="value")
         self.add_class("cvae-interpolation")
-        self.children = [widgets.HBox([self.start_digit, self.end_digit, self.same_style, self.new_styles_button]),
+        self.add_class("cvae-panel")
+        self.children = [style_sheet(), path_note("kernel"),
+                         widgets.HBox([self.start_digit, self.end_digit, self.same_style, self.new_styles_button]),
                          self.position, widgets.HBox([self.image, self.path_image])]
         self._render_path()
         self._render()
@@ -370,36 +406,55 @@ class Interpolation(_Panel):
     def _render_path(self) -> None:
         zs, ys = zip(*(self.point(t) for t in np.linspace(0.0, 1.0, self.steps)))
         self.path_images = self._decode(np.stack(zs), np.stack(ys))
-        _show(self.path_image, tile(self.path_images, self.steps, scale=self.scale))
+        self._path_picture = tile(self.path_images, self.steps, scale=self.scale)
 
     def _render(self) -> None:
-        z, y = self.point(float(self.position.value))
+        t = float(self.position.value)
+        z, y = self.point(t)
         self.last_images = self._decode(z[None], y[None])
         _show(self.image, tile(self.last_images, 1, scale=self.scale * 2, gap=0))
+        cell = 28 * self.scale + 3  # the strip's cells with their gaps (tile's default gap)
+        _show(self.path_image, with_marker(self._path_picture, 3 + cell * t * (self.steps - 1) + 28 * self.scale / 2))
 
 
 class Playground(widgets.VBox):
-    """All three panels for one CVAE; ``set_label`` / ``set_latent`` / ``set_temperature`` drive the generator.
+    """Every panel for one CVAE; ``set_label`` / ``set_latent`` / ``set_temperature`` drive the generator.
+
+    The generator (with its latent map) and the interpolation path decode in the browser when the decoder is dense
+    (:mod:`cvae_course.playground.browser`), in the kernel otherwise (a conv decoder); "draw a digit"
+    (:mod:`cvae_course.playground.draw`) and style transfer need the encoder and run in the kernel. Each panel
+    says on screen which path it uses.
 
     Args:
         model: a trained CVAE (:func:`cvae_course.recipes.load_cvae`).
-        images: real digits for the style transfer panel (default: the test set of
+        images: real digits for the style transfer and drawing panels (default: the test set of
             :func:`cvae_course.data.load_mnist`).
         labels: their digits 0-9.
+        browser: decode the generator and the path in the browser (default: when the decoder can run there).
         seed: makes every random button repeatable.
     """
 
-    def __init__(self, model: CVAE, images=None, labels=None, *, seed: int = 0):
+    def __init__(self, model: CVAE, images=None, labels=None, *, browser: bool | None = False, seed: int = 0):
         super().__init__()
+        from cvae_course.playground import browser as in_browser
+        from cvae_course.playground.draw import DrawDigit
+
         if images is None or labels is None:
             from cvae_course.data import load_mnist
 
             test = load_mnist()
             images, labels = test.x_test, test.y_test
-        self.generator = Generator(model, seed=seed)
+        if browser is None:
+            browser = in_browser.runs_in_browser(model)
+        if browser:
+            self.generator = in_browser.BrowserGenerator(model, seed=seed)
+            self.interpolation = in_browser.BrowserInterpolation(model, seed=seed)
+        else:
+            self.generator = Generator(model, seed=seed)
+            self.interpolation = Interpolation(model, seed=seed)
+        self.draw = DrawDigit(model, images, labels, seed=seed)
         self.style_transfer = StyleTransfer(model, images, labels, seed=seed)
-        self.interpolation = Interpolation(model, seed=seed)
-        self.children = [self.generator, self.style_transfer, self.interpolation]
+        self.children = [self.generator, self.draw, self.style_transfer, self.interpolation]
 
     def set_label(self, digit: int) -> None:
         self.generator.set_label(digit)
@@ -409,4 +464,3 @@ class Playground(widgets.VBox):
 
     def set_temperature(self, temperature: float) -> None:
         self.generator.set_temperature(temperature)
-

@@ -40,12 +40,12 @@ def generator(model):
 
 @pytest.fixture
 def playground(model, mnist):
-    return pg.Playground(model, mnist.x_test, mnist.y_test, seed=0)
+    return pg.Playground(model, mnist.x_test, mnist.y_test, browser=False, seed=0)
 
 
-def shown(image: ipywidgets.Image, n: int, ncols: int, scale: int) -> np.ndarray:
+def shown(image: ipywidgets.Image, n: int, ncols: int, scale: int, captioned: bool = False) -> np.ndarray:
     """The cells an Image widget displays, decoded from its PNG bytes."""
-    return pg.untile(pg.png_to_array(image.value), n, ncols, scale=scale).astype(int)
+    return pg.untile(pg.png_to_array(image.value), n, ncols, scale=scale, captioned=captioned).astype(int)
 
 
 def expected_pixels(probabilities) -> np.ndarray:
@@ -250,7 +250,7 @@ def test_style_transfer_shows_the_chosen_test_digit_and_its_reconstruction(playg
     x, y = mnist.x_test[7:8], mnist.y_test[7:8]
     np.testing.assert_allclose(panel.last_reconstruction, model.reconstruct(x, y)[0], atol=ATOL)
     want = np.concatenate([x, model.reconstruct(x, y)])
-    np.testing.assert_allclose(shown(panel.pair_image, 2, 2, panel.scale), expected_pixels(want), atol=1)
+    np.testing.assert_allclose(shown(panel.pair_image, 2, 2, panel.scale, True), expected_pixels(want), atol=1)
 
 
 def test_style_transfer_draws_the_style_as_every_digit(playground, model, mnist):
@@ -259,7 +259,7 @@ def test_style_transfer_draws_the_style_as_every_digit(playground, model, mnist)
     style = model.encode(mnist.x_test[3:4], mnist.y_test[3:4])
     want = model.generate(np.arange(10), z=np.repeat(style, 10, axis=0))
     np.testing.assert_allclose(panel.last_images, want, atol=ATOL)
-    np.testing.assert_allclose(shown(panel.image, 10, 10, panel.scale), expected_pixels(want), atol=1)
+    np.testing.assert_allclose(shown(panel.image, 10, 10, panel.scale, True), expected_pixels(want), atol=1)
 
 
 def test_the_random_digit_button_picks_another_test_image(playground):
@@ -341,3 +341,44 @@ def test_set_position_rejects_a_point_off_the_path(model):
 def test_set_styles_rejects_codes_outside_the_slider_range(model):
     with pytest.raises(ValueError, match=r"end must stay within \[-3, 3\]"):
         pg.Interpolation(model).set_styles([0, 0], [0, -7])
+
+
+# --------------------------------------------------------------------------------------------- the browser review's fixes
+def test_every_picture_is_shown_at_its_own_width_and_height_so_nothing_is_stretched(model):
+    panel = pg.Interpolation(model, steps=9)
+    for image in (panel.image, panel.path_image):
+        picture = pg.png_to_array(image.value)
+        assert (image.width, image.height) == (str(picture.shape[1]), str(picture.shape[0]))
+
+
+def test_the_path_strip_marks_t_under_the_picture_at_t(model):
+    panel = pg.Interpolation(model, steps=9, scale=2)
+    cell = 28 * 2 + 3
+    for t in (0.0, 0.5, 1.0):
+        panel.set_position(t)
+        band = pg.png_to_array(panel.path_image.value)[-pg.pictures.MARKER_HEIGHT :]
+        columns = np.flatnonzero((band < 128).any(axis=0))
+        centre = 3 + cell * t * 8 + 28
+        assert abs(columns.mean() - centre) <= 1.0, f"t = {t}: marker at column {columns.mean()}, want {centre}"
+
+
+def test_style_transfer_pictures_are_labelled_and_three_times_mnist_size(playground):
+    panel = playground.style_transfer
+    assert panel.scale == 3
+    band = pg.png_to_array(panel.image.value)[: pg.pictures.CAPTION_HEIGHT]
+    assert (band < 128).any(), "the digit captions above the ten pictures are missing"
+
+
+def test_every_slider_is_wide_and_every_label_equally_wide(playground):
+    gen = playground.generator
+    for control in [*gen.sliders, gen.temperature, playground.style_transfer.index, playground.interpolation.position]:
+        assert control.layout.width == pg.panels.SLIDER_WIDTH
+    for control in [gen.digit, *gen.sliders, gen.temperature]:
+        assert control.style.description_width == "6.5em"
+
+
+def test_each_panel_says_on_screen_where_its_pictures_are_computed(playground):
+    for panel, path in [(playground.generator, "kernel"), (playground.style_transfer, "kernel"),
+                        (playground.interpolation, "kernel"), (playground.draw, "kernel")]:
+        notes = [child.value for child in panel.children if isinstance(child, ipywidgets.HTML)]
+        assert any(f">{path}</span>" in note for note in notes), f"{type(panel).__name__} names no path: {notes}"

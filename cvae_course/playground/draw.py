@@ -1,0 +1,239 @@
+"""Draw a digit: the learner's own handwriting, read by the CVAE.
+
+A canvas in the page (``static/draw.js``, an anywidget: mouse, pen and touch through pointer events, "clear" and
+"undo") sends its strokes to the kernel when a stroke ends. The kernel turns them into a 28 x 28 digit the way
+MNIST made its digits (:func:`mnist_like`: the ink is scaled to fit a 20 x 20 box, aspect kept, and placed so
+that its centre of mass sits at the centre of the 28 x 28 image) and the CVAE reads it:
+
+* the label by ELBO (lesson 05's classifier, :func:`label_scores` here in one batch): -ELBO under each
+  label, shown as bars of p(label | drawing) = softmax(-score) with a uniform prior over the ten digits;
+* the style code: the encoder's mean given the winning label;
+* an anomaly score: the best label's -ELBO in nats, and the share of real test digits that score lower;
+* the handwriting redrawn as all ten digits (the style code decoded with every label).
+
+This panel needs the encoder, so it runs in the kernel (it says so on screen): one round trip per finished stroke.
+"""
+
+from __future__ import annotations
+
+import html
+import pathlib
+
+import numpy as np
+from PIL import Image as PILImage
+from PIL import ImageDraw
+
+from cvae_course.evaluate import negative_elbo_per_image
+from cvae_course.models import CVAE
+from cvae_course.playground.panels import PLAYGROUND_CSS, _show, path_note, style_sheet
+from cvae_course.playground.pictures import tile
+from cvae_course.validation import NUM_CLASSES, as_images, check_model, check_positive_int
+
+import anywidget  # noqa: E402, I001  (after cvae_course.models: TensorFlow is imported quietly first)
+import ipywidgets  # noqa: E402
+import traitlets  # noqa: E402
+
+__all__ = ["BOX", "PAD_SIZE", "DrawDigit", "DrawPad", "label_scores", "mnist_like", "rasterize"]
+
+STATIC = pathlib.Path(__file__).resolve().parent / "static"
+PAD_SIZE = 280  # the canvas: 280 x 280 CSS pixels, ten per MNIST pixel
+STROKE_WIDTH = 0.08  # pen width as a share of the canvas side: about 1.6 MNIST pixels once the ink fits 20 x 20
+BOX = 20  # MNIST's digits were scaled to fit 20 x 20 pixels, then centred by their centre of mass in 28 x 28
+SIDE = 28
+N_SAMPLES = 8  # draws of z per -ELBO: the bars and the score barely move when the same drawing is read again
+REFERENCE_SIZE = 300  # real test digits the anomaly score is compared with
+
+
+def label_scores(model: CVAE, images, *, seed: int = 0) -> np.ndarray:
+    """-ELBO of every image under every label, (N, 10) nats, ``N_SAMPLES`` draws of z each: the numbers of
+    :func:`cvae_course.applications.label_scores`, computed as one batch of N x 10 (image, label) pairs instead of
+    ten passes, so that a drawing is read in a fraction of a second."""
+    x = as_images(images)
+    pairs = np.repeat(x, NUM_CLASSES, axis=0)
+    labels = np.tile(np.arange(NUM_CLASSES), len(x))
+    return negative_elbo_per_image(model, pairs, labels, n_samples=N_SAMPLES, seed=seed).reshape(len(x), NUM_CLASSES)
+
+
+def rasterize(strokes, size: int = PAD_SIZE, width: float = STROKE_WIDTH) -> np.ndarray:
+    """Strokes as ink: (size, size) float32 in [0, 1] (1 is ink).
+
+    Args:
+        strokes: a list of strokes, each a list of [x, y] points with x and y in [0, 1] (0, 0 the top left).
+        size: pixels per side of the picture.
+        width: pen width as a share of the side.
+    """
+    size = check_positive_int(size, "size")
+    picture = PILImage.new("L", (size, size), 0)
+    pen = ImageDraw.Draw(picture)
+    radius = max(width * size / 2, 0.5)
+    for k, stroke in enumerate(strokes):
+        points = np.asarray(stroke, dtype=np.float64).reshape(-1, 2) if len(stroke) else np.zeros((0, 2))
+        if not np.all(np.isfinite(points)):
+            raise ValueError(f"stroke {k} holds a point that is not a finite number: {stroke!r}")
+        xy = [(float(x) * size, float(y) * size) for x, y in points]
+        if len(xy) > 1:
+            pen.line(xy, fill=255, width=int(round(2 * radius)), joint="curve")
+        for x, y in xy:  # round ends and single taps
+            pen.ellipse([x - radius, y - radius, x + radius, y + radius], fill=255)
+    return np.asarray(picture, dtype=np.float32) / 255.0
+
+
+def mnist_like(ink) -> np.ndarray:
+    """Any-size ink (H, W) in [0, 1] as an MNIST digit (28, 28, 1): scaled to fit 20 x 20, centred by mass.
+
+    The bounding box of the ink is scaled (aspect kept, with antialiasing) so that its longer side is 20 pixels,
+    then placed in a 28 x 28 image so that its centre of mass lands on the image's centre (13.5, 13.5), as MNIST's
+    makers did. A blank picture gives a blank digit.
+    """
+    x = np.asarray(ink, dtype=np.float32)
+    if x.ndim != 2 or min(x.shape) < 1:
+        raise ValueError(f"ink must be a 2-D picture (height, width), got shape {x.shape}")
+    if not np.all(np.isfinite(x)) or x.min() < 0 or x.max() > 1:
+        raise ValueError("ink must hold values in [0, 1] (0 is paper, 1 is ink)")
+    out = np.zeros((SIDE, SIDE), dtype=np.float32)
+    rows, cols = np.nonzero(x > 0)
+    if not len(rows):
+        return out[..., None]
+    crop = x[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    scale = BOX / max(crop.shape)
+    height, width = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
+    small = PILImage.fromarray(np.round(crop * 255).astype(np.uint8)).resize((width, height), PILImage.LANCZOS)
+    small = np.clip(np.asarray(small, dtype=np.float32) / 255.0, 0.0, 1.0)
+    mass = small.sum()
+    if mass <= 0:
+        return out[..., None]
+    cy = (small.sum(axis=1) * np.arange(height)).sum() / mass
+    cx = (small.sum(axis=0) * np.arange(width)).sum() / mass
+    top = int(np.clip(round((SIDE - 1) / 2 - cy), 0, SIDE - height))
+    left = int(np.clip(round((SIDE - 1) / 2 - cx), 0, SIDE - width))
+    out[top : top + height, left : left + width] = small
+    return out[..., None]
+
+
+class DrawPad(anywidget.AnyWidget):
+    """The canvas: ``strokes`` (a list of strokes of [x, y] points in [0, 1]) follows the page after every stroke."""
+
+    _esm = STATIC / "draw.js"
+    _css = PLAYGROUND_CSS
+    size = traitlets.Int(PAD_SIZE).tag(sync=True)
+    pen = traitlets.Float(STROKE_WIDTH).tag(sync=True)
+    strokes = traitlets.List(traitlets.List(traitlets.List(traitlets.Float()))).tag(sync=True, echo_update=False)
+
+
+def _bars(probabilities: np.ndarray, scores: np.ndarray) -> str:
+    """p(label | drawing) as one horizontal bar per digit (HTML, theme colours), the winner in bold."""
+    best = int(np.argmax(probabilities))
+    rows = []
+    for k, (p, s) in enumerate(zip(probabilities, scores)):
+        weight = "700" if k == best else "400"
+        rows.append(
+            f'<div class="cvae-bar-row" style="font-weight:{weight}"><span class="cvae-bar-digit">{k}</span>'
+            f'<span class="cvae-bar"><span class="cvae-bar-fill" style="width:{100 * p:.1f}%"></span></span>'
+            f'<span class="cvae-bar-value">{p:6.1%} <span class="cvae-bar-score">-ELBO {s:.1f}</span></span></div>')
+    return '<div class="cvae-bars" role="list" aria-label="p(label | drawing)">' + "".join(rows) + "</div>"
+
+
+class DrawDigit(ipywidgets.VBox):
+    """Draw a digit; the CVAE reads its label (with per-label bars), its style code, an anomaly score, and redraws
+    it as all ten digits.
+
+    Args:
+        model: a trained CVAE (dense or conv: this panel runs in the kernel).
+        reference_images: real digits (N, 28, 28, 1) the anomaly score is compared with, e.g. the test set
+            (the first 300 are used).
+        reference_labels: ignored (the score takes each digit's best label, as for the drawing); accepted so
+            that the call reads like the other panels'.
+        scale: screen pixels per MNIST pixel of the ten redrawn digits.
+        seed: seeds the draws of z behind each -ELBO.
+    """
+
+    def __init__(self, model: CVAE, reference_images, reference_labels=None, *, scale: int = 3, seed: int = 0):
+        super().__init__()
+        self.model = check_model(model, CVAE, kind="trained CVAE")
+        self.scale = check_positive_int(scale, "scale")
+        self.seed = int(seed)
+        reference = as_images(reference_images, "reference_images")[:REFERENCE_SIZE]
+        if not len(reference):
+            raise ValueError("reference_images must hold at least one real digit, e.g. mnist.x_test")
+        self.reference_scores = label_scores(model, reference, seed=self.seed).min(axis=1)
+        self.pad = DrawPad()
+        self.preview = ipywidgets.Image(format="png")
+        self.preview.add_class("cvae-draw-preview")
+        self.bars = ipywidgets.HTML()
+        self.summary = ipywidgets.HTML()
+        self.redrawn = ipywidgets.Image(format="png")
+        self.redrawn.add_class("cvae-draw-redrawn")
+        note = ipywidgets.HTML(
+            "What the CVAE sees: your drawing <b>scaled to fit 20 x 20 pixels and centred by its centre of mass in "
+            "28 x 28</b>, as MNIST's digits were made.")
+        note.add_class("cvae-caption")
+        left = ipywidgets.VBox([self.pad])
+        middle = ipywidgets.VBox([note, self.preview, self.summary])
+        self.add_class("cvae-draw")
+        self.add_class("cvae-panel")
+        self.children = [style_sheet(),
+                         path_note("kernel", "needs the encoder: each finished stroke makes one round trip"),
+                         ipywidgets.HBox([left, middle, self.bars]), self.redrawn]
+        self.pad.observe(self._changed, names="strokes")
+        self._render()
+
+    # Python API -------------------------------------------------------------------------------
+    def draw(self, strokes) -> None:
+        """Set the drawing from Python: strokes of [x, y] points in [0, 1], as the canvas sends them."""
+        self.pad.strokes = [[[float(x), float(y)] for x, y in np.asarray(s, dtype=np.float64).reshape(-1, 2)]
+                            for s in strokes]
+
+    def clear(self) -> None:
+        """Wipe the drawing (the "clear" button)."""
+        self.pad.strokes = []
+
+    @property
+    def image(self) -> np.ndarray:
+        """The drawing as the CVAE sees it: (28, 28, 1) float32 in [0, 1]."""
+        return mnist_like(rasterize(self.pad.strokes, width=self.pad.pen))
+
+    def read(self) -> dict | None:
+        """What the CVAE reads in the drawing, or None when nothing is drawn.
+
+        Returns a dict: ``scores`` (10,) -ELBO per label in nats; ``probabilities`` (10,) p(label | drawing);
+        ``label`` the best digit; ``code`` (latent_dim,) the encoder's mean given that label; ``anomaly`` the best
+        label's -ELBO in nats; ``anomaly_share`` the share of reference digits with a lower score (0-1);
+        ``redrawn`` (10, 28, 28, 1) the code decoded as every digit.
+        """
+        x = self.image
+        if not x.any():
+            return None
+        scores = label_scores(self.model, x[None], seed=self.seed)[0]
+        logits = -(scores - scores.min())
+        probabilities = np.exp(logits) / np.exp(logits).sum()
+        label = int(np.argmin(scores))
+        code = self.model.encode(x[None], [label])[0]
+        redrawn = self.model.generate(np.arange(NUM_CLASSES), z=np.repeat(code[None], NUM_CLASSES, axis=0))
+        anomaly = float(scores[label])
+        return {"scores": scores, "probabilities": probabilities, "label": label, "code": code,
+                "anomaly": anomaly, "anomaly_share": float(np.mean(self.reference_scores < anomaly)),
+                "redrawn": redrawn}
+
+    # rendering --------------------------------------------------------------------------------
+    def _changed(self, _change=None) -> None:
+        self._render()
+
+    def _render(self) -> None:
+        x = self.image
+        _show(self.preview, tile(x[None], 1, scale=4, gap=1))
+        self.last = self.read()
+        if self.last is None:
+            self.bars.value = _bars(np.full(NUM_CLASSES, 0.0), np.full(NUM_CLASSES, np.nan))
+            self.summary.value = "<p>Draw a digit in the box (mouse, pen or finger).</p>"
+            _show(self.redrawn, tile(np.zeros((NUM_CLASSES, SIDE, SIDE)), NUM_CLASSES, scale=self.scale,
+                                     captions=[str(k) for k in range(NUM_CLASSES)]))
+            return
+        r = self.last
+        code = ", ".join(f"{v:.2f}" for v in r["code"])
+        self.bars.value = _bars(r["probabilities"], r["scores"])
+        self.summary.value = (
+            f"<p>Read as a <b>{r['label']}</b> (highest ELBO).<br>Style code z = [{html.escape(code)}].<br>"
+            f"Anomaly score: -ELBO {r['anomaly']:.1f} nats, higher than {r['anomaly_share']:.0%} of "
+            f"{len(self.reference_scores)} real test digits.</p>")
+        _show(self.redrawn, tile(r["redrawn"], NUM_CLASSES, scale=self.scale, highlight=r["label"],
+                                 captions=[str(k) for k in range(NUM_CLASSES)]))
