@@ -13,8 +13,9 @@ the training goes wrong and one of those fails its check, their message names th
 kl_divergence (task 2) does not pass its check yet: fix it first"). Visible test cells call the checks with their
 defaults; hidden test cells call them again with other seeds and sizes, so a hard-coded answer does not pass.
 
-The checks of each lesson live in :mod:`~cvae_course.checks.lesson01`, :mod:`~cvae_course.checks.lesson02` and
-:mod:`~cvae_course.checks.lesson03`, what they share in :mod:`~cvae_course.checks.harness`. A notebook calls them
+The checks of each lesson live in their own module, :mod:`~cvae_course.checks.lesson01` and so on (found by
+name: every ``lessonNN.py`` here is imported, its ``__all__`` re-exported and its ``TASKS`` added to the messages),
+what they share in :mod:`~cvae_course.checks.harness`. A notebook calls them
 from here (``checks.check_encoder(build_encoder)``), with its data and epochs from :func:`exercise_data` and
 :func:`exercise_epochs`; its setup cell calls :func:`friendly_errors`, so that every cell of an unfinished exercise
 fails with a short message, not a traceback. Nothing here imports nbgrader: grading is the instructors' tool
@@ -23,38 +24,32 @@ fails with a short message, not a traceback. Nothing here imports nbgrader: grad
 
 from __future__ import annotations
 
-from cvae_course import data, settings
-from cvae_course.checks.harness import TASKS, TICK, CheckFailed, friendly_errors
-from cvae_course.checks.lesson01 import (
-    check_autoencoder_learned,
-    check_decoder,
-    check_encoder,
-    check_reconstruction_error,
-    check_worst_reconstructions,
-)
-from cvae_course.checks.lesson02 import (
-    check_elbo_terms,
-    check_kl,
-    check_sample_images,
-    check_sampling,
-    check_vae_trained,
-)
-from cvae_course.checks.lesson03 import (
-    check_conditional_decoder,
-    check_conditional_encoder,
-    check_generate_digit,
-    check_interpolate,
-    check_style_transfer,
-)
+import importlib
+import pkgutil
+import re
 
-__all__ = [
-    "TASKS", "TICK", "CheckFailed", "exercise_data", "exercise_epochs", "friendly_errors",
-    "check_encoder", "check_decoder", "check_reconstruction_error", "check_worst_reconstructions",
-    "check_autoencoder_learned",
-    "check_sampling", "check_kl", "check_elbo_terms", "check_sample_images", "check_vae_trained",
-    "check_conditional_encoder", "check_conditional_decoder", "check_generate_digit", "check_style_transfer",
-    "check_interpolate",
-]
+from cvae_course import data, settings
+from cvae_course.checks.harness import TASKS, TICK, CheckFailed, add_tasks, friendly_errors
+
+__all__ = ["TASKS", "TICK", "CheckFailed", "exercise_data", "exercise_epochs", "friendly_errors", "lessons"]
+
+
+def lessons() -> list[str]:
+    """The modules of per-lesson checks in this package (``lesson01``, ``lesson02`` ...), in order."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if re.fullmatch(r"lesson\d+", m.name))
+
+
+# Every lesson's checks, from its own module: its public names (``__all__``) are the package's, its TASKS name the
+# tasks in messages. A new lesson's exercise needs only its lessonNN.py here, nothing else in the package.
+for _lesson in lessons():
+    _module = importlib.import_module(f"{__name__}.{_lesson}")
+    if set(_module.__all__) & set(__all__):
+        raise ImportError(f"cvae_course.checks.{_lesson} exports names another module of checks already has: "
+                          f"{sorted(set(_module.__all__) & set(__all__))}; rename them")
+    globals().update({name: getattr(_module, name) for name in _module.__all__})
+    __all__ += list(_module.__all__)
+    add_tasks(getattr(_module, "TASKS", {}))
+del _lesson, _module
 
 
 def exercise_data(seed: int = settings.DEFAULT_SEED) -> data.MNIST:

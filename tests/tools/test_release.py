@@ -12,7 +12,8 @@ import pytest
 
 from cvae_course.tools import cli, release
 
-NOTEBOOKS = ["01_autoencoder", "02_variational_autoencoder", "03_conditional_vae"]
+# Every exercise in solutions/ (a new lesson's exercise is tested here as soon as it is added); 01-03 at least.
+NOTEBOOKS = sorted(p.stem for p in release.SOLUTIONS.glob("*.ipynb"))
 
 
 def read(path):
@@ -24,8 +25,20 @@ def nbgrader_meta(cell):
 
 
 def test_every_lesson_has_a_solution_and_an_exercise_notebook():
-    assert sorted(p.stem for p in release.SOLUTIONS.glob("*.ipynb")) == NOTEBOOKS
+    assert {"01_autoencoder", "02_variational_autoencoder", "03_conditional_vae"} <= set(NOTEBOOKS)
     assert sorted(p.stem for p in release.EXERCISES.glob("*.ipynb")) == NOTEBOOKS
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_function_an_exercise_asks_for_has_its_task_number_for_the_messages(name):
+    """Each lesson's checks module declares TASKS (function or class -> "task N", in the order of the answer
+    cells), so that a message can say "kl_divergence (task 2) is not written yet"."""
+    from cvae_course import checks
+
+    asked = [node.name for c in read(release.SOLUTIONS / f"{name}.ipynb").cells if nbgrader_meta(c).get("solution")
+             for node in ast.parse(c.source).body if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+    assert asked
+    assert [checks.TASKS.get(n) for n in asked] == [f"task {i}" for i in range(1, len(asked) + 1)]
 
 
 def test_exercises_are_up_to_date_with_solutions():
