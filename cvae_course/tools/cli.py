@@ -50,6 +50,13 @@ def _lab(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
+    from cvae_course.tools import need_nbgrader
+
+    try:
+        need_nbgrader("release")
+    except RuntimeError as err:
+        print(f"cvae-course release: {err}", file=sys.stderr)
+        return 2
     from cvae_course.tools import release
 
     if args.check:
@@ -70,15 +77,16 @@ def _grade(args: argparse.Namespace) -> int:
     try:
         limits = grading.Limits(args.cell_timeout, args.notebook_timeout, args.max_output_lines)
         rows = grading.grade(args.submissions, args.out, solutions=args.solutions, notebooks=args.notebook,
-                             jobs=args.jobs, limits=limits, fast=not args.full)
-    except (ValueError, RuntimeError) as err:  # bad arguments, or solutions nbgrader cannot generate from
+                             students=args.student, jobs=args.jobs, limits=limits, fast=not args.full)
+    except (ValueError, RuntimeError) as err:  # bad arguments, no nbgrader, or solutions nbgrader cannot generate from
         print(f"cvae-course grade: {err}", file=sys.stderr)
         return 2
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.status] = counts.get(row.status, 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    print(f"{len(rows)} rows ({summary}) -> {Path(args.out) / 'grades.csv'}; feedback in {Path(args.out) / 'feedback'}")
+    print(f"{len(rows)} rows graded ({summary}) -> {Path(args.out) / 'grades.csv'}; "
+          f"feedback in {Path(args.out) / 'feedback'}")
     return 0
 
 
@@ -132,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", type=Path, required=True, help="where grades.csv and feedback/ go")
     grade.add_argument("-j", "--jobs", type=int, default=1, help="notebooks graded in parallel (default 1)")
     grade.add_argument("--notebook", action="append", help="grade only this notebook (repeatable), e.g. 01_autoencoder")
+    grade.add_argument("--student", action="append", help="grade only this student's folder (repeatable); their rows "
+                                                          "replace their old ones in an existing grades.csv")
     grade.add_argument("--solutions", type=Path, default=SOLUTIONS, help="source notebooks (default: solutions/)")
     grade.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell (default 120)")
     grade.add_argument("--notebook-timeout", type=int, default=900, help="seconds per notebook (default 900)")

@@ -1,15 +1,20 @@
 """Grade learners' notebooks with nbgrader's real autograde, without setting up an nbgrader course.
 
-``grade(submissions, out)`` reads ``submissions/<student_id>/<notebook>.ipynb``, builds a throw-away
-nbgrader course in a temporary folder whose source is ``solutions/``, and for each student and notebook
-runs ``nbgrader autograde`` and ``nbgrader generate_feedback`` in their own copy of that course (so
-``-j N`` jobs never share a gradebook). nbgrader restores every test cell from the solutions (edited or
-deleted ones included) and puts the hidden tests back. The results go to ``out/grades.csv`` (one row per
-student and notebook), ``out/feedback/<student>/<notebook>.html`` and, for a closer look,
-``out/autograded/`` and ``out/logs/``.
+``grade(submissions, out)`` reads ``submissions/<student_id>/<notebook>.ipynb`` (or nbgrader's
+``submitted/<student_id>/<notebook>/<notebook>.ipynb``), builds a throw-away nbgrader course in a temporary folder
+whose source is ``solutions/``, and for each student and notebook runs ``nbgrader autograde`` and
+``nbgrader generate_feedback`` in their own copy of that course (so ``-j N`` jobs never share a gradebook). nbgrader
+runs with this course's settings only (``JUPYTER_NO_CONFIG``), never with the instructor's own nbgrader
+configuration, and with the preprocessors of :mod:`cvae_course.tools.nbgrader_plugins`: locked cells a learner
+deleted are put back and edited ones restored, the hidden tests run, and no feedback page shows hidden-test code.
 
-A bad submission never stops the batch: it gets a row whose ``status`` says what happened and whose
-``reason`` says what to do. The learners' files are only ever read.
+The results go to ``out/grades.csv`` (one row per student and notebook; a regrade replaces only its own rows),
+``out/feedback/<student>/<notebook>.html`` (and, for submissions in nbgrader's layout, the layout
+``nbgrader release_feedback`` reads) and, for a closer look, ``out/autograded/`` and ``out/logs/``.
+
+A bad submission never stops the batch: it gets a row whose ``status`` says what happened and whose ``reason``
+says what to do, and the learner gets a page that says what to do without any detail of the grading machine.
+The learners' files are only ever read.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import difflib
 import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,24 +38,49 @@ from typing import Callable
 import nbformat
 
 from cvae_course import settings
-from cvae_course.tools import SOLUTIONS
+from cvae_course.tools import SOLUTIONS, need_nbgrader
 from cvae_course.validation import check_positive_int
 
-__all__ = ["FIELDS", "STATUSES", "Limits", "Row", "collect", "grade", "read_csv", "write_csv"]
+__all__ = ["FIELDS", "LEARNER_TEXT", "STATUSES", "Limits", "Row", "collect", "grade", "nbgrader_config",
+           "read_csv", "task_order", "write_csv"]
 
 STATUSES = {
     "graded": "autograded normally; the points are the learner's",
-    "tests-restored": "autograded after restoring test cells the learner edited or deleted",
+    "tests-restored": "autograded after restoring locked cells the learner edited or deleted",
     "cell-timeout": "autograded, but a cell hit the per-cell time limit and scored 0",
     "notebook-timeout": "stopped at the per-notebook time limit; no points",
     "kernel-died": "the Python kernel died while running the notebook; no points",
     "invalid-notebook": "the file is not a readable notebook; no points",
     "wrong-name": "a notebook whose name is not one of the course's; not graded",
     "missing": "the student has no notebook of this name; no points",
-    "error": "nbgrader failed for another reason; no points",
+    "error": "grading failed for a reason on the grading side; no points until regraded",
 }
-FIELDS = ["student_id", "notebook", "status", "score", "max_score"]
+# What the learner's page says when nbgrader's own feedback page is not there: what to do, never how the grading
+# machine failed (no traceback, no path).
+LEARNER_TEXT = {
+    "graded": "Your notebook was graded. The detailed page could not be made this time; your instructor has "
+              "the details.",
+    "tests-restored": "Your notebook was graded with the original test cells (locked cells that were changed or "
+                      "deleted were put back). The detailed page could not be made this time; your instructor "
+                      "has the details.",
+    "cell-timeout": "Your notebook was graded, but a cell ran longer than the time allowed per cell and was "
+                    "stopped (it scored 0). The detailed page could not be made this time.",
+    "notebook-timeout": "Your notebook ran longer than the time allowed for a whole notebook and was stopped, so "
+                        "it could not be graded. Look for a loop that never ends or training you added, run the "
+                        "notebook from top to bottom (Kernel > Restart Kernel and Run All Cells), and submit again.",
+    "kernel-died": "The Python kernel stopped while your notebook ran (for example os._exit, a crash or running "
+                   "out of memory), so it could not be graded. Run the notebook from top to bottom (Kernel > "
+                   "Restart Kernel and Run All Cells) to find the cell, fix it and submit again.",
+    "invalid-notebook": "The file you submitted is not a readable notebook, so it could not be graded. Download "
+                        "your notebook again from Jupyter (File > Download) and submit that file.",
+    "missing": "No notebook of this name was found in your submission.",
+    "error": "Your notebook could not be graded this time because of a problem on the grading side, not in your "
+             "work. Your instructor has the details and will grade it again.",
+}
+FIELDS = ["student_id", "notebook", "status", "score", "max_score", "submitted_at"]
 TIMEOUT_ERRORS = {"CellTimeoutError"}
+# A second download in a browser ("01_autoencoder (1).ipynb"), or a copy made in JupyterLab ("...-Copy1.ipynb").
+_DUPLICATE = re.compile(r"^(?P<name>.+?)(?: ?\((?P<download>\d+)\)|-Copy(?P<copy>\d+))$")
 
 
 @dataclass
@@ -63,6 +94,10 @@ class Row:
     max_score: float = 0.0
     tasks: dict[str, float] = field(default_factory=dict)
     reason: str = ""
+    submitted_at: str = ""
+    # nbgrader's submitted/<student>/<assignment>/ when the notebook came from there: the learner's page then also
+    # goes where `nbgrader release_feedback` looks for it
+    nbgrader_dir: Path | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -84,19 +119,34 @@ class _Job:
     notebook: str
     source: Path
     submission: nbformat.NotebookNode
+    note: str = ""  # what the reason says first (e.g. which file of several was graded)
+    submitted_at: str = ""
+    nbgrader_dir: Path | None = None  # nbgrader's submitted/<student>/<assignment>/, with its submission secret
 
 
 # ------------------------------------------------------------------------------------ collecting
-def _notebook_names(solutions: Path, only: list[str] | None) -> list[str]:
+def _notebook_names(solutions: Path, only: list[str] | None = None) -> list[str]:
     names = sorted(p.stem for p in Path(solutions).glob("*.ipynb"))
     if not names:
-        raise ValueError(f"solutions must hold the source notebooks (*.ipynb); found none in {solutions}")
+        raise ValueError(f"found no solution notebooks (*.ipynb) in {solutions}; give the folder with the source "
+                         "notebooks with --solutions (the solutions/ folder of your clone of the course)")
     if only:
         unknown = sorted(set(only) - set(names))
         if unknown:
             raise ValueError(f"notebooks {unknown} are not in {solutions}; choose from {names}")
         names = [n for n in names if n in only]
     return names
+
+
+def task_order(solutions: Path = SOLUTIONS) -> list[str]:
+    """Every test cell's grade id, notebook by notebook (in name order), each in the order of its cells."""
+    order = []
+    for path in sorted(Path(solutions).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade") and meta.get("grade_id"):
+                order.append(meta["grade_id"])
+    return order
 
 
 def _read_submission(path: Path) -> tuple[nbformat.NotebookNode | None, str]:
@@ -123,45 +173,105 @@ def _read_submission(path: Path) -> tuple[nbformat.NotebookNode | None, str]:
     return nb, ""
 
 
-def collect(submissions: Path, notebooks: list[str]) -> tuple[list[_Job], list[Row]]:
-    """Jobs to autograde and rows for what cannot be graded (missing, misnamed, unreadable)."""
+def _course_name(path: Path, course: set[str]) -> tuple[str | None, str]:
+    """(the course notebook a file is, how it is named: "exact", "download" or "copy"), or (None, "")."""
+    if path.stem in course:
+        return path.stem, "exact"
+    match = _DUPLICATE.match(path.stem)
+    if match and match.group("name") in course:
+        return match.group("name"), "download" if match.group("download") else "copy"
+    return None, ""
+
+
+def _student_files(student_dir: Path, course: set[str]) -> list[Path]:
+    """The student's notebooks: <student>/*.ipynb, and nbgrader's <student>/<notebook>/*.ipynb."""
+    files = sorted(student_dir.glob("*.ipynb"))
+    for folder in sorted(p for p in student_dir.iterdir() if p.is_dir() and p.name in course):
+        files += sorted(folder.glob("*.ipynb"))
+    return files
+
+
+def _chosen(name: str, candidates: list[tuple[Path, str]]) -> tuple[Path, str]:
+    """Of several files for one notebook, the one to grade and what the reason says about the choice."""
+    exact = [p for p, kind in candidates if kind == "exact"]
+    pool = exact or [p for p, _ in candidates]
+    path = max(pool, key=lambda p: (p.stat().st_mtime, str(p)))
+    others = [p.name for p, _ in candidates if p != path]
+    if exact:
+        note = ""
+    elif dict(candidates)[path] == "download":
+        note = (f"graded {path.name}, the name a browser gives a second download of {name}.ipynb (accepted as "
+                f"{name}.ipynb)")
+    else:
+        note = f"graded {path.name}, the name JupyterLab gives a copy of {name}.ipynb (accepted as {name}.ipynb)"
+    if others:
+        also = f"also found {', '.join(others)}, not graded: "
+        also += f"the file named exactly {name}.ipynb was" if exact else "the newest file was"
+        note = f"{note}; {also}" if note else also
+    return path, note
+
+
+def collect(submissions: Path, notebooks: list[str], course: list[str] | None = None,
+            students: list[str] | None = None) -> tuple[list[_Job], list[Row]]:
+    """Jobs to autograde and rows for what cannot be graded (missing, misnamed, unreadable).
+
+    Args:
+        submissions: one folder per student.
+        notebooks: the notebooks to grade now.
+        course: every notebook of the course (default: ``notebooks``); files of the others are left alone.
+        students: grade only these students (default: every folder).
+    """
     submissions = Path(submissions)
     if not submissions.is_dir():
         raise ValueError(f"submissions must be a folder of <student_id>/<notebook>.ipynb, got {submissions}")
+    course_names = set(course or notebooks) | set(notebooks)
+    folders = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if students:
+        known = {p.name for p in folders}
+        unknown = sorted(set(students) - known)
+        if unknown:
+            raise ValueError(f"no folder for student(s) {unknown} in {submissions}; "
+                             f"there are {len(known)}: {', '.join(sorted(known)[:20])}")
+        folders = [p for p in folders if p.name in students]
     jobs: list[_Job] = []
     rows: list[Row] = []
-    wanted = {f"{n}.ipynb": n for n in notebooks}
-    for student_dir in sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for student_dir in folders:
         student = student_dir.name
-        found = set()
-        # <student>/<notebook>.ipynb, or nbgrader's submitted/<student>/<assignment>/<notebook>.ipynb layout
-        nested = [p for p in sorted(student_dir.glob("*/*.ipynb")) if p.parent.name == p.stem]
-        for path in sorted(student_dir.glob("*.ipynb")) + nested:
-            if wanted.get(path.name) in found:
-                continue
-            name = wanted.get(path.name)
+        by_notebook: dict[str, list[tuple[Path, str]]] = {}
+        misnamed = []
+        for path in _student_files(student_dir, course_names):
+            name, kind = _course_name(path, course_names)
             if name is None:
-                close = difflib.get_close_matches(path.name, list(wanted), n=1, cutoff=0.6)
-                guess = f"; it looks like {close[0]}: rename it and grade again" if close else ""
-                rows.append(Row(student, path.stem, "wrong-name", reason=(
-                    f"{path.name} is not one of the notebooks being graded ({', '.join(wanted)}){guess}.")))
+                misnamed.append(path)
+            elif name in notebooks:
+                by_notebook.setdefault(name, []).append((path, kind))
+        for path in misnamed:
+            close = difflib.get_close_matches(path.name, [f"{n}.ipynb" for n in notebooks], n=1, cutoff=0.6)
+            guess = f"; it looks like {close[0]}: rename it and grade again" if close else ""
+            rows.append(Row(student, path.stem, "wrong-name", reason=(
+                f"{path.relative_to(student_dir)} is not one of the notebooks being graded "
+                f"({', '.join(n + '.ipynb' for n in notebooks)}){guess}.")))
+        for name in notebooks:
+            if name not in by_notebook:
+                extra = f" (but see {', '.join(p.name for p in misnamed)})" if misnamed else ""
+                rows.append(Row(student, name, "missing", reason=f"no {name}.ipynb in {student}/{extra}."))
                 continue
-            found.add(name)
+            path, note = _chosen(name, by_notebook[name])
+            stamp = path.parent / "timestamp.txt" if path.parent != student_dir else None
+            submitted_at = stamp.read_text(errors="replace").strip() if stamp and stamp.is_file() else ""
+            nbgrader_dir = path.parent if submitted_at and (path.parent / "submission_secret.txt").is_file() else None
             nb, problem = _read_submission(path)
             if nb is None:
-                rows.append(Row(student, name, "invalid-notebook", reason=problem))
+                rows.append(Row(student, name, "invalid-notebook", reason="; ".join(filter(None, [note, problem])),
+                                submitted_at=submitted_at, nbgrader_dir=nbgrader_dir))
             else:
-                jobs.append(_Job(student, name, path, nb))
-        for name in notebooks:
-            if name not in found:
-                misnamed = [r.notebook for r in rows if r.student_id == student and r.status == "wrong-name"]
-                extra = f" (but see {', '.join(m + '.ipynb' for m in misnamed)})" if misnamed else ""
-                rows.append(Row(student, name, "missing", reason=f"no {name}.ipynb in {student_dir.name}/{extra}."))
+                jobs.append(_Job(student, name, path, nb, note, submitted_at, nbgrader_dir))
     return jobs, rows
 
 
 # ------------------------------------------------------------------------------------ the course
-def _config(limits: Limits) -> str:
+def nbgrader_config(limits: Limits = Limits()) -> str:
+    """The ``nbgrader_config.py`` of a grading run: the same settings the README gives for your own course."""
     return "\n".join([
         "# Written by cvae-course grade: nbgrader settings of this grading run.",
         "c = get_config()",
@@ -170,13 +280,19 @@ def _config(limits: Limits) -> str:
         "c.Execute.startup_timeout = 180",
         "c.Execute.iopub_timeout = 30",
         "c.Execute.raise_on_iopub_timeout = False",
-        "c.OverwriteCells.add_missing_cells = True",
         f"c.LimitOutput.max_lines = {limits.max_output_lines}",
         "c.LimitOutput.max_traceback = 100",
-        "# Feedback shows the tests' results, not the hidden tests' code (the next cohort gets the same tests).",
         "from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor",
-        "from nbgrader.preprocessors import ClearHiddenTests, GetGrades",
-        "c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]",
+        "from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades,",
+        "                                    OverwriteCells, OverwriteKernelspec)",
+        "from cvae_course.tools.nbgrader_plugins import HideHiddenTests, RestoreLockedCells",
+        "# Put back every locked cell a learner deleted (nbgrader alone restores only test cells, and crashes when",
+        "# the deleted test followed a training cell); edited locked cells are restored by OverwriteCells.",
+        "c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, RestoreLockedCells, OverwriteKernelspec,",
+        "                                      OverwriteCells, CheckCellMetadata]",
+        "c.OverwriteCells.add_missing_cells = True",
+        "# Feedback shows the tests' results, never hidden-test code (not in the cells, not in any output).",
+        "c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]",
         "",
     ])
 
@@ -223,7 +339,7 @@ def _template(work: Path, notebook: str, solutions: Path, limits: Limits, env: d
     root = work / "templates" / notebook
     (root / "source" / notebook).mkdir(parents=True)
     shutil.copyfile(Path(solutions) / f"{notebook}.ipynb", root / "source" / notebook / f"{notebook}.ipynb")
-    (root / "nbgrader_config.py").write_text(_config(limits))
+    (root / "nbgrader_config.py").write_text(nbgrader_config(limits))
     log = root / "generate_assignment.log"
     state = _nbgrader(["generate_assignment", notebook, "--force"], root, env, log, time.monotonic() + 300)
     if state != "ok":
@@ -317,8 +433,12 @@ def _max_scores(course: Path, notebook: str) -> dict[str, float]:
         return {c.name: float(c.max_score) for c in gb.find_notebook(notebook, notebook).grade_cells}
 
 
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
 def _run_job(job: _Job, template: Path, maxima: dict[str, float], work: Path, out: Path, limits: Limits,
-             env: dict) -> Row:
+             env: dict, hidden: list[str]) -> Row:
     course = work / "jobs" / f"{job.student_id}__{job.notebook}"
     shutil.copytree(template, course, ignore=shutil.ignore_patterns("*.log"))
     target = course / "submitted" / job.student_id / job.notebook / f"{job.notebook}.ipynb"
@@ -327,7 +447,8 @@ def _run_job(job: _Job, template: Path, maxima: dict[str, float], work: Path, ou
     log = out / "logs" / job.student_id / f"{job.notebook}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("")
-    row = Row(job.student_id, job.notebook, "error", 0.0, sum(maxima.values()), {k: 0.0 for k in maxima})
+    row = Row(job.student_id, job.notebook, "error", 0.0, sum(maxima.values()), {k: 0.0 for k in maxima},
+              submitted_at=job.submitted_at, nbgrader_dir=job.nbgrader_dir)
     release = nbformat.read(template / "release" / job.notebook / f"{job.notebook}.ipynb", as_version=4)
     source = nbformat.read(template / "source" / job.notebook / f"{job.notebook}.ipynb", as_version=4)
     edited, deleted = _tampering(job.submission, release, source)
@@ -336,61 +457,106 @@ def _run_job(job: _Job, template: Path, maxima: dict[str, float], work: Path, ou
     state = _nbgrader(["autograde", job.notebook, "--student", job.student_id, "--force"], course, job_env, log, deadline)
     if state == "timeout":
         row.status = "notebook-timeout"
-        row.reason = (f"the notebook ran longer than {limits.notebook_timeout} s and was stopped (per-cell limit "
-                      f"{limits.cell_timeout} s). Look for a loop or heavy training the learner added; rerun "
-                      "with a larger --notebook-timeout if the work is legitimate.")
+        row.reason = _join(job.note, (
+            f"the notebook ran longer than {limits.notebook_timeout} s and was stopped (per-cell limit "
+            f"{limits.cell_timeout} s). Look for a loop or heavy training the learner added; rerun with a larger "
+            "--notebook-timeout if the work is legitimate."))
         return row
     log_text = log.read_text(errors="replace")
     if state == "failed":
         if "DeadKernelError" in log_text or "Kernel died" in log_text:
             row.status = "kernel-died"
-            row.reason = ("the Python kernel died while the notebook ran (os._exit, a crash in native code "
-                          "or running out of memory), so nbgrader could not grade it. Run the notebook "
-                          f"top to bottom to find the cell; the log is logs/{job.student_id}/{job.notebook}.log.")
+            row.reason = _join(job.note, (
+                "the Python kernel died while the notebook ran (os._exit, a crash in native code or running out "
+                "of memory), so nbgrader could not grade it. Run the notebook top to bottom to find the cell; "
+                f"the log is logs/{job.student_id}/{job.notebook}.log."))
         else:
             error = next((ln for ln in reversed(log_text.splitlines()) if "Error" in ln), "see the log")
-            row.reason = f"nbgrader autograde failed ({_first_line(error)}); see logs/{job.student_id}/{job.notebook}.log."
+            row.reason = _join(job.note, f"nbgrader autograde failed ({_first_line(error)}); "
+                                         f"see logs/{job.student_id}/{job.notebook}.log.")
         return row
     row.tasks, row.score, row.max_score = _scores(course, job.notebook, job.student_id)
     autograded = course / "autograded" / job.student_id / job.notebook / f"{job.notebook}.ipynb"
     dest = out / "autograded" / job.student_id / f"{job.notebook}.ipynb"
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(autograded, dest)
-    row.status, row.reason = _describe(*_read_outcome(autograded), edited, deleted, limits)
-    if _nbgrader(["generate_feedback", job.notebook, "--student", job.student_id, "--force"], course, job_env, log,
-                 time.monotonic() + 300) == "ok":
-        feedback = course / "feedback" / job.student_id / job.notebook / f"{job.notebook}.html"
-        if feedback.is_file():
-            target = out / "feedback" / job.student_id / f"{job.notebook}.html"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(feedback, target)
+    row.status, outcome = _describe(*_read_outcome(autograded), edited, deleted, limits)
+    row.reason = _join(job.note, outcome)
+    state = _nbgrader(["generate_feedback", job.notebook, "--student", job.student_id, "--force"], course, job_env,
+                      log, time.monotonic() + 300)
+    feedback = course / "feedback" / job.student_id / job.notebook / f"{job.notebook}.html"
+    if state != "ok" or not feedback.is_file():
+        error = next((ln for ln in reversed(log.read_text(errors="replace").splitlines()) if "Error" in ln), state)
+        row.reason = _join(row.reason, (
+            f"the detailed feedback page could not be made (nbgrader generate_feedback: {_first_line(error)}; see "
+            f"logs/{job.student_id}/{job.notebook}.log); the learner's page shows the score of each task"))
+        return row
+    page = feedback.read_text(errors="replace")
+    from cvae_course.tools.nbgrader_plugins import leaked_lines
+
+    if leaked_lines(page, hidden):  # HideHiddenTests should make this impossible; never hand such a page out
+        row.reason = _join(row.reason, "the detailed feedback page was withheld because it showed hidden-test code "
+                                       "(a bug: please report it); the learner's page shows the score of each task")
+        return row
+    _write_page(out, row, page)
     return row
 
 
-def _plain_feedback(out: Path, row: Row) -> None:
-    """A short HTML page for a learner whose notebook could not be autograded."""
+# ------------------------------------------------------------------------------------ feedback pages
+def _write_page(out: Path, row: Row, page: str) -> None:
+    """``out/feedback/<student>/<notebook>.html``; for nbgrader's layout also what ``nbgrader release_feedback``
+    reads: ``out/feedback/<student>/<notebook>/<notebook>.html`` beside the submission's timestamp and secret."""
     path = out / "feedback" / row.student_id / f"{row.notebook}.html"
-    if path.exists() or row.status == "wrong-name":
-        return
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>{0}</title></head><body>"
-        "<h1>{0}</h1><p>Score: {1:g} / {2:g}</p><p>This notebook could not be graded automatically "
-        "({3}).</p><p>{4}</p></body></html>".format(
-            html.escape(row.notebook), row.score, row.max_score, html.escape(STATUSES[row.status]),
-            html.escape(row.reason)))
+    path.write_text(page)
+    if row.nbgrader_dir is not None:
+        folder = path.parent / row.notebook
+        folder.mkdir(exist_ok=True)
+        (folder / f"{row.notebook}.html").write_text(page)
+        for name in ("timestamp.txt", "submission_secret.txt"):
+            shutil.copyfile(row.nbgrader_dir / name, folder / name)
 
 
-# ------------------------------------------------------------------------------------ the batch
-def write_csv(rows: list[Row], path: Path) -> None:
-    """grades.csv: student, notebook, status, score, maximum, one column per task, reason."""
-    tasks = sorted({t for r in rows for t in r.tasks})
+def _plain_page(row: Row, maxima: dict[str, float], misnamed: list[str]) -> str:
+    """A short page for a learner whose notebook has no nbgrader feedback page: the score, the points of each task
+    and what to do; never the grading machine's details."""
+    text = LEARNER_TEXT.get(row.status, LEARNER_TEXT["error"])
+    if row.status == "missing" and misnamed:
+        text += (f" Found instead: {', '.join(misnamed)}. Name your notebook {row.notebook}.ipynb (as it was handed "
+                 "out) and submit again.")
+    tasks = ""
+    if row.tasks and row.status in {"graded", "tests-restored", "cell-timeout"}:
+        cells = "".join(f"<tr><td>{html.escape(name)}</td><td>{points:g} / {maxima.get(name, 0):g}</td></tr>"
+                        for name, points in row.tasks.items())
+        tasks = f"<table><tr><th>task</th><th>points</th></tr>{cells}</table>"
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>{0}</title></head><body><h1>{0}</h1>"
+            "<p>Score: {1:g} / {2:g}</p>{3}<p>{4}</p></body></html>").format(
+        html.escape(row.notebook), row.score, row.max_score, tasks, html.escape(text))
+
+
+def _plain_feedback(out: Path, row: Row, maxima: dict[str, float], misnamed: list[str]) -> None:
+    """Write the short page for a learner whose notebook has no nbgrader feedback page (or whose page was kept)."""
+    if row.status == "wrong-name" or (out / "feedback" / row.student_id / f"{row.notebook}.html").exists():
+        return
+    _write_page(out, row, _plain_page(row, maxima, misnamed))
+
+
+# ------------------------------------------------------------------------------------ grades.csv
+def write_csv(rows: list[Row], path: Path, order: list[str] | None = None, keep: list[dict[str, str]] = ()) -> None:
+    """grades.csv: student, notebook, status, score, maximum, submission time, one column per task (in
+    ``order``, the course's task order; others after), reason. ``keep`` are rows of an earlier grades.csv
+    (as :func:`read_csv` gives them) written unchanged, after dropping any that ``rows`` replace."""
+    fresh = {(r.student_id, r.notebook) for r in rows}
+    kept = [k for k in keep if (k.get("student_id"), k.get("notebook")) not in fresh]
+    known = {t for r in rows for t in r.tasks} | {k for r in kept for k in r if k not in FIELDS + ["reason"]}
+    tasks = [t for t in (order or []) if t in known] + sorted(known - set(order or []))
+    table = [[r.student_id, r.notebook, r.status, f"{r.score:g}", f"{r.max_score:g}", r.submitted_at]
+             + [f"{r.tasks[t]:g}" if t in r.tasks else "" for t in tasks] + [r.reason] for r in rows]
+    table += [[k.get(c, "") or "" for c in FIELDS + tasks + ["reason"]] for k in kept]
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(FIELDS + tasks + ["reason"])
-        for r in sorted(rows, key=lambda r: (r.student_id, r.notebook)):
-            writer.writerow([r.student_id, r.notebook, r.status, f"{r.score:g}", f"{r.max_score:g}"]
-                            + [f"{r.tasks[t]:g}" if t in r.tasks else "" for t in tasks] + [r.reason])
+        writer.writerows(sorted(table, key=lambda line: (line[0], line[1])))
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -399,12 +565,20 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def _replaced(old: list[dict[str, str]], students: set[str], notebooks: list[str]) -> list[dict[str, str]]:
+    """Rows of an earlier grades.csv that this run does not replace: other students, other notebooks."""
+    return [r for r in old if not (r.get("student_id") in students
+                                   and (r.get("notebook") in notebooks or r.get("status") == "wrong-name"))]
+
+
+# ------------------------------------------------------------------------------------ the batch
 def grade(
     submissions: Path,
     out: Path,
     *,
     solutions: Path = SOLUTIONS,
     notebooks: list[str] | None = None,
+    students: list[str] | None = None,
     jobs: int = 1,
     limits: Limits = Limits(),
     fast: bool = True,
@@ -415,28 +589,42 @@ def grade(
     Args:
         submissions: one folder per student, holding ``<notebook>.ipynb`` (or nbgrader's
             ``<student>/<notebook>/<notebook>.ipynb``); only read, never changed.
-        out: where ``grades.csv``, ``feedback/``, ``autograded/`` and ``logs/`` go (outside ``submissions``).
+        out: where ``grades.csv``, ``feedback/``, ``autograded/`` and ``logs/`` go (outside ``submissions``). An
+            existing ``grades.csv`` there keeps its rows of other students and notebooks.
         solutions: the source notebooks in nbgrader's format (default: ``solutions/``).
         notebooks: grade only these notebook names (default: every notebook in ``solutions``).
+        students: grade only these students (folder names; default: every student).
         jobs: notebooks graded in parallel.
         limits: seconds per cell, seconds per notebook and output lines per cell.
         fast: grade in the course's fast mode (small data, few epochs; what the tests are written for).
         report: called with one line per graded notebook.
 
-    Returns the rows of ``grades.csv``, sorted by student and notebook.
+    Returns the rows graded now, sorted by student and notebook.
     """
+    need_nbgrader("grade")
+    from cvae_course.tools.nbgrader_plugins import hidden_lines
+
     submissions, out = Path(submissions).resolve(), Path(out).resolve()
     jobs = check_positive_int(jobs, "jobs")
     if out == submissions or submissions in out.parents:
         raise ValueError(f"out must be outside the submissions folder (got {out} inside {submissions}); "
                          "otherwise the results would look like a student's folder next time")
+    course = _notebook_names(solutions)
     names = _notebook_names(solutions, notebooks)
-    work_jobs, rows = collect(submissions, names)
+    work_jobs, rows = collect(submissions, names, course, students)
+    graded_students = {j.student_id for j in work_jobs} | {r.student_id for r in rows}
     out.mkdir(parents=True, exist_ok=True)
+    old = read_csv(out / "grades.csv") if (out / "grades.csv").is_file() else []
     # nbgrader runs the `alembic` executable found on PATH: put this environment's scripts first.
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    # JUPYTER_NO_CONFIG: nbgrader reads only the throw-away course's nbgrader_config.py, never the instructor's
+    # own (~/.jupyter, /etc/jupyter, JUPYTER_CONFIG_PATH), whose CourseDirectory.root would point it at their real
+    # nbgrader course.
     env = {**os.environ, "PATH": path, settings.FAST_ENV: "1" if fast else "0", "TF_CPP_MIN_LOG_LEVEL": "3",
-           "PYTHONUNBUFFERED": "1"}
+           "PYTHONUNBUFFERED": "1", "JUPYTER_NO_CONFIG": "1"}
+    hidden = {n: hidden_lines(nbformat.read(Path(solutions) / f"{n}.ipynb", as_version=4)) for n in names}
+    misnamed = {s: [r.notebook + ".ipynb" for r in rows if r.student_id == s and r.status == "wrong-name"]
+                for s in graded_students}
     with tempfile.TemporaryDirectory(prefix="cvae-course-grade-") as tmp:
         work = Path(tmp)
         needed = sorted({j.notebook for j in work_jobs} | {r.notebook for r in rows if r.status != "wrong-name"})
@@ -451,18 +639,33 @@ def grade(
         def run(job: _Job) -> Row:
             start = time.monotonic()
             try:
-                row = _run_job(job, templates[job.notebook], maxima[job.notebook], work, out, limits, env)
+                row = _run_job(job, templates[job.notebook], maxima[job.notebook], work, out, limits, env,
+                               hidden[job.notebook])
             except Exception as err:  # one broken job must not stop the batch
-                row = Row(job.student_id, job.notebook, "error", reason=f"{type(err).__name__}: {_first_line(err)}",
-                          max_score=sum(maxima[job.notebook].values()),
-                          tasks={k: 0.0 for k in maxima[job.notebook]})
+                row = Row(job.student_id, job.notebook, "error", reason=_join(
+                    job.note, f"grading failed on this machine ({type(err).__name__}: {_first_line(err)}); "
+                              "fix the cause and regrade this student with --student"),
+                    max_score=sum(maxima[job.notebook].values()), tasks={k: 0.0 for k in maxima[job.notebook]},
+                    submitted_at=job.submitted_at, nbgrader_dir=job.nbgrader_dir)
+            _plain_feedback(out, row, maxima[job.notebook], misnamed.get(row.student_id, []))
             report(f"{row.student_id}/{row.notebook}: {row.status}, {row.score:g}/{row.max_score:g} "
                    f"({time.monotonic() - start:.0f} s)")
             return row
 
+        for job in work_jobs:  # a regrade must not leave an earlier page beside a newer grade
+            for stale in (out / "feedback" / job.student_id / f"{job.notebook}.html",
+                          out / "feedback" / job.student_id / job.notebook):
+                if stale.is_dir():
+                    shutil.rmtree(stale)
+                elif stale.exists():
+                    stale.unlink()
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             rows += list(pool.map(run, work_jobs))
     for r in rows:
-        _plain_feedback(out, r)
-    write_csv(rows, out / "grades.csv")
+        if r.status != "wrong-name" and r.notebook in maxima:
+            page = out / "feedback" / r.student_id / f"{r.notebook}.html"
+            if page.exists() and r.status in {"missing", "invalid-notebook"}:
+                page.unlink()  # an earlier run's page for a notebook that is gone now
+            _plain_feedback(out, r, maxima[r.notebook], misnamed.get(r.student_id, []))
+    write_csv(rows, out / "grades.csv", task_order(solutions), _replaced(old, graded_students, names))
     return sorted(rows, key=lambda r: (r.student_id, r.notebook))

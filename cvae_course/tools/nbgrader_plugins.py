@@ -1,0 +1,170 @@
+"""What nbgrader must do differently for this course: put deleted locked cells back, keep hidden tests out of feedback.
+
+Both routes of grading use these, ``cvae-course grade`` (:mod:`cvae_course.tools.grading`) and an instructor's own
+nbgrader course (the README's second route), through two nbgrader preprocessors named in ``nbgrader_config.py``:
+
+* :class:`RestoreLockedCells` (in ``Autograde.sanitize_preprocessors``, before ``OverwriteCells``) puts back every
+  locked cell a learner deleted (setup, training and test cells), copied from the released notebook, each after the
+  cell it followed there. nbgrader 0.9.6 restores only test cells, and crashes (``KeyError`` in
+  ``OverwriteCells.add_missing_grade_cells``) when the deleted test cell followed a locked cell that is not a test
+  or an answer, such as a training cell.
+* :class:`HideHiddenTests` (in ``GenerateFeedback.preprocessors``, instead of nbgrader's ``ClearHiddenTests``)
+  removes the hidden tests from the test cells' code, as nbgrader's does, and also from every output: a traceback
+  shows the lines around the failing call, a timeout shows a preview of the cell, and a learner's code can print
+  the cells it was run with. A traceback entry that shows hidden-test code is dropped; any other output keeps its
+  text with each hidden line replaced by ``[hidden test]``.
+
+The functions under them (:func:`restore_locked_cells`, :func:`hidden_lines`, :func:`scrub_output`,
+:func:`leaked_lines`) work on plain notebooks and are what the tests check.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import os
+import re
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
+
+__all__ = ["HIDDEN", "HideHiddenTests", "RestoreLockedCells", "hidden_lines", "leaked_lines", "restore_locked_cells",
+           "scrub_output", "visible_text"]
+
+BEGIN, END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+HIDDEN = "[hidden test]"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+# ------------------------------------------------------------------------------------ deleted locked cells
+def _grade_id(cell) -> str | None:
+    meta = cell.get("metadata", {}) if isinstance(cell, dict) else {}
+    nbgrader = meta.get("nbgrader") if isinstance(meta, dict) else None
+    grade_id = nbgrader.get("grade_id") if isinstance(nbgrader, dict) else None
+    return grade_id if isinstance(grade_id, str) else None
+
+
+def _locked(cell) -> bool:
+    nbgrader = cell.get("metadata", {}).get("nbgrader", {})
+    return isinstance(nbgrader, dict) and bool(nbgrader.get("locked"))
+
+
+def restore_locked_cells(submission: NotebookNode, released: NotebookNode) -> tuple[NotebookNode, list[str]]:
+    """The submission with every locked cell of ``released`` that it lacks put back, and their grade ids.
+
+    Each missing cell is copied from the released notebook and placed right after the cell it followed there
+    (the nearest earlier released cell that the submission still has: nbgrader cells by their grade id, others by
+    their cell id), so that cells keep the released order even when several in a row were deleted. Cells the
+    learner added, moved or edited stay as they are (nbgrader overwrites edited locked cells itself). The input is left unchanged.
+    """
+    nb = copy.deepcopy(submission)
+    restored: list[str] = []
+    after = -1  # index in nb after which the next missing cell goes
+    for cell in released.cells:
+        grade_id = _grade_id(cell)
+        if grade_id is not None:
+            where = next((i for i, c in enumerate(nb.cells) if _grade_id(c) == grade_id), None)
+        else:  # a markdown or free cell: found by its cell id (JupyterLab keeps it), if it has one
+            cell_id = cell.get("id")
+            where = next((i for i, c in enumerate(nb.cells) if cell_id and c.get("id") == cell_id), None)
+        if where is not None:
+            after = where
+        elif grade_id is not None and _locked(cell):
+            after += 1
+            nb.cells.insert(after, copy.deepcopy(cell))
+            restored.append(grade_id)
+    return nb, restored
+
+
+def _course_root(preprocessor) -> Path:
+    """The nbgrader course a preprocessor runs in: its converter's course directory, else the working directory."""
+    converter = getattr(getattr(preprocessor, "parent", None), "parent", None)
+    root = getattr(getattr(converter, "coursedir", None), "root", None)
+    return Path(root or os.getcwd())
+
+
+class RestoreLockedCells(NbGraderPreprocessor):
+    """Put back the locked cells a learner deleted, from ``release/<assignment>/<notebook>.ipynb``, before
+    nbgrader's ``OverwriteCells`` (use in ``c.Autograde.sanitize_preprocessors``)."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        info = resources["nbgrader"]
+        path = _course_root(self) / "release" / info["assignment"] / f"{info['notebook']}.ipynb"
+        if not path.is_file():
+            raise FileNotFoundError(f"RestoreLockedCells needs the released notebook {path}: run "
+                                    f"`nbgrader generate_assignment {info['assignment']}` first")
+        nb, restored = restore_locked_cells(nb, nbformat.read(path, as_version=4))
+        if restored:
+            self.log.warning("Locked cells deleted by %s, put back from %s: %s", info.get("student"), path,
+                             ", ".join(restored))
+        return nb, resources
+
+
+# ------------------------------------------------------------------------------------ hidden tests in feedback
+def hidden_lines(nb: NotebookNode) -> list[str]:
+    """Every non-empty line of every hidden-test block of a notebook, stripped, longest first."""
+    lines: set[str] = set()
+    for cell in nb.cells:
+        inside = False
+        for line in str(cell.get("source", "")).splitlines():
+            if BEGIN in line:
+                inside = True
+            elif END in line:
+                inside = False
+            elif inside and line.strip():
+                lines.add(line.strip())
+    return sorted(lines, key=len, reverse=True)
+
+
+def visible_text(page: str) -> str:
+    """Text as a reader of an HTML page (or a terminal) sees it: no tags, no colour codes, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", _ANSI.sub("", page)))
+
+
+def leaked_lines(text: str, hidden: list[str]) -> list[str]:
+    """The hidden-test lines (or markers) that ``text`` shows, read as a person sees it (HTML or plain)."""
+    seen = visible_text(text)
+    return [line for line in [BEGIN, END, *hidden] if line in text or line in seen]
+
+
+def _scrub_text(text: str, hidden: list[str]) -> str:
+    for line in [BEGIN, END, *hidden]:
+        text = text.replace(line, HIDDEN)
+    if leaked_lines(text, hidden):  # still there between colour codes or HTML tags: drop the whole text
+        return f"{HIDDEN} (this output is not shown: it would show the hidden tests)\n"
+    return text
+
+
+def scrub_output(output: NotebookNode, hidden: list[str]) -> NotebookNode:
+    """An output without hidden-test code: traceback entries showing it are dropped, other text has it replaced."""
+    if not hidden:
+        return output
+    output = copy.deepcopy(output)
+    if output.get("output_type") == "error":
+        kept = [entry for entry in output.get("traceback", []) if not leaked_lines(entry, hidden)]
+        if len(kept) < len(output.get("traceback", [])):
+            kept.insert(min(1, len(kept)), "(Part of this traceback is not shown: it would show the hidden tests.)")
+        output["traceback"] = [_scrub_text(entry, hidden) for entry in kept]
+        output["evalue"] = _scrub_text(str(output.get("evalue", "")), hidden)
+    if "text" in output:
+        output["text"] = _scrub_text(str(output["text"]), hidden)
+    for kind, value in list(output.get("data", {}).items()):
+        if isinstance(value, str) and (kind.startswith("text/") or kind.endswith("json")):
+            output["data"][kind] = _scrub_text(value, hidden)
+    return output
+
+
+class HideHiddenTests(ClearHiddenTests):
+    """nbgrader's ClearHiddenTests, plus: no output of any cell shows hidden-test code (for
+    ``c.GenerateFeedback.preprocessors``, in ClearHiddenTests' place)."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        self._hidden = hidden_lines(nb)
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(self, cell: NotebookNode, resources: dict, cell_index: int) -> tuple[NotebookNode, dict]:
+        if cell.cell_type == "code":
+            cell.outputs = [scrub_output(out, self._hidden) for out in cell.get("outputs", [])]
+        return super().preprocess_cell(cell, resources, cell_index)
