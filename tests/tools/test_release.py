@@ -38,7 +38,9 @@ def test_every_function_an_exercise_asks_for_has_its_task_number_for_the_message
     asked = [node.name for c in read(release.SOLUTIONS / f"{name}.ipynb").cells if nbgrader_meta(c).get("solution")
              for node in ast.parse(c.source).body if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
     assert asked
-    assert [checks.TASKS.get(n) for n in asked] == [f"task {i}" for i in range(1, len(asked) + 1)]
+    want = {n: f"task {i}" for i, n in enumerate(asked, 1)}
+    assert {n: checks.TASKS.get(n) for n in asked} == want, (
+        f"declare TASKS = {want!r} in the lesson's module of checks (cvae_course/checks/lessonNN.py)")
 
 
 def test_exercises_are_up_to_date_with_solutions():
