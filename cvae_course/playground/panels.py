@@ -434,7 +434,7 @@ class Playground(widgets.VBox):
         seed: makes every random button repeatable.
     """
 
-    def __init__(self, model: CVAE, images=None, labels=None, *, browser: bool | None = False, seed: int = 0):
+    def __init__(self, model: CVAE, images=None, labels=None, *, browser: bool | None = None, seed: int = 0):
         super().__init__()
         from cvae_course.playground import browser as in_browser
         from cvae_course.playground.draw import DrawDigit
