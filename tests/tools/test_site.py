@@ -6,6 +6,7 @@ to show that a broken link and a cell error each fail the build.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -14,7 +15,13 @@ import pytest
 
 from cvae_course.tools import NOTEBOOKS, site
 
-pytest.importorskip("myst_nb", reason="the site needs the dev set (`python3 course.py test` installs it)")
+try:
+    import myst_nb  # noqa: F401
+except ImportError:
+    _REASON = "the site needs the dev set (`python3 course.py test` installs it)"
+    if os.environ.get("CI") == "true":  # CI must build the site, never skip it
+        raise ImportError(_REASON) from None
+    pytest.skip(_REASON, allow_module_level=True)
 
 LAUNCH = site.Launch("https://github.com/example/cvae-course", "main", "https://hub.example.edu")
 
