@@ -58,7 +58,8 @@ LEARNING_RATE = 3e-3
 
 
 def train_cvae(mnist: MNIST | None = None, *, latent_dim: int = 2, kind: str = "dense", epochs: int | None = None,
-               seed: int = settings.DEFAULT_SEED, progress: bool = True, validation_data=None) -> CVAE:
+               seed: int = settings.DEFAULT_SEED, progress: bool = True, validation_data=None,
+               callbacks=()) -> CVAE:
     """Train the course CVAE recipe (lesson 03): dense, 2-D latent space, Adam 3e-3, batches of 256, seed 42.
 
     Args:
@@ -71,12 +72,15 @@ def train_cvae(mnist: MNIST | None = None, *, latent_dim: int = 2, kind: str = "
         validation_data: e.g. ``((x_test, y_test_one_hot),)``, scored after each epoch (the ``val_`` curves of
             ``model.history``), never trained on; scoring draws codes z too, so later epochs draw other noise than
             a run without it.
+        callbacks: extra Keras callbacks, e.g. :class:`cvae_course.playground.LiveView` (lesson 03 watches the
+            latent space organise); they observe the training and change nothing in it.
     """
     settings.seed_everything(seed)
     mnist = mnist or load_mnist()
     model = build_cvae(latent_dim, kind, seed=seed)
     train(model, (mnist.x_train, mnist.y_train_one_hot), epochs=epochs or settings.budget().cvae_epochs,
-          batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE, progress=progress, validation_data=validation_data)
+          batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE, progress=progress, validation_data=validation_data,
+          callbacks=callbacks)
     return model
 
 
