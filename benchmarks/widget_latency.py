@@ -64,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
 
     model = quick_cvae() if args.quick else recipes.load_cvae(verbose=True)
     test = load_mnist()
-    play = playground.Playground(model, test.x_test, test.y_test, seed=0)
-    gen, style, path = play.generator, play.style_transfer, play.interpolation
+    play = playground.Playground(model, test.x_test, test.y_test, browser=False, seed=0)  # the kernel-decoded panels
+    gen, style, path, draw = play.generator, play.style_transfer, play.interpolation, play.draw
     rng = np.random.default_rng(0)
 
     def set_value(control):
@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
          list(1 + rng.permutation(len(test.x_test) - 1)[:100])),
         ("interpolation: t slider", path.image, set_value(path.position), sweep(0.0, 1.0, 0.01)),
         ("interpolation: from digit", path.path_image, set_value(path.start_digit), [0, 1, 2, 4, 5, 6, 7, 9]),
+        # a finished stroke: the page sends every stroke so far; the kernel reads the drawing and redraws it
+        ("draw a digit: one stroke", draw.redrawn, lambda strokes: setattr(draw.pad, "strokes", strokes),
+         [[[[0.2 + 0.06 * k, 0.2], [0.5, 0.5 + 0.03 * k]]] for k in range(10)]),
     ]
     print(f"CVAE with a {model.latent_dim}-D latent space; {args.repeats} changes per control; target p95 <= "
           f"{TARGET_MS:g} ms")
