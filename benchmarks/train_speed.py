@@ -8,8 +8,12 @@ the function the lessons call): training images per second, seconds per 60,000-i
 matrix-multiply GFLOP/s. Training and matmul are measured in alternation in the same run (a matmul
 probe after every few thousand training images), so a busy machine slows both alike and their ratio
 stays meaningful. Then the time to quality: seconds of training of the course CVAE recipe
-(``recipes.train_cvae``) until it reaches the targets below, evaluated after each epoch with the
-evaluation time left out.
+(``recipes.train_cvae``, its full-mode epochs) until it reaches the targets below, evaluated after each epoch
+with the evaluation time left out, next to a plain ``tf.function`` training loop of the same model: once with
+the recipe the course used before its one-cycle schedule (Adam 3e-3 constant, batches of 256) and once with
+the course's own schedule, run in alternation (course, plain, plain, course, ...) so that load hits all alike.
+Last, a beta sweep of three 8-D CVAEs trained together (``training.train_together``) against the same three
+trained one after the other, one epoch each, in alternation.
 
 FLOP convention: multiply-accumulates (MACs) of the forward pass of the Dense, Conv2D and
 Conv2DTranspose layers, x 2 FLOPs per MAC, x 3 for forward + backward. Biases, activations, the loss,
@@ -26,14 +30,19 @@ import statistics
 import sys
 import time
 
-from cvae_course import data, evaluate, models, recipes, settings, training
+import numpy as np
+
+from cvae_course import data, evaluate, losses, models, recipes, settings, training
 from cvae_course._keras import keras, layers, tf
 
 # Targets on a quiet 2-core CPU (issue 2, item 6). They live here, never in timed tests.
 DENSE_MATMUL_SHARE = 0.40  # dense CVAE training at >= 40% of the measured matmul GFLOP/s
 CONV_SECONDS_PER_60K = 30.0  # convolutional CVAE: <= 30 s per 60,000-image epoch
 QUALITY_SECONDS = 20.0  # time to quality <= 20 s of training
+QUALITY_RATIO = 0.5  # ... and at most half the plain loop's time for the same model (issue 15)
 QUALITY = {"negative_elbo": 135.0, "accuracy": 0.98, "diversity": 0.55}  # -ELBO <=, accuracy >=, diversity >=
+# The recipe of the course CVAE before the one-cycle schedule: the plain loop's reference.
+PLAIN_BATCH, PLAIN_LEARNING_RATE = 256, 3e-3
 
 FLOPS_PER_MAC = 2
 TRAIN_PASSES = 3  # forward + backward
@@ -118,6 +127,10 @@ def measure_training(kind: str, mnist: data.MNIST, probe: MatmulProbe, *, epochs
     settings.seed_everything(settings.DEFAULT_SEED)
     model = models.build_cvae(2, kind, seed=settings.DEFAULT_SEED)
     x, y = mnist.x_train, mnist.y_train_one_hot
+    # Compiled here, as training.train compiles (Adam on the one-cycle schedule, steps per execution), so that the
+    # timed call below reuses the traced step of the warm-up instead of compiling and tracing again.
+    rate = training.OneCycle(training.LEARNING_RATE, (epochs + 1) * (len(x) // batch_size + 1))
+    model.compile(optimizer=keras.optimizers.Adam(rate), steps_per_execution=training.STEPS_PER_EXECUTION)
     warm = 4 * batch_size * training.STEPS_PER_EXECUTION + batch_size // 2  # full and partial batches traced
     training.train(model, (x[:warm], y[:warm]), epochs=1, batch_size=batch_size, progress=False)
     clock = Interleaved(probe, batch_size, len(x))
@@ -134,14 +147,50 @@ def measure_training(kind: str, mnist: data.MNIST, probe: MatmulProbe, *, epochs
 
 
 # ------------------------------------------------------------------------------------- time to quality
-class QualityClock(keras.callbacks.Callback):
-    """After each epoch: evaluate (off the clock) and stop once every target is met or the budget is spent."""
+def score(model: models.CVAE, mnist: data.MNIST, judge: keras.Model) -> dict:
+    """The three quality figures of a CVAE on the test set."""
+    return {
+        "negative_elbo": evaluate.mean_negative_elbo(model, mnist.x_test, mnist.y_test),
+        "accuracy": evaluate.conditional_accuracy(model, judge)[0],
+        "diversity": evaluate.diversity(model, mnist.x_test, mnist.y_test),
+    }
 
-    def __init__(self, mnist: data.MNIST, judge: keras.Model, budget: float):
-        super().__init__()
-        self.mnist, self.judge, self.budget = mnist, judge, budget
+
+def good_enough(row: dict) -> bool:
+    return (row["negative_elbo"] <= QUALITY["negative_elbo"] and row["accuracy"] >= QUALITY["accuracy"]
+            and row["diversity"] >= QUALITY["diversity"])
+
+
+class Run:
+    """One training run's clock: seconds of training per epoch (evaluation excluded) and the quality after each."""
+
+    def __init__(self, name: str, mnist: data.MNIST, judge: keras.Model, budget: float):
+        self.name, self.mnist, self.judge, self.budget = name, mnist, judge, budget
         self.rows: list[dict] = []
         self.reached: dict | None = None
+        self.load = os.getloadavg()[0]
+
+    def epoch_done(self, epoch: int, seconds: float, model) -> bool:
+        """Record the epoch (``seconds`` of training so far); True when training should stop."""
+        row = {"epoch": epoch, "seconds": seconds, **score(model, self.mnist, self.judge)}
+        self.rows.append(row)
+        print(f"    {self.name:<34} epoch {epoch:2d}: {seconds:6.1f} s   test -ELBO {row['negative_elbo']:6.1f}   "
+              f"accuracy {row['accuracy']:.3f}   diversity {row['diversity']:.3f}", flush=True)
+        if self.reached is None and good_enough(row):
+            self.reached = row
+        return self.reached is not None or seconds >= self.budget
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.reached is None else self.reached["seconds"]
+
+
+class QualityClock(keras.callbacks.Callback):
+    """Evaluates after each epoch of a ``fit``, off the clock, into a :class:`Run`; stops once it is reached."""
+
+    def __init__(self, run: Run):
+        super().__init__()
+        self.run = run
 
     def on_train_begin(self, logs=None):
         self._start = time.perf_counter()
@@ -149,44 +198,112 @@ class QualityClock(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         now = time.perf_counter()
-        seconds = now - self._start - self._evaluating
-        m = self.mnist
-        row = {
-            "epoch": epoch + 1,
-            "seconds": seconds,
-            "negative_elbo": evaluate.mean_negative_elbo(self.model, m.x_test, m.y_test),
-            "accuracy": evaluate.conditional_accuracy(self.model, self.judge)[0],
-            "diversity": evaluate.diversity(self.model, m.x_test, m.y_test),
-        }
-        self.rows.append(row)
-        print(f"    epoch {row['epoch']:2d}: {seconds:6.1f} s of training   test -ELBO {row['negative_elbo']:6.1f}"
-              f"   conditional accuracy {row['accuracy']:.3f}   diversity {row['diversity']:.3f}", flush=True)
-        if (row["negative_elbo"] <= QUALITY["negative_elbo"] and row["accuracy"] >= QUALITY["accuracy"]
-                and row["diversity"] >= QUALITY["diversity"]):
-            self.reached = row
-        if self.reached or seconds >= self.budget:
+        if self.run.epoch_done(epoch + 1, now - self._start - self._evaluating, self.model):
             self.model.stop_training = True
         self._evaluating += time.perf_counter() - now
 
 
-def time_to_quality(mnist: data.MNIST, judge: keras.Model, budget: float, max_epochs: int) -> QualityClock:
-    """Train the course CVAE exactly as ``recipes.train_cvae`` does, with the clock as an extra callback."""
-    clock = QualityClock(mnist, judge, budget)
+def course_recipe(mnist: data.MNIST, judge: keras.Model, budget: float) -> Run:
+    """Train the course CVAE exactly as ``recipes.train_cvae`` does (its full-mode epochs), with the clock."""
+    run = Run("course recipe (recipes.train_cvae)", mnist, judge, budget)
     course_train = recipes.train
 
     def train_with_clock(model, x, **kwargs):
-        kwargs["callbacks"] = [*kwargs.get("callbacks", ()), clock]
+        kwargs["callbacks"] = [*kwargs.get("callbacks", ()), QualityClock(run)]
         bound = inspect.signature(course_train).bind(model, x, **kwargs)
         bound.apply_defaults()
-        clock.recipe = {key: bound.arguments.get(key) for key in ("batch_size", "learning_rate")}
+        run.recipe = {key: bound.arguments.get(key) for key in ("epochs", "batch_size", "learning_rate", "schedule")}
         return course_train(model, x, **kwargs)
 
     recipes.train = train_with_clock  # the recipe stays recipes.train_cvae's own: batch size, optimizer, seed
     try:
-        recipes.train_cvae(mnist, epochs=max_epochs, progress=False)
+        recipes.train_cvae(mnist, epochs=settings.budget("full").cvae_epochs, progress=False)
     finally:
         recipes.train = course_train
-    return clock
+    return run
+
+
+def plain_loop(mnist: data.MNIST, judge: keras.Model, budget: float, *, batch_size: int, schedule: str,
+               epochs: int) -> Run:
+    """The same model (same builder and seed) trained by a plain loop: one ``tf.function`` step per batch.
+
+    ``schedule`` "constant": Adam at ``PLAIN_LEARNING_RATE`` for up to ``epochs`` epochs; "one-cycle": the course's
+    schedule (:class:`cvae_course.training.OneCycle` at ``training.LEARNING_RATE`` over ``epochs`` epochs).
+    """
+    name = (f"plain loop, Adam {PLAIN_LEARNING_RATE:g} constant, batch {batch_size}" if schedule == "constant"
+            else f"plain loop, the course's one-cycle, batch {batch_size}")
+    run = Run(name, mnist, judge, budget)
+    settings.seed_everything(settings.DEFAULT_SEED)
+    model = models.build_cvae(2, "dense", seed=settings.DEFAULT_SEED)
+    x, y = mnist.x_train, mnist.y_train_one_hot
+    steps = epochs * -(-len(x) // batch_size)
+    rate = PLAIN_LEARNING_RATE if schedule == "constant" else training.OneCycle(training.LEARNING_RATE, steps)
+    optimizer = keras.optimizers.Adam(rate)
+    weights = model.trainable_weights
+
+    @tf.function
+    def step(images, labels):
+        with tf.GradientTape() as tape:
+            out = model((images, labels), training=True)
+            reconstruction, kl = losses.elbo_terms(images, out["logits"], out["z_mean"], out["z_log_var"])
+            loss = reconstruction + kl
+        optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        return loss
+
+    rng = np.random.default_rng(settings.DEFAULT_SEED)
+    seconds = 0.0
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        order = rng.permutation(len(x))
+        for first in range(0, len(x), batch_size):
+            batch = order[first:first + batch_size]
+            step(x[batch], y[batch])
+        seconds += time.perf_counter() - start
+        if run.epoch_done(epoch, seconds, model):
+            break
+    return run
+
+
+def time_to_quality(mnist: data.MNIST, judge: keras.Model, budget: float, max_epochs: int, rounds: int) -> list:
+    """``rounds`` rounds of the course recipe and the two plain loops, in alternating order."""
+    course_epochs = settings.budget("full").cvae_epochs
+    contenders = [
+        lambda: course_recipe(mnist, judge, budget),
+        lambda: plain_loop(mnist, judge, budget, batch_size=PLAIN_BATCH, schedule="constant", epochs=max_epochs),
+        lambda: plain_loop(mnist, judge, budget, batch_size=training.BATCH_SIZE, schedule="one-cycle",
+                           epochs=course_epochs),
+    ]
+    results = []
+    for r in range(rounds):
+        order = [0, 1, 2] if r % 2 == 0 else [2, 1, 0]
+        runs = {}
+        for i in order:
+            runs[i] = contenders[i]()
+            print(f"    ... {runs[i].name}: load (1 min) {runs[i].load:.1f} when it started", flush=True)
+        results.append([runs[0], runs[1], runs[2]])
+    return results
+
+
+# ------------------------------------------------------------------------------------- trained together
+def together_vs_alone(mnist: data.MNIST, rounds: int, betas=(1.0, 4.0, 16.0)) -> list[tuple[float, float]]:
+    """Seconds of one epoch of the beta sweep's CVAEs trained together and one after the other, in alternation."""
+    xy = (mnist.x_train, mnist.y_train_one_hot)
+    times = []
+    for r in range(rounds):
+        pair = {}
+        for how in (("together", "alone") if r % 2 == 0 else ("alone", "together")):
+            group = [models.build_cvae(recipes.BETA_LATENT_DIM, beta=b, seed=settings.DEFAULT_SEED) for b in betas]
+            start = time.perf_counter()
+            if how == "together":
+                training.train_together(group, xy, epochs=1, progress=False)
+            else:
+                for model in group:
+                    training.train(model, xy, epochs=1, progress=False)
+            pair[how] = time.perf_counter() - start
+        print(f"    round {r + 1}: together {pair['together']:.1f} s, one after the other {pair['alone']:.1f} s "
+              f"(ratio {pair['together'] / pair['alone']:.2f}; load {os.getloadavg()[0]:.1f})", flush=True)
+        times.append((pair["together"], pair["alone"]))
+    return times
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -212,9 +329,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch-size", type=int, default=128,
                         help="batch size of the throughput runs (default: training.train's, 128)")
-    parser.add_argument("--budget", type=float, default=60.0,
-                        help="give up time to quality after this many seconds of training (default 60)")
-    parser.add_argument("--max-epochs", type=int, default=30, help="epoch limit of the time-to-quality run")
+    parser.add_argument("--budget", type=float, default=120.0,
+                        help="give up a time-to-quality run after this many seconds of training (default 120)")
+    parser.add_argument("--max-epochs", type=int, default=20, help="epoch limit of the constant-rate plain loop")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of the alternating comparisons (default 2)")
+    parser.add_argument("--skip-together", action="store_true", help="skip the beta sweep trained together")
     parser.add_argument("--matmul-size", type=int, default=2048, help="n of the n x n matmul reference")
     parser.add_argument("--skip-quality", action="store_true", help="only measure throughput")
     args = parser.parse_args(argv)
@@ -252,25 +371,46 @@ def main(argv: list[str] | None = None) -> int:
         print()
         judge = recipes.load_judge()
         judge_accuracy = evaluate.accuracy(judge, mnist.x_test, mnist.y_test)
-        print(f"time to quality of the course CVAE recipe (recipes.train_cvae: dense, 2-D latent) until test "
-              f"-ELBO <= {QUALITY['negative_elbo']:.0f}, conditional accuracy >= {QUALITY['accuracy']:.2f} and "
-              f"diversity >= {QUALITY['diversity']:.2f}; judge accuracy on the {len(mnist.x_test):,} real test "
-              f"digits: {judge_accuracy:.4f}. Seconds count training only (first epoch includes tracing), "
-              f"not the evaluation after each epoch.")
-        clock = time_to_quality(mnist, judge, args.budget, args.max_epochs)
-        recipe = getattr(clock, "recipe", {})
-        print(f"  recipe (from recipes.train_cvae): batch {recipe.get('batch_size')}, "
-              f"Adam learning rate {recipe.get('learning_rate')}")
-        if clock.reached:
-            r = clock.reached
-            print(f"  reached at epoch {r['epoch']} after {r['seconds']:.1f} s of training -> "
-                  f"{verdict(r['seconds'] <= QUALITY_SECONDS)} (<= {QUALITY_SECONDS:.0f} s)")
+        print(f"time to quality of the course CVAE (dense, 2-D latent) until test -ELBO <= "
+              f"{QUALITY['negative_elbo']:.0f}, conditional accuracy >= {QUALITY['accuracy']:.2f} and diversity >= "
+              f"{QUALITY['diversity']:.2f}; judge accuracy on the {len(mnist.x_test):,} real test digits: "
+              f"{judge_accuracy:.4f}. Seconds count training only (the first epoch includes tracing), not the "
+              f"evaluation after each epoch. {args.rounds} rounds in alternating order.")
+        results = time_to_quality(mnist, judge, args.budget, args.max_epochs, args.rounds)
+        recipe = getattr(results[0][0], "recipe", {})
+        print(f"  course recipe (from recipes.train_cvae): {recipe.get('epochs')} epochs, batch "
+              f"{recipe.get('batch_size')}, Adam peak {recipe.get('learning_rate')}, schedule {recipe.get('schedule')}")
+        for r, runs in enumerate(results):
+            parts = []
+            for run in runs:
+                got = (f"{run.seconds:.1f} s (epoch {run.reached['epoch']})" if run.reached
+                       else f"not reached in {run.rows[-1]['epoch']} epochs ({run.rows[-1]['seconds']:.1f} s)")
+                parts.append(f"{run.name}: {got}")
+            print(f"  round {r + 1}: " + "; ".join(parts))
+        ratios = [runs[0].seconds / runs[1].seconds for runs in results if runs[0].reached and runs[1].reached]
+        engine = [runs[0].seconds / runs[2].seconds for runs in results if runs[0].reached and runs[2].reached]
+        course = [runs[0].seconds for runs in results if runs[0].reached]
+        if course:
+            print(f"  course recipe: {statistics.median(course):.1f} s median -> "
+                  f"{verdict(statistics.median(course) <= QUALITY_SECONDS)} (<= {QUALITY_SECONDS:.0f} s)")
+        if ratios:
+            ratio = statistics.median(ratios)
+            print(f"  time ratio course / plain loop (Adam {PLAIN_LEARNING_RATE:g} constant, batch {PLAIN_BATCH}): "
+                  f"{', '.join(f'{q:.2f}' for q in ratios)} per round, median {ratio:.2f} -> "
+                  f"{verdict(ratio <= QUALITY_RATIO)} (<= {QUALITY_RATIO})")
         else:
-            last = clock.rows[-1]
-            limit = f"{args.budget:.0f} s" if last["seconds"] >= args.budget else f"{args.max_epochs} epochs"
-            epochs = f"{last['epoch']} epoch" + ("s" if last["epoch"] != 1 else "")
-            print(f"  not reached within {limit} ({last['seconds']:.1f} s, {epochs}) -> "
+            print(f"  time ratio course / plain loop: not measured (a run did not reach the quality) -> "
                   f"{verdict(False)}")
+        if engine:
+            print(f"  time ratio course / plain loop with the course's one-cycle (the same schedule; what Keras's "
+                  f"fit with steps per execution adds): {', '.join(f'{q:.2f}' for q in engine)} per round")
+    if not args.skip_together:
+        print()
+        print(f"beta sweep: three 8-D CVAEs (beta 1, 4, 16), one epoch each, trained together "
+              f"(training.train_together) and one after the other (training.train), in alternation:")
+        pairs = together_vs_alone(mnist, args.rounds)
+        print(f"  time ratio together / one after the other: median "
+              f"{statistics.median(t / a for t, a in pairs):.2f}")
     load_after = os.getloadavg()
     print()
     print(f"load average (1 min) at the end: {load_after[0]:.1f}")

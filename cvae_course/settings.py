@@ -18,19 +18,18 @@ field                       full    fast    used by
 ==========================  ======  ======  ==============================================================
 train_size                  all     6000    data.load_mnist: training images (all: the whole split)
 test_size                   all     2000    data.load_mnist: test images (all: the whole split)
-autoencoder_epochs          8       2       lesson 01: the autoencoder
-vae_epochs                  10      2       lesson 02: the VAE (lesson 03 reuses it)
-buggy_vae_epochs            3       1       lesson 02: the VAE trained on the buggy loss
-cvae_epochs                 10      3       lesson 03: the course CVAE (lessons 04, 05 and 07 reuse it)
-holdout_vae_epochs          10      3       lesson 05: the VAE trained without some digits
-beta_sweep_epochs           10      3       lesson 07: CVAEs of the beta sweep (after the warm-up's epochs)
-kl_warmup_epochs            5       2       lesson 07: KL annealing warm-up (every sweep model trains as long)
+autoencoder_epochs          4       2       lesson 01: the autoencoder
+vae_epochs                  4       2       lesson 02: the VAE (lesson 03 reuses it)
+buggy_vae_epochs            2       1       lesson 02: the VAE trained on the buggy loss
+cvae_epochs                 4       3       lesson 03: the course CVAE (lessons 04, 05 and 07 reuse it)
+holdout_vae_epochs          3       3       lesson 05: the VAE trained without some digits
+beta_sweep_epochs           4       3       lesson 07: CVAEs of the beta sweep (after the warm-up's epochs)
+kl_warmup_epochs            2       2       lesson 07: KL annealing warm-up (every sweep model trains as long)
 n_writers                   1000    200     lesson 05: test digits rewritten as every other digit
 report_samples_per_label    200     20      lesson 07: samples per label behind a collapse report
-judge_epochs                4       4       the judge classifier, on all training images in both modes
 exercise_train_size         12000   2000    exercises: training images of a graded notebook
 exercise_test_size          2000    500     exercises: test images of a graded notebook
-exercise_epochs             5       2       exercises: training epochs of a graded notebook
+exercise_epochs             3       2       exercises: training epochs of a graded notebook
 ==========================  ======  ======  ==============================================================
 
 How long each lesson takes in full mode, measured: the README's table, written by ``cvae-course report`` from the
@@ -77,7 +76,6 @@ class Budget:
     kl_warmup_epochs: int
     n_writers: int
     report_samples_per_label: int
-    judge_epochs: int
     exercise_train_size: int
     exercise_test_size: int
     exercise_epochs: int
@@ -85,15 +83,14 @@ class Budget:
 
 _BUDGETS = {
     "full": Budget(
-        mode="full", train_size=None, test_size=None, autoencoder_epochs=8, vae_epochs=10, buggy_vae_epochs=3,
-        cvae_epochs=10, holdout_vae_epochs=10, beta_sweep_epochs=10, kl_warmup_epochs=5, n_writers=1000,
-        report_samples_per_label=200, judge_epochs=4, exercise_train_size=12000, exercise_test_size=2000,
-        exercise_epochs=5,
+        mode="full", train_size=None, test_size=None, autoencoder_epochs=4, vae_epochs=4, buggy_vae_epochs=2,
+        cvae_epochs=4, holdout_vae_epochs=3, beta_sweep_epochs=4, kl_warmup_epochs=2, n_writers=1000,
+        report_samples_per_label=200, exercise_train_size=12000, exercise_test_size=2000, exercise_epochs=3,
     ),
     "fast": Budget(
         mode="fast", train_size=6000, test_size=2000, autoencoder_epochs=2, vae_epochs=2, buggy_vae_epochs=1,
         cvae_epochs=3, holdout_vae_epochs=3, beta_sweep_epochs=3, kl_warmup_epochs=2, n_writers=200,
-        report_samples_per_label=20, judge_epochs=4, exercise_train_size=2000, exercise_test_size=500,
+        report_samples_per_label=20, exercise_train_size=2000, exercise_test_size=500,
         exercise_epochs=2,
     ),
 }

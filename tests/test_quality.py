@@ -1,23 +1,24 @@
-"""Quality floor of the course CVAE: trained with the course recipe on the full shared training set.
+"""Quality floor of the course CVAE and of the shipped judge, on the full shared training and test sets.
 
-A dense CVAE with a 2-D latent space (``recipes.train_cvae``, fixed seed) gets a few epochs on the
+A dense CVAE with a 2-D latent space (``recipes.train_cvae``, fixed seed) gets the full mode's epochs on the
 whole training set (not the fast-mode subset), then is scored on the full test set: test negative ELBO,
 and, judged by the course's digit classifier, conditional accuracy and diversity of its samples.
-The module-scoped fixtures train the CVAE once and load the judge once (cached for the session).
+The judge is the one shipped in the package (``recipes.load_judge``); it is checked on the real test digits.
+The module-scoped fixtures train the CVAE once and load the judge once.
 """
 
 import pytest
 
-from cvae_course import data, evaluate, recipes
+from cvae_course import data, evaluate, recipes, settings
 
-# Measured margins with the course recipe (batch 256, Adam 3e-3, seed 42, 24,345 training images, 5 epochs):
-# -ELBO 138.3 (limit 150), conditional accuracy 0.984 (limit 0.90), diversity 0.560 (limit 0.5, the
-# tightest); judge 0.9837 (limit 0.98).
-EPOCHS = 5
+# Measured margins with the course recipe (batches of 128, one-cycle to 1e-2, seed 42, 24,345 training images,
+# 4 epochs): -ELBO 133.9 (limit 150), conditional accuracy 0.993 (limit 0.90), diversity 0.595 (limit 0.5, the
+# tightest); judge 0.9872 (limit 0.98).
+EPOCHS = settings.budget("full").cvae_epochs
 MAX_NEGATIVE_ELBO = 150.0
 MIN_CONDITIONAL_ACCURACY = 0.90
 MIN_DIVERSITY = 0.5
-MIN_JUDGE_ACCURACY = 0.98
+MIN_JUDGE_ACCURACY = recipes.MIN_JUDGE_ACCURACY
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +38,12 @@ def cvae(mnist):
 
 def test_judge_reads_at_least_98_percent_of_the_real_test_digits(judge, mnist):
     assert evaluate.accuracy(judge, mnist.x_test, mnist.y_test) >= MIN_JUDGE_ACCURACY
+
+
+def test_the_shipped_judge_scores_on_the_real_test_digits_what_its_file_records(judge, mnist):
+    assert len(mnist.x_test) == recipes.judge_info()["test_images"] == 10_000
+    assert evaluate.accuracy(judge, mnist.x_test, mnist.y_test) == pytest.approx(
+        recipes.judge_info()["test_accuracy"], abs=1e-4)
 
 
 def test_cvae_scores_at_most_150_nats_negative_elbo_on_the_full_test_set(cvae, mnist):

@@ -71,24 +71,50 @@ def test_without_verbose_loading_the_course_cvae_prints_nothing(empty_cache, cap
 
 
 # --------------------------------------------------------------------------------------------- the judge
-def test_the_judge_is_cached_once_for_both_modes(empty_cache, monkeypatch):
-    trained = []
+def test_the_judge_comes_with_the_package_and_is_never_trained_on_the_learners_machine(empty_cache, monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("the judge was trained")
 
-    def quick_judge(images, labels, **kwargs):
-        trained.append(len(images))
-        return recipes.build_judge()
-
-    monkeypatch.setattr(recipes, "train_judge", quick_judge)
+    monkeypatch.setattr(recipes, "train_judge", no_training)
     monkeypatch.setenv(settings.FAST_ENV, "1")
-    recipes.load_judge()
+    fast = recipes.load_judge()
     monkeypatch.setenv(settings.FAST_ENV, "0")
-    recipes.load_judge()
-    assert len(trained) == 1 and trained[0] == len(data.load_mnist(fast=False).x_train)  # all training images
-    assert [p.name for p in cache.model_path("judge", cache.SHARED).parent.glob("judge*")] == [f"judge-v{cache.CACHE_VERSION}.keras"]
+    full = recipes.load_judge()
+    for a, b in zip(fast.get_weights(), full.get_weights()):
+        np.testing.assert_array_equal(a, b)  # one judge for both modes
+    assert list(settings.cache_dir().iterdir()) == []  # nothing trained, nothing cached
+
+
+def test_the_shipped_judge_says_what_it_was_trained_on():
+    info = recipes.judge_info()
+    assert info["recipe"] == "cvae_course.recipes.train_judge" and info["epochs"] == recipes.JUDGE_EPOCHS
+    assert info["train_images"] >= 20_000 and info["test_images"] == 10_000
+    assert info["test_accuracy"] >= recipes.MIN_JUDGE_ACCURACY
+
+
+def test_a_missing_judge_file_says_how_to_get_it_back(monkeypatch, tmp_path):
+    monkeypatch.setattr(recipes, "JUDGE_WEIGHTS", tmp_path / "judge.npz")
+    with pytest.raises(FileNotFoundError, match="judge's weights are missing.*make_judge_weights.py"):
+        recipes.load_judge()
+
+
+def test_a_corrupt_judge_file_says_how_to_get_it_back(monkeypatch, tmp_path):
+    bad = tmp_path / "judge.npz"
+    bad.write_bytes(b"not an npz file")
+    monkeypatch.setattr(recipes, "JUDGE_WEIGHTS", bad)
+    with pytest.raises(ValueError, match="cannot be read.*make_judge_weights.py"):
+        recipes.load_judge()
+
+
+def test_a_judge_file_for_another_architecture_is_rejected_with_the_fix(monkeypatch, tmp_path):
+    other = tmp_path / "judge.npz"
+    np.savez(other, info=np.array("{}"), weight_00=np.zeros((3, 3), np.float32))
+    monkeypatch.setattr(recipes, "JUDGE_WEIGHTS", other)
+    with pytest.raises(ValueError, match="do not fit build_judge.*make_judge_weights.py"):
+        recipes.load_judge()
 
 
 def test_loading_the_judge_changes_no_environment_variable(empty_cache, monkeypatch):
-    monkeypatch.setattr(recipes, "train_judge", lambda images, labels, **kwargs: recipes.build_judge())
     monkeypatch.setenv(settings.FAST_ENV, "1")
     recipes.load_judge()
     assert settings.fast_mode() and settings.budget().mode == "fast"
@@ -112,18 +138,82 @@ def test_models_of_different_settings_are_cached_under_different_names():
     assert recipes.beta_cvae_name(4.0, 8, 5, 15) == "cvae-beta4-8d-15ep-anneal5"
 
 
-
 def test_a_vae_without_several_digits_needs_some_digits_left_to_train_on():
     with pytest.raises(ValueError, match="leave some digits"):
         recipes.train_vae_without(range(10), use_cache=False)
 
 
-def test_the_beta_sweep_trains_four_models_for_equal_epochs_the_annealed_one_with_a_warmup(monkeypatch):
+@pytest.mark.parametrize("held_out, message", [((), "at least one digit"), (10, "0-9")])
+def test_held_out_digits_must_be_digits(held_out, message):
+    with pytest.raises(ValueError, match=message):
+        recipes.holdout_name(held_out, 8)
+
+
+# --------------------------------------------------------------------------------------------- small models
+@pytest.fixture
+def tiny_mnist():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(96, 28, 28, 1)).astype(np.float32)
+    y = np.arange(96) % 10
+    return data.MNIST(x, y, x[:20], y[:20], source="random")
+
+
+def test_a_vae_without_two_digits_never_sees_them_and_is_cached_once(tmp_path, monkeypatch, tiny_mnist):
+    monkeypatch.setenv(settings.CACHE_ENV, str(tmp_path))
+    seen = []
+    monkeypatch.setattr(recipes, "train", lambda model, x, **kwargs: seen.append(len(x)))
+    model = recipes.train_vae_without((0, 1), tiny_mnist, latent_dim=2, epochs=1, progress=False)
+    assert seen == [int(np.sum(tiny_mnist.y_train > 1))]
+    assert isinstance(recipes.train_vae_without([1, 0], tiny_mnist, latent_dim=2, epochs=1), VAE) and len(seen) == 1
+    assert model.latent_dim == 2
+
+
+def test_a_beta_sweep_trains_the_missing_models_together_and_caches_each(tmp_path, monkeypatch, tiny_mnist):
+    monkeypatch.setenv(settings.CACHE_ENV, str(tmp_path))
+    together = []
+    real = recipes.train_together
+    monkeypatch.setattr(recipes, "train_together",
+                        lambda models, x, **kw: together.append(len(models)) or real(models, x, **kw))
+    recipes.train_beta_cvae(4.0, tiny_mnist, latent_dim=2, epochs=1, progress=False)  # one alone, cached
+    sweep = recipes.train_beta_cvaes([1.0, 4.0, 16.0], tiny_mnist, latent_dim=2, epochs=1, progress=False)
+    assert together == [2]  # beta 4 came from the cache
+    assert [float(m.beta.numpy()) for m in sweep.values()] == [1.0, 4.0, 16.0]
+    for beta in (1.0, 4.0, 16.0):
+        assert cache.model_path(recipes.beta_cvae_name(beta, 2, None, 1)).is_file()
+    again = recipes.train_beta_cvaes([16.0, 1.0], tiny_mnist, latent_dim=2, epochs=1, progress=False)
+    assert together == [2] and list(again) == [16.0, 1.0]
+
+
+def test_an_annealed_sweep_warms_each_model_up_to_its_own_beta(tmp_path, monkeypatch, tiny_mnist):
+    monkeypatch.setenv(settings.CACHE_ENV, str(tmp_path))
+    sweep = recipes.train_beta_cvaes([2.0, 8.0], tiny_mnist, latent_dim=2, epochs=3, warmup_epochs=2,
+                                     progress=False, use_cache=False)
+    assert [float(m.beta.numpy()) for m in sweep.values()] == [2.0, 8.0]  # set to 0, 1, 2 and 0, 4, 8 per epoch
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_beta_sweep_trains_four_models_together_for_equal_epochs_the_annealed_one_warming_up(
+        tmp_path, monkeypatch, tiny_mnist):
+    monkeypatch.setenv(settings.CACHE_ENV, str(tmp_path))
     calls = []
-    monkeypatch.setattr(recipes, "train_beta_cvae", lambda beta, mnist=None, **kw: calls.append((beta, kw)) or beta)
-    models = recipes.train_beta_sweep(progress=False)
+    monkeypatch.setattr(recipes, "train_together", lambda models, x, **kw: calls.append((models, kw)))
+    models = recipes.train_beta_sweep(tiny_mnist, progress=False)
     budget = settings.budget()
     warmup, total = budget.kl_warmup_epochs, budget.kl_warmup_epochs + budget.beta_sweep_epochs
     assert list(models) == ["beta = 1", "beta = 4", "beta = 16", f"beta = 4, warm-up {warmup}"]
-    assert [kw["epochs"] for _, kw in calls] == [total] * 4
-    assert [kw.get("warmup_epochs") for _, kw in calls] == [None, None, None, warmup]
+    [(group, kw)] = calls
+    assert group == list(models.values()) and kw["epochs"] == total
+    assert [float(m.beta.numpy()) for m in group] == [1.0, 4.0, 16.0, 0.0]  # the annealed one starts at 0
+    [annealing] = kw["callbacks"]
+    assert annealing.member is group[3] and annealing.schedule(warmup) == 4.0
+    names = [recipes.beta_cvae_name(b, 8, w, total) for b, w in [(1, None), (4, None), (16, None), (4, warmup)]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(cache.model_path(name).name for name in names)
+    recipes.train_beta_sweep(tiny_mnist, progress=False)  # all cached now: nothing trains
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("betas, message", [([1.0, 1.0], "each once"), ([], "one or more"), ([-1.0], "beta")])
+def test_a_beta_sweep_rejects_repeated_or_bad_weights(betas, message):
+    with pytest.raises(ValueError, match=message):
+        recipes.train_beta_cvaes(betas, use_cache=False)
+

@@ -1,9 +1,10 @@
-"""Training shows one compact line per epoch and nothing on stderr."""
+"""Training: the one-cycle schedule per call, models trained together, one compact line per epoch, nothing on stderr."""
 
 import numpy as np
 import pytest
 
 from cvae_course import models, training
+from cvae_course._keras import keras
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +52,87 @@ def test_kl_annealing_sets_beta_from_its_schedule_each_epoch(xy):
     training.train(cvae, xy, epochs=3, batch_size=32, callbacks=[annealing], progress=False)
     assert annealing.history == [0.0, 0.5, 1.0]
     assert float(cvae.beta.numpy()) == 1.0
+
+
+# --------------------------------------------------------------------------------------------- the schedule
+def test_one_cycle_warms_up_from_a_tenth_of_the_peak_then_decays_to_zero():
+    schedule = training.OneCycle(0.02, total_steps=100, warmup_fraction=0.1)
+    rates = np.array([float(schedule(step)) for step in range(0, 101)])
+    assert rates[0] == pytest.approx(0.002)
+    assert rates[10] == pytest.approx(0.02) and rates.max() == pytest.approx(0.02)
+    assert np.all(np.diff(rates[:11]) > 0) and np.all(np.diff(rates[10:]) < 0)
+    assert rates[100] == pytest.approx(0.0, abs=1e-9) and float(schedule(150)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_train_schedules_the_learning_rate_over_exactly_the_steps_of_the_call(xy):
+    cvae = models.build_cvae(2, seed=0)
+    training.train(cvae, xy, epochs=3, batch_size=16, learning_rate=0.01, progress=False)  # 3 x ceil(64 / 16)
+    rate = cvae.optimizer.get_config()["learning_rate"]["config"]
+    assert rate == {"peak": 0.01, "total_steps": 12, "warmup_fraction": 0.1}
+    assert float(cvae.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)  # the end of the cycle
+
+
+def test_training_again_trains_again_with_a_new_cycle(xy):
+    cvae = models.build_cvae(2, seed=0)
+    training.train(cvae, xy, epochs=1, batch_size=16, progress=False)
+    before = [w.copy() for w in cvae.get_weights()]
+    training.train(cvae, xy, epochs=1, batch_size=16, progress=False)
+    assert any(not np.allclose(a, b) for a, b in zip(before, cvae.get_weights()))
+
+
+def test_a_model_loaded_from_a_file_trains_again_with_a_new_cycle(xy, tmp_path):
+    cvae = models.build_cvae(2, seed=0)
+    training.train(cvae, xy, epochs=1, batch_size=16, progress=False)
+    cvae.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    before = [w.copy() for w in loaded.get_weights()]
+    training.train(loaded, xy, epochs=1, batch_size=16, progress=False)
+    assert any(not np.allclose(a, b) for a, b in zip(before, loaded.get_weights()))
+
+
+def test_a_model_compiled_by_the_learner_keeps_its_optimizer(xy):
+    cvae = models.build_cvae(2, seed=0)
+    sgd = keras.optimizers.SGD(1e-3)
+    cvae.compile(optimizer=sgd)
+    training.train(cvae, xy, epochs=1, batch_size=16, progress=False)
+    assert cvae.optimizer is sgd
+
+
+def test_a_constant_learning_rate_stays_constant(xy):
+    cvae = models.build_cvae(2, seed=0)
+    training.train(cvae, xy, epochs=2, batch_size=16, learning_rate=3e-3, schedule="constant", progress=False)
+    assert float(cvae.optimizer.learning_rate) == pytest.approx(3e-3)
+
+
+def test_an_unknown_schedule_is_rejected_with_the_choices(xy):
+    with pytest.raises(ValueError, match=r"schedule must be one of \('one-cycle', 'constant'\)"):
+        training.train(models.build_cvae(2), xy, epochs=1, schedule="cosine")
+
+
+# --------------------------------------------------------------------------------------------- together
+def _seeded_cvae(beta):
+    keras.utils.set_random_seed(7)
+    return models.build_cvae(2, beta=beta, seed=7)
+
+
+def test_models_trained_together_learn_exactly_what_each_learns_alone(xy):
+    alone = _seeded_cvae(4.0)
+    training.train(alone, xy, epochs=2, batch_size=16, progress=False, shuffle=False)
+    pair = [_seeded_cvae(1.0), _seeded_cvae(4.0)]
+    history = training.train_together(pair, xy, epochs=2, batch_size=16, progress=False, shuffle=False)
+    for a, b in zip(alone.get_weights(), pair[1].get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(pair[0].get_weights()[-1], pair[1].get_weights()[-1])  # each followed its own beta
+    assert len(history.history["loss"]) == 2
+
+
+def test_models_that_share_weights_cannot_be_trained_together(xy):
+    cvae = models.build_cvae(2, seed=0)
+    twin = models.CVAE(cvae.encoder, models.build_decoder(2, conditional=True))
+    with pytest.raises(ValueError, match="share the weight"):
+        training.train_together([cvae, twin], xy, epochs=1)
+
+
+def test_training_together_needs_two_models(xy):
+    with pytest.raises(ValueError, match="two or more Keras models"):
+        training.train_together([models.build_cvae(2)], xy, epochs=1)
