@@ -33,7 +33,8 @@ exercise_epochs             3       2       exercises: training epochs of a grad
 ==========================  ======  ======  ==============================================================
 
 How long each lesson takes in full mode, measured: the README's table, written by ``cvae-course report`` from the
-full-course report (``docs/full-course-report.md``).
+full-course report (``docs/full-course-report.md``). The full mode's epochs are few because
+:func:`cvae_course.training.train` trains on a one-cycle schedule.
 """
 
 from __future__ import annotations
