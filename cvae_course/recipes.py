@@ -55,12 +55,11 @@ from cvae_course.validation import (
 )
 
 __all__ = [
-    "ANNEALED_BETA", "SWEEP_BETAS", "BATCH_SIZE", "BETA_LATENT_DIM", "CVAE_NAME", "HOLDOUT_LATENT_DIM", "JUDGE_EPOCHS", "JUDGE_NAME", "JUDGE_WEIGHTS",
-    "LEARNING_RATE", "LESSON02_VAE_NAME", "MIN_JUDGE_ACCURACY", "beta_cvae_name", "build_judge", "holdout_name",
-    "judge_info", "load_cvae", "load_judge",
+    "ANNEALED_BETA", "BATCH_SIZE", "BETA_LATENT_DIM", "CVAE_NAME", "HOLDOUT_LATENT_DIM", "JUDGE_EPOCHS",
+    "JUDGE_WEIGHTS", "LATENT8_LEARNING_RATE", "LEARNING_RATE", "LESSON02_VAE_NAME", "MIN_JUDGE_ACCURACY",
+    "SWEEP_BETAS", "beta_cvae_name", "build_judge", "holdout_name", "judge_info", "load_cvae", "load_judge",
     "load_lesson02_vae", "save_cvae", "save_lesson02_vae", "train_beta_cvae", "train_beta_cvaes", "train_beta_sweep",
-    "train_cvae", "train_judge",
-    "train_lesson02_vae", "train_vae_without",
+    "train_cvae", "train_judge", "train_lesson02_vae", "train_vae_without",
 ]
 
 # ------------------------------------------------------------------------------------------- the course CVAE
@@ -125,7 +124,6 @@ def load_cvae(*, train_if_missing: bool = True, verbose: bool = False) -> CVAE |
 
 
 # ------------------------------------------------------------------------------------------------ the judge
-JUDGE_NAME = "judge"
 # The judge ships with the package: scripts/make_judge_weights.py trains it once (train_judge, JUDGE_EPOCHS epochs on
 # every training image) and writes this file; load_judge reads it, so no learner spends minutes training it.
 JUDGE_WEIGHTS = Path(__file__).resolve().parent / "weights" / "judge.npz"
