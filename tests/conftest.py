@@ -18,7 +18,7 @@ def mnist():
 
 @pytest.fixture(scope="session")
 def judge():
-    """The course's judge classifier (trained once, then cached)."""
+    """The course's judge classifier (its weights ship with the package)."""
     return recipes.load_judge()
 
 

@@ -1,6 +1,6 @@
 """Quality floor of the course CVAE and of the shipped judge, on the full shared training and test sets.
 
-A dense CVAE with a 2-D latent space (``recipes.train_cvae``, fixed seed) gets the full mode's epochs on the
+A dense CVAE with a 2-D latent space (``recipes.train_cvae``, fixed seed) gets a few epochs on the
 whole training set (not the fast-mode subset), then is scored on the full test set: test negative ELBO,
 and, judged by the course's digit classifier, conditional accuracy and diversity of its samples.
 The judge is the one shipped in the package (``recipes.load_judge``); it is checked on the real test digits.
@@ -9,12 +9,13 @@ The module-scoped fixtures train the CVAE once and load the judge once.
 
 import pytest
 
-from cvae_course import data, evaluate, recipes, settings
+from cvae_course import data, evaluate, recipes
 
-# Measured margins with the course recipe (batches of 128, one-cycle to 1e-2, seed 42, 24,345 training images,
-# 4 epochs): -ELBO 133.9 (limit 150), conditional accuracy 0.993 (limit 0.90), diversity 0.595 (limit 0.5, the
-# tightest); judge 0.9872 (limit 0.98).
-EPOCHS = settings.budget("full").cvae_epochs
+# Measured margins with the course recipe (batch 256, Adam 3e-3, seed 42, 24,345 training images, 5 epochs):
+# -ELBO 138.3 (limit 150), conditional accuracy 0.984 (limit 0.90), diversity 0.560 (limit 0.5, the
+# tightest), both by the judge trained on the learner's machine before it shipped; the shipped judge 0.9872 (limit
+# 0.98).
+EPOCHS = 5
 MAX_NEGATIVE_ELBO = 150.0
 MIN_CONDITIONAL_ACCURACY = 0.90
 MIN_DIVERSITY = 0.5
