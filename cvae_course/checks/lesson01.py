@@ -190,10 +190,15 @@ def check_worst_reconstructions(worst_reconstructions: Callable, k: int = 5, n: 
     _passed(f"worst_reconstructions: the {k} worst of {n} images, worst first")
 
 
-def check_autoencoder_learned(autoencoder: keras.Model, images: np.ndarray, max_error: float = 300.0, *,
+def check_autoencoder_learned(autoencoder: keras.Model, images: np.ndarray, max_error: float = 450.0, *,
                               build_encoder: Callable | None = None, build_decoder: Callable | None = None) -> None:
-    """The trained autoencoder beats a grey guess (784 ln 2 = 543 nats) by a wide margin: a sanity check that
-    encoder and decoder train together, loose enough for small architectures and fast mode's two epochs.
+    """The trained autoencoder beats a grey guess (784 ln 2 = 543 nats) clearly: a sanity check that encoder and
+    decoder train together.
+
+    ``max_error`` (nats per image) is loose on purpose: the exercise trains for fast mode's two epochs on a small
+    slice, where a right convolutional decoder measured 349 nats (it learns more slowly than the dense one), while
+    an untrained model costs about 543 and a decoder ending in a sigmoid can never go below about 486 (its outputs,
+    read as logits, give every pixel a probability between 0.5 and 0.73).
 
     When it did not learn and ``build_encoder`` or ``build_decoder`` (the learner's, which it was built from) fails
     its own check, the message names that task at once.

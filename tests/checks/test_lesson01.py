@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cvae_course import checks, data, models
+from cvae_course import checks, data, models, settings, training
 from cvae_course._keras import keras, layers, ops
 
 
@@ -74,6 +74,31 @@ def test_autoencoder_that_did_not_learn_fails_the_learning_check(fails_with):
     untrained = models.build_autoencoder(2)
     images = data.load_mnist(50, 10, fast=True).x_test
     fails_with(checks.check_autoencoder_learned, untrained, images, hint="check build_encoder and build_decoder")
+
+
+def test_an_autoencoder_whose_decoder_ends_in_a_sigmoid_fails_the_learning_check_however_well_it_fits(fails_with):
+    """The best such a decoder can do: output the image itself (probabilities where logits belong)."""
+    images = data.load_mnist(50, 10, fast=True).x_test
+    x = keras.Input(shape=(28, 28, 1))
+    perfect = keras.Model(x, keras.layers.Activation("sigmoid")(x * 60.0 - 30.0))
+    fails_with(checks.check_autoencoder_learned, perfect, images, hint="check build_encoder and build_decoder")
+
+
+def test_a_right_convolutional_decoder_passes_the_learning_check_after_the_exercises_short_training():
+    """A valid alternative style must not lose the point: a transposed-convolution decoder learns more slowly than
+    the dense one in the exercise's two fast-mode epochs (349 nats measured in a graded class)."""
+    settings.seed_everything(42)
+
+    def conv_decoder(latent_dim):
+        z = keras.Input(shape=(latent_dim,))
+        h = keras.layers.Reshape((7, 7, 16))(keras.layers.Dense(7 * 7 * 16, activation="relu")(z))
+        h = keras.layers.Conv2DTranspose(16, 3, strides=2, padding="same", activation="relu")(h)
+        return keras.Model(z, keras.layers.Conv2DTranspose(1, 3, strides=2, padding="same")(h))
+
+    mnist = checks.exercise_data()
+    autoencoder = models.Autoencoder(models.build_encoder(2, variational=False), conv_decoder(2))
+    training.train(autoencoder, mnist.x_train, epochs=checks.exercise_epochs(), progress=False)
+    checks.check_autoencoder_learned(autoencoder, mnist.x_test)
 
 
 def test_reconstruction_error_written_as_a_squared_error_is_told_it_is_mse(fails_with):
