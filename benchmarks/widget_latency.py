@@ -4,7 +4,7 @@ Each control is set from Python many times (as a browser would when a slider is 
 just before the assignment to the moment the panel's ``Image`` widget receives its new PNG bytes (an observer
 on ``image.value``). Prints p50 / p95 / max in milliseconds and whether p95 meets the 50 ms target.
 
-    CVAE_COURSE_MNIST=/work/shared/data/mnist.npz CVAE_COURSE_FAST=1 .venv/bin/python benchmarks/widget_latency.py
+    CVAE_COURSE_MNIST=/path/to/mnist.npz CVAE_COURSE_FAST=1 .venv/bin/python benchmarks/widget_latency.py
 
 By default the course CVAE comes from the cache (trained with the course recipe and cached if missing);
 ``--quick`` trains a throwaway CVAE for one epoch instead. Timings include whatever else the machine runs.
