@@ -14,8 +14,11 @@ For learners (what the lessons import, e.g. ``from cvae_course import data, plot
 * :mod:`~cvae_course.evaluate`, :mod:`~cvae_course.plots`, :mod:`~cvae_course.applications`,
   :mod:`~cvae_course.collapse`: metrics, pictures, lesson 05's applications, lesson 07's blur and posterior
   collapse.
+* :mod:`~cvae_course.quadrants`: lesson 06, Sohn et al.'s CVAE with a prior network, completing digits from part
+  of them.
 * :mod:`~cvae_course.playground`: the widgets of lesson 04 (decoded in the browser where they can), the drawing
-  pad, and the live view of lesson 03's training.
+  pad, the live view of lesson 03's training, and lesson 06's
+  completions panel.
 * :mod:`~cvae_course.quiz`, :mod:`~cvae_course.source`, :mod:`~cvae_course.environment`: self-check quizzes
   (their questions in ``quizzes/*.toml``), showing the package's source in a lesson, the setup check of lesson 00.
 * :mod:`~cvae_course.claims`: claim cells, which check each sentence of a lesson that states a result against the

@@ -39,10 +39,10 @@ Yardsticks and likelihoods (lessons 00 and 02):
   image, and its reconstruction loss: the baseline every model must beat, computed one way for every lesson.
 * :func:`entropy_floor`: the lowest binary cross-entropy any model can reach on grey (not binarized) pixels, the
   pixels' own entropy: about 45.5 nats per MNIST test image, under every model of the course.
-* :func:`importance_sampled_nll`: an estimate of -log p(x) (or -log p(x | label)) by importance sampling with S codes
-  per image (the IWAE bound of Burda, Grosse and Salakhutdinov, 2016): never above the -ELBO on average, and closer
-  to -log p(x) as S grows. :func:`importance_log_weights` and :func:`log_mean_exp` are its two halves, for models
-  whose weights are computed otherwise (e.g. a CVAE with a learned prior network).
+* :func:`importance_sampled_nll`: an estimate of -log p(x) (or -log p(x | label), or lesson 06's -log p(y | x) for a
+  model with a prior network) by importance sampling with S codes per image (the IWAE bound of Burda, Grosse and
+  Salakhutdinov, 2016): never above the -ELBO on average, and closer to -log p(x) as S grows.
+  :func:`importance_log_weights` and :func:`log_mean_exp` are its two halves.
 * :func:`aggregate_posterior_variance` and :func:`aggregate_posterior_density`: the codes of all images together,
   q(z) = mean over x of q(z | x), which the ELBO pulls towards the prior N(0, I) but does not make equal to it.
 """
@@ -610,53 +610,83 @@ def gaussian_log_density(z, mean, log_var) -> np.ndarray:
 IMPORTANCE_ROWS = 16_384  # decoded codes per call: a few tens of MB of logits
 
 
-def importance_log_weights(model: VAE, images, labels=None, *, n_samples: int = 100, seed: int = 0) -> np.ndarray:
-    """log w_s = log p(x | z_s) + log p(z_s) - log q(z_s | x) for S codes z_s ~ q(z | x) per image: shape (S, N).
-
-    The prior p(z) is N(0, I); the codes are drawn with the reparameterization trick (the course's ``Sampling``
-    layer, seeded). For a CVAE every term is conditioned on the label: p(x | z, y) and q(z | x, y). Each weight is
-    an unbiased estimate of p(x) (of p(x | y)); its log averages to the ELBO.
-
-    Args:
-        model: a VAE or CVAE of the course.
-        images: (N, 28, 28, 1) in [0, 1].
-        labels: for a CVAE, the digits 0-9 to condition on, shape (N,).
-        n_samples: S, codes per image.
-        seed: makes the draws repeatable.
-    """
-    check_model(model, VAE)
-    n_samples = check_positive_int(n_samples, "n_samples")
+def _vae_importance_parts(model: VAE, images, labels):
+    """A course VAE's (CVAE's) terms for :func:`importance_log_weights`: q(z | x [, y]), the prior N(0, I) and
+    log p(x | z [, y])."""
     x = as_images(images)
     means, log_vars = model.encode_distribution(x, labels)  # checks the labels: digits, one per image, CVAE only
     y = None if labels is None else as_labels(labels)
+
+    def log_likelihood(rows, z):
+        logits = model.decode_logits(z, None if y is None else y[rows])
+        return -ops.convert_to_numpy(reconstruction_loss(x[rows], ops.convert_to_tensor(logits)))
+
+    zeros = np.zeros_like(means)
+    return means, log_vars, zeros, zeros, log_likelihood
+
+
+def importance_log_weights(model, images, condition=None, *, n_samples: int = 100, seed: int = 0) -> np.ndarray:
+    """log w_s = log p(x | z_s) + log p(z_s) - log q(z_s | x) for S codes z_s ~ q(z | x) per image: shape (S, N).
+
+    The codes are drawn with the reparameterization trick (the course's ``Sampling`` layer, seeded). Each weight
+    is an unbiased estimate of p(x); its log averages to the ELBO. Conditional models condition every term:
+
+    * a VAE of the course: ``condition`` None; the prior p(z) is N(0, I).
+    * a label CVAE (lesson 03): ``condition`` = the digits 0-9, shape (N,): p(x | z, y), q(z | x, y), N(0, I).
+    * a model with a **prior network** p(z | condition), e.g. lesson 06's
+      :class:`~cvae_course.quadrants.QuadrantCVAE`: ``images`` = what is scored (the hidden part y),
+      ``condition`` = what the model is given (the visible part x); the weights are
+      log p(y | x, z_s) + log p(z_s | x) - log q(z_s | x, y). Such a model supplies its terms through
+      ``model.importance_parts(images, condition)`` -> (q_mean, q_log_var, p_mean, p_log_var, log_likelihood),
+      with ``log_likelihood(rows, z)`` the log-likelihood of ``images[rows]`` given codes z.
+
+    Args:
+        model: one of the above.
+        images: what is scored: (N, 28, 28, 1) images (for a prior-network model: its targets).
+        condition: see above.
+        n_samples: S, codes per image.
+        seed: makes the draws repeatable.
+    """
+    n_samples = check_positive_int(n_samples, "n_samples")
+    if isinstance(model, VAE):
+        parts = _vae_importance_parts(model, images, condition)
+    elif callable(getattr(model, "importance_parts", None)):
+        if condition is None:
+            raise ValueError(f"a {type(model).__name__} scores images given a condition: "
+                             "importance_sampled_nll(model, y, x) for -log p(y | x)")
+        parts = model.importance_parts(images, condition)
+    else:
+        raise ValueError(f"model must be a VAE or CVAE from cvae_course.models, or a model with a prior network "
+                         f"(quadrants.QuadrantCVAE), got {type(model).__name__}")
+    q_means, q_log_vars, p_means, p_log_vars, log_likelihood = parts
     sampling = Sampling(seed=seed)
+    n_images = len(q_means)
     per_call = max(1, IMPORTANCE_ROWS // n_samples)
-    out = np.empty((n_samples, len(x)), dtype=np.float64)
-    for start in range(0, len(x), per_call):
-        batch = slice(start, start + per_call)
-        n = len(x[batch])
-        mean = np.repeat(means[batch][None], n_samples, axis=0).reshape(n_samples * n, -1)  # row s * n + i: image i
-        log_var = np.repeat(log_vars[batch][None], n_samples, axis=0).reshape(n_samples * n, -1)
+    out = np.empty((n_samples, n_images), dtype=np.float64)
+    for start in range(0, n_images, per_call):
+        batch = np.arange(start, min(start + per_call, n_images))
+        n = len(batch)
+        rows = np.tile(batch, n_samples)  # row s * n + i: image batch[i]
+        mean, log_var = q_means[rows], q_log_vars[rows]
         z = ops.convert_to_numpy(sampling([ops.convert_to_tensor(mean), ops.convert_to_tensor(log_var)]))
-        logits = model.decode_logits(z, None if y is None else np.tile(y[batch], n_samples))
-        images_rep = np.tile(x[batch], (n_samples, 1, 1, 1))
-        log_px = -ops.convert_to_numpy(reconstruction_loss(images_rep, ops.convert_to_tensor(logits)))
-        log_w = log_px + gaussian_log_density(z, 0.0, 0.0) - gaussian_log_density(z, mean, log_var)
+        log_w = (log_likelihood(rows, z) + gaussian_log_density(z, p_means[rows], p_log_vars[rows])
+                 - gaussian_log_density(z, mean, log_var))
         out[:, batch] = log_w.reshape(n_samples, n)
     return out
 
 
-def importance_sampled_nll(model: VAE, images, labels=None, *, n_samples: int = 100, seed: int = 0) -> np.ndarray:
+def importance_sampled_nll(model, images, condition=None, *, n_samples: int = 100, seed: int = 0) -> np.ndarray:
     """-log p(x) per image, nats, estimated by importance sampling: -log mean_s w_s (shape (N,)).
 
     This is the IWAE bound (Burda, Grosse and Salakhutdinov, 2016): for S = 1 it is a one-sample -ELBO; as S grows
     it decreases on average and approaches -log p(x) from above (the ELBO's gap, KL(q(z | x) || p(z | x)), is
-    closed by the averaging). For a CVAE pass the labels: it then estimates -log p(x | label).
+    closed by the averaging). For a label CVAE pass the labels: it then estimates -log p(x | label); for a model
+    with a prior network pass its target and its input, ``importance_sampled_nll(model, y, x)``: -log p(y | x)
+    (Sohn et al.'s importance-sampled conditional log-likelihood, with S = 100 in their paper).
 
-    Args and draws as in :func:`importance_log_weights`. A model with another prior or encoder (e.g. a prior
-    network p(z | x)) reuses the second half: ``-log_mean_exp(its_own_log_weights, axis=0)``.
+    Args and draws as in :func:`importance_log_weights`.
     """
-    return -log_mean_exp(importance_log_weights(model, images, labels, n_samples=n_samples, seed=seed), axis=0)
+    return -log_mean_exp(importance_log_weights(model, images, condition, n_samples=n_samples, seed=seed), axis=0)
 
 
 def aggregate_posterior_variance(means, log_vars) -> np.ndarray:

@@ -14,18 +14,26 @@ from __future__ import annotations
 from cvae_course._keras import keras, ops
 
 __all__ = [
-    "reconstruction_loss", "kl_divergence", "kl_per_dimension", "elbo_terms", "negative_elbo", "linear_kl_schedule",
-    "KLAnnealing",
+    "pixel_cross_entropy", "reconstruction_loss", "kl_divergence", "kl_per_dimension", "elbo_terms", "negative_elbo",
+    "linear_kl_schedule", "KLAnnealing",
 ]
+
+
+def pixel_cross_entropy(x, logits):
+    """The Bernoulli cross-entropy of each pixel, same shape as ``logits``: -x log p - (1 - x) log(1 - p).
+
+    Computed from logits as max(l, 0) - l * x + log(1 + exp(-|l|)), which never overflows.
+    """
+    x = ops.cast(x, logits.dtype)
+    return ops.relu(logits) - logits * x + ops.log1p(ops.exp(-ops.abs(logits)))
 
 
 def reconstruction_loss(x, logits):
     """Bernoulli negative log-likelihood -log p(x | z), summed over pixels; one value per image.
 
-    Computed from logits as max(l, 0) - l * x + log(1 + exp(-|l|)), which never overflows.
+    Per pixel it is :func:`pixel_cross_entropy`, which never overflows.
     """
-    x = ops.cast(x, logits.dtype)
-    per_pixel = ops.relu(logits) - logits * x + ops.log1p(ops.exp(-ops.abs(logits)))
+    per_pixel = pixel_cross_entropy(x, logits)
     return ops.sum(ops.reshape(per_pixel, (ops.shape(per_pixel)[0], -1)), axis=1)
 
 

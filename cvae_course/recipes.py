@@ -25,6 +25,10 @@ beta CVAE          cvae-beta<b>-<d>d-<e>ep         :func:`train_beta_cvae` (one)
 beta sweep         the beta CVAEs' names           :func:`train_beta_sweep`: beta 1, 4, 16, and 4 with     07
                                                    a KL warm-up, trained together; each
                                                    ``kl_warmup_epochs`` + ``beta_sweep_epochs`` epochs
+quadrant baseline  quadrant-baseline               :func:`train_quadrant_baseline`: dense x -> y on the    06
+                                                   mixed quadrant task, ``quadrant_epochs``
+quadrant CVAE      quadrant-cvae[-fixed-prior]     :func:`train_quadrant_cvae`: recognition, prior and     06
+                   [-hybrid<alpha>]                generation networks, 32-D code, ``quadrant_epochs``
 =================  ==============================  =====================================================  ==============
 
 Every recipe trains with :func:`cvae_course.training.train` for the epochs of the mode's budget, on its one-cycle
@@ -44,7 +48,7 @@ from cvae_course._keras import keras, layers
 from cvae_course.data import MNIST, load_mnist
 from cvae_course.losses import KLAnnealing
 from cvae_course.models import CVAE, VAE, build_cvae, build_vae
-from cvae_course.training import ProgressLine, train, train_together
+from cvae_course.training import STEPS_PER_EXECUTION, ProgressLine, train, train_together
 from cvae_course.validation import (
     NUM_CLASSES,
     as_images,
@@ -60,6 +64,9 @@ __all__ = [
     "SWEEP_BETAS", "beta_cvae_name", "build_judge", "holdout_name", "judge_info", "load_cvae", "load_judge",
     "load_lesson02_vae", "save_cvae", "save_lesson02_vae", "train_beta_cvae", "train_beta_cvaes", "train_beta_sweep",
     "train_cvae", "train_judge", "train_lesson02_vae", "train_vae_without",
+    # lesson 06
+    "QUADRANT_BASELINE_NAME", "QUADRANT_CVAE_NAME", "quadrant_cvae_name", "train_quadrant_baseline",
+    "train_quadrant_cvae",
 ]
 
 # ------------------------------------------------------------------------------------------- the course CVAE
@@ -438,3 +445,87 @@ def train_beta_sweep(mnist: MNIST | None = None, *, progress: bool = True) -> di
                          progress=progress, use_cache=True)
     names = [f"beta = {beta:g}" for beta in SWEEP_BETAS] + [f"beta = {ANNEALED_BETA:g}, warm-up {warmup}"]
     return dict(zip(names, models))
+
+
+# --------------------------------------------------------------------------------------------- lesson 06
+QUADRANT_BASELINE_NAME = "quadrant-baseline"
+QUADRANT_CVAE_NAME = "quadrant-cvae"
+QUADRANT_HIDDEN = (256, 256)  # every network of lesson 06: two dense layers of 256 (Pyro's are 500 wide)
+QUADRANT_LATENT_DIM = 32
+QUADRANT_BATCH_SIZE = 128
+QUADRANT_LEARNING_RATE = 1e-3  # Adam's first rate; a cosine decay takes it to 0 at the last step
+
+
+def _fit_quadrants(model, mnist: MNIST | None, epochs: int | None, seed: int, progress: bool):
+    """Train a lesson-06 model on the mixed quadrant task (every training image under 1, 2 and 3 visible quadrants):
+    Adam from ``QUADRANT_LEARNING_RATE`` down to 0 along a cosine over all steps, batches of 128."""
+    from cvae_course.quadrants import make_mixed_task
+
+    data = mnist or load_mnist()
+    x, y, _ = make_mixed_task(data.x_train, seed=seed)
+    epochs = check_positive_int(epochs or settings.budget().quadrant_epochs, "epochs")
+    steps = epochs * int(np.ceil(len(x) / QUADRANT_BATCH_SIZE))
+    rate = keras.optimizers.schedules.CosineDecay(QUADRANT_LEARNING_RATE, steps)
+    model.compile(optimizer=keras.optimizers.Adam(rate), steps_per_execution=STEPS_PER_EXECUTION)
+    train(model, (x, y), epochs=epochs, batch_size=QUADRANT_BATCH_SIZE, progress=progress)
+    return model
+
+
+def quadrant_cvae_name(learned_prior: bool = True, alpha: float = 1.0) -> str:
+    """Cache name of a lesson-06 CVAE: ``quadrant-cvae``, ``-fixed-prior`` for N(0, I), ``-hybrid<alpha>``."""
+    return (QUADRANT_CVAE_NAME + ("" if learned_prior else "-fixed-prior")
+            + ("" if alpha == 1.0 else "-hybrid" + f"{alpha:g}".replace(".", "p")))
+
+
+def train_quadrant_baseline(mnist: MNIST | None = None, *, epochs: int | None = None,
+                            seed: int = settings.DEFAULT_SEED, progress: bool = True, use_cache: bool = True):
+    """Lesson 06's baseline (:class:`cvae_course.quadrants.Baseline`): a dense network x -> y, trained on the
+    hidden-pixel cross-entropy with the recipe of :func:`train_quadrant_cvae`; cached as ``quadrant-baseline``.
+
+    Args:
+        mnist: the data (default: :func:`cvae_course.data.load_mnist` in the current mode).
+        epochs: passes over the mixed task, 3 rows per training image (default: the budget's ``quadrant_epochs``).
+        seed: seeds the weights and the data order.
+        progress: show one progress line while training.
+        use_cache: load a cached model if there is one, and cache a newly trained one.
+    """
+    from cvae_course.quadrants import Baseline, build_baseline
+
+    def fit():
+        settings.seed_everything(seed)
+        return _fit_quadrants(Baseline(build_baseline(QUADRANT_HIDDEN)), mnist, epochs, seed, progress)
+
+    return fit() if not use_cache else cache.load_or_train(QUADRANT_BASELINE_NAME, fit, Baseline,
+                                                           mode=settings.mode_name())
+
+
+def train_quadrant_cvae(mnist: MNIST | None = None, *, learned_prior: bool = True, alpha: float = 1.0,
+                        epochs: int | None = None, seed: int = settings.DEFAULT_SEED, progress: bool = True,
+                        use_cache: bool = True):
+    """Lesson 06's CVAE (:class:`cvae_course.quadrants.QuadrantCVAE`): recognition, prior and generation networks
+    of two dense layers of 256, a 32-D code, trained on the mixed quadrant task (every training image under 1, 2
+    and 3 visible quadrants), Adam from 1e-3 down to 0 along a cosine, batches of 128, seed 42; cached.
+
+    Args:
+        mnist: the data (default: :func:`cvae_course.data.load_mnist` in the current mode).
+        learned_prior: False gives the fixed prior N(0, I) of lesson 03 instead of the prior network p(z | x).
+        alpha: 1 is the CVAE's negative ELBO; below 1 Sohn et al.'s hybrid with the GSNN term (see
+            :class:`cvae_course.quadrants.QuadrantCVAE`).
+        epochs: passes over the mixed task (default: the budget's ``quadrant_epochs``).
+        seed: seeds the weights, the sampling and the data order.
+        progress: show one progress line while training.
+        use_cache: load a cached model if there is one, and cache a newly trained one.
+    """
+    from cvae_course.quadrants import QuadrantCVAE, build_quadrant_cvae
+
+    def fit():
+        settings.seed_everything(seed)
+        model = build_quadrant_cvae(QUADRANT_LATENT_DIM, QUADRANT_HIDDEN, learned_prior=learned_prior, alpha=alpha,
+                                    seed=seed)
+        return _fit_quadrants(model, mnist, epochs, seed, progress)
+
+    if not use_cache:
+        return fit()
+    return cache.load_or_train(quadrant_cvae_name(learned_prior, alpha), fit, QuadrantCVAE,
+                               check=lambda m: m.learned_prior == learned_prior and m.alpha == alpha,
+                               mode=settings.mode_name())

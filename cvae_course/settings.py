@@ -27,6 +27,8 @@ beta_sweep_epochs           6       3       lesson 07: CVAEs of the beta sweep (
 kl_warmup_epochs            2       2       lesson 07: KL annealing warm-up (every sweep model trains as long)
 n_writers                   1000    200     lesson 05: test digits rewritten as every other digit
 report_samples_per_label    200     20      lesson 07: samples per label behind a collapse report
+quadrant_epochs             4       2       lesson 06: baseline and CVAEs, passes over every image x 3 settings
+quadrant_test_size          10000   500     lesson 06: test images scored by importance sampling (S = 100)
 exercise_train_size         12000   2000    exercises: training images of a graded notebook
 exercise_test_size          2000    500     exercises: test images of a graded notebook
 exercise_epochs             3       2       exercises: training epochs of a graded notebook
@@ -87,6 +89,8 @@ class Budget:
     exercise_train_size: int
     exercise_test_size: int
     exercise_epochs: int
+    quadrant_epochs: int
+    quadrant_test_size: int
 
 
 _BUDGETS = {
@@ -94,12 +98,16 @@ _BUDGETS = {
         mode="full", train_size=None, test_size=None, autoencoder_epochs=4, vae_epochs=4, buggy_vae_epochs=2,
         cvae_epochs=10, holdout_vae_epochs=3, beta_sweep_epochs=6, kl_warmup_epochs=2, n_writers=1000,
         report_samples_per_label=200, exercise_train_size=12000, exercise_test_size=2000, exercise_epochs=3,
+        quadrant_epochs=4,
+        quadrant_test_size=10_000,
     ),
     "fast": Budget(
         mode="fast", train_size=6000, test_size=2000, autoencoder_epochs=2, vae_epochs=2, buggy_vae_epochs=1,
         cvae_epochs=3, holdout_vae_epochs=3, beta_sweep_epochs=3, kl_warmup_epochs=2, n_writers=200,
         report_samples_per_label=20, exercise_train_size=2000, exercise_test_size=500,
         exercise_epochs=2,
+        quadrant_epochs=2,
+        quadrant_test_size=500,
     ),
 }
 

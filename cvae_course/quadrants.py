@@ -1,0 +1,446 @@
+"""Lesson 06: the CVAE of Sohn, Lee and Yan (2015), which conditions on part of an image, with a learned prior.
+
+The task (their MNIST experiment, reproduced in Pyro's CVAE tutorial): cut each 28 x 28 digit into four 14 x 14
+quadrants, show 1, 2 or 3 of them (the input x) and predict the rest (the output y). Which quadrants are visible
+follows Pyro's ``MaskImages``: 1 = bottom-left; 2 = the left half; 3 = all but the bottom-right. In x the hidden
+pixels hold the marker ``-1`` (:data:`HIDDEN`); in y the visible ones do. Pixels are grey values in [0, 1], not
+binarized (as in Pyro and the rest of the course).
+
+Three models, all trained on every training image under all three settings at once (:func:`make_mixed_task`):
+
+* :class:`Baseline`: a deterministic network x -> y. One answer per input, the average of the plausible
+  completions, so it looks blurry.
+* :class:`QuadrantCVAE`: a recognition network q(z | x, y), a **prior network** p(z | x) and a generation network
+  p(y | x, z), trained on the negative ELBO of log p(y | x),
+  ``E_q[-log p(y | x, z)] + KL(q(z | x, y) || p(z | x))``, with the KL between two diagonal Gaussians in closed
+  form (:func:`gaussian_kl`); optionally mixed with Sohn's GSNN term ``-log p(y | x, z), z ~ p(z | x)`` (the
+  *hybrid* objective, weight ``1 - alpha``). With ``prior=None`` the prior is a fixed N(0, I), as in lesson 03.
+
+Units: every loss is the Bernoulli cross-entropy summed over the *hidden* pixels of one image, in nats per image,
+then averaged over the batch (never a mean over pixels): :func:`hidden_reconstruction_loss`. For grey targets it
+is a cross-entropy rather than a normalised likelihood; it is what Sohn et al. and Pyro report as the negative
+conditional log-likelihood. The importance-sampled -log p(y | x) is :func:`cvae_course.evaluate.importance_sampled_nll`
+(the model supplies its terms through :meth:`QuadrantCVAE.importance_parts`).
+
+NumPy in, NumPy out: :func:`make_task`, :func:`complete`, :func:`baseline_nll`, :func:`negative_elbo` and the
+model's ``predict_hidden`` take and return NumPy arrays; images are float32 (N, 28, 28, 1).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from cvae_course import settings
+from cvae_course._keras import keras, layers, ops
+from cvae_course.layers import Sampling
+from cvae_course.losses import pixel_cross_entropy
+from cvae_course.models import PREDICT_BATCH, sigmoid
+from cvae_course.validation import as_images, check_in_range, check_model, check_positive_int
+
+__all__ = [
+    "HIDDEN", "QUADRANTS", "VISIBLE", "SETTINGS", "check_n_visible", "visible_mask", "make_task", "make_mixed_task",
+    "fill", "hidden_reconstruction_loss", "gaussian_kl", "build_baseline", "build_recognition", "build_prior",
+    "build_generation", "Baseline", "QuadrantCVAE", "build_quadrant_cvae", "baseline_nll", "negative_elbo",
+    "complete", "completion_spread", "judged_completions", "completion_figure",
+]
+
+HIDDEN = -1.0  # the marker of a pixel the other part holds
+HALF = 14
+QUADRANTS = {
+    "top left": (slice(0, HALF), slice(0, HALF)),
+    "top right": (slice(0, HALF), slice(HALF, 28)),
+    "bottom left": (slice(HALF, 28), slice(0, HALF)),
+    "bottom right": (slice(HALF, 28), slice(HALF, 28)),
+}
+# As Pyro's MaskImages (examples/cvae/mnist.py): the visible quadrants for 1, 2 and 3 visible quadrants.
+VISIBLE = {
+    1: ("bottom left",),
+    2: ("top left", "bottom left"),
+    3: ("top left", "top right", "bottom left"),
+}
+SETTINGS = tuple(VISIBLE)  # 1, 2, 3
+
+
+# ------------------------------------------------------------------------------------------- the task
+def check_n_visible(n_visible) -> int:
+    """``n_visible`` as an int, if it is 1, 2 or 3 (how many quadrants the model sees)."""
+    if isinstance(n_visible, bool) or n_visible not in VISIBLE:
+        raise ValueError(f"n_visible must be 1, 2 or 3 (how many quadrants the model sees), got {n_visible!r}")
+    return int(n_visible)
+
+
+def visible_mask(n_visible: int) -> np.ndarray:
+    """float32 (28, 28, 1): 1 on the quadrants visible with ``n_visible`` = 1, 2 or 3, 0 on the hidden ones."""
+    mask = np.zeros((28, 28, 1), dtype=np.float32)
+    for name in VISIBLE[check_n_visible(n_visible)]:
+        rows, cols = QUADRANTS[name]
+        mask[rows, cols] = 1.0
+    return mask
+
+
+def make_task(images, n_visible: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) for ``n_visible`` visible quadrants, both float32 (N, 28, 28, 1).
+
+    x holds the visible pixels and -1 on the hidden ones; y holds the hidden pixels and -1 on the visible ones.
+    """
+    images = as_images(images)
+    visible = visible_mask(n_visible) > 0
+    x = np.where(visible, images, np.float32(HIDDEN)).astype(np.float32)
+    y = np.where(visible, np.float32(HIDDEN), images).astype(np.float32)
+    return x, y
+
+
+def make_mixed_task(images, seed: int = settings.DEFAULT_SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every image under each of the three settings, shuffled: (x, y, n_visible), 3 N rows.
+
+    One model trained on these rows serves all three settings (x itself shows which pixels are hidden).
+    """
+    images = as_images(images)
+    parts = [make_task(images, k) for k in SETTINGS]
+    x = np.concatenate([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    k = np.repeat(np.array(SETTINGS), len(images))
+    order = np.random.default_rng(seed).permutation(len(x))
+    return x[order], y[order], k[order]
+
+
+def fill(x, y) -> np.ndarray:
+    """Whole images: x's visible pixels, and y's (or a prediction's) pixels where x is hidden. (N, 28, 28, 1)."""
+    x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
+    return np.where(x < 0, y, x).astype(np.float32)
+
+
+def _pair(x, y) -> tuple[np.ndarray, np.ndarray]:
+    """Validated (x, y) from :func:`make_task`: float32 (N, 28, 28, 1), pixels in [0, 1] or -1."""
+    out = []
+    for name, a in (("x", x), ("y", y)):
+        a = np.asarray(a, dtype=np.float32)
+        if a.ndim == 3:
+            a = a[..., None]
+        if a.ndim != 4 or a.shape[1:] != (28, 28, 1):
+            raise ValueError(f"{name} must have shape (N, 28, 28, 1) as make_task returns it, got {np.shape(a)}")
+        if a.size and not (np.all(np.isfinite(a)) and np.all((a == HIDDEN) | ((a >= 0) & (a <= 1)))):
+            raise ValueError(f"{name} must hold pixels in [0, 1] and -1 where the other part is; use make_task")
+        out.append(a)
+    if len(out[0]) != len(out[1]):
+        raise ValueError(f"x and y must hold the same number of images, got {len(out[0])} and {len(out[1])}")
+    return out[0], out[1]
+
+
+# ------------------------------------------------------------------------------------------- the loss
+def hidden_reconstruction_loss(x, y, logits):
+    """-log p(y | ...): the Bernoulli cross-entropy of ``logits`` against y over the pixels hidden in x; (batch,).
+
+    Per pixel as in lesson 01 (:func:`cvae_course.losses.pixel_cross_entropy`), summed over the hidden pixels
+    only: the visible ones (where y holds -1) count zero. Nats per image.
+    """
+    per_pixel = pixel_cross_entropy(y, logits) * ops.cast(ops.less(x, 0.0), logits.dtype)
+    return ops.sum(ops.reshape(per_pixel, (ops.shape(per_pixel)[0], -1)), axis=1)
+
+
+def gaussian_kl(q_mean, q_log_var, p_mean, p_log_var):
+    """KL(N(q_mean, diag e^q_log_var) || N(p_mean, diag e^p_log_var)) in closed form, summed over dimensions.
+
+    KL = 1/2 * sum(p_log_var - q_log_var + (e^q_log_var + (q_mean - p_mean)^2) / e^p_log_var - 1), one per row
+    (shapes (batch, latent_dim) in, (batch,) out). With p_mean = 0 and p_log_var = 0 it is the KL to N(0, I)
+    of lessons 02-03.
+    """
+    return 0.5 * ops.sum(
+        p_log_var - q_log_var + (ops.exp(q_log_var) + ops.square(q_mean - p_mean)) * ops.exp(-p_log_var) - 1.0,
+        axis=-1,
+    )
+
+
+# ------------------------------------------------------------------------------------------- networks
+def _mlp(h, hidden: Sequence[int]):
+    for units in hidden:
+        h = layers.Dense(int(check_positive_int(units, "hidden sizes")), activation="relu")(h)
+    return h
+
+
+def _image_input(name: str):
+    return keras.Input(shape=(28, 28, 1), name=name)
+
+
+def _gaussian(h, latent_dim: int):
+    return [layers.Dense(latent_dim, name="z_mean")(h), layers.Dense(latent_dim, name="z_log_var")(h)]
+
+
+def build_baseline(hidden: Sequence[int] = (256, 256)) -> keras.Model:
+    """x (28, 28, 1) -> logits (28, 28, 1) of the hidden pixels: a dense network (Pyro's is 784-500-500-784)."""
+    x = _image_input("x")
+    h = layers.Dense(28 * 28)(_mlp(layers.Flatten()(x), hidden))
+    return keras.Model(x, layers.Reshape((28, 28, 1), name="logits")(h), name="baseline")
+
+
+def build_recognition(latent_dim: int, hidden: Sequence[int] = (256, 256)) -> keras.Model:
+    """q(z | x, y): (x, y) -> (z_mean, z_log_var), shapes (batch, latent_dim). Sees both parts of the digit."""
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
+    x, y = _image_input("x"), _image_input("y")
+    h = _mlp(layers.Concatenate()([layers.Flatten()(x), layers.Flatten()(y)]), hidden)
+    return keras.Model([x, y], _gaussian(h, latent_dim), name="recognition")
+
+
+def build_prior(latent_dim: int, hidden: Sequence[int] = (256, 256)) -> keras.Model:
+    """p(z | x): x -> (z_mean, z_log_var), shapes (batch, latent_dim). Sees only the visible part."""
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
+    x = _image_input("x")
+    return keras.Model(x, _gaussian(_mlp(layers.Flatten()(x), hidden), latent_dim), name="prior")
+
+
+def build_generation(latent_dim: int, hidden: Sequence[int] = (256, 256)) -> keras.Model:
+    """p(y | x, z): (x, z) -> logits (28, 28, 1) of the hidden pixels."""
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
+    x, z = _image_input("x"), keras.Input(shape=(latent_dim,), name="z")
+    h = layers.Dense(28 * 28)(_mlp(layers.Concatenate()([layers.Flatten()(x), z]), hidden))
+    return keras.Model([x, z], layers.Reshape((28, 28, 1), name="logits")(h), name="generation")
+
+
+# ------------------------------------------------------------------------------------------- models
+def _split(inputs, name: str):
+    if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+        raise ValueError(f"{name} takes (x, y) as input (visible part, hidden part: see make_task), "
+                         f"got {type(inputs).__name__}")
+    return inputs[0], inputs[1]
+
+
+def _in_batches(fn, *arrays) -> np.ndarray:
+    """fn applied to NumPy arrays in batches of PREDICT_BATCH rows; NumPy out."""
+    return np.concatenate([ops.convert_to_numpy(fn(*(ops.convert_to_tensor(a[i:i + PREDICT_BATCH]) for a in arrays)))
+                           for i in range(0, len(arrays[0]), PREDICT_BATCH)])
+
+
+@keras.saving.register_keras_serializable(package="cvae_course")
+class Baseline(keras.Model):
+    """The deterministic baseline: one prediction of y per x, trained on the hidden-pixel cross-entropy.
+
+    Train with ``fit((x, y))``; :meth:`predict_hidden` gives pixel probabilities (N, 28, 28, 1).
+    """
+
+    def __init__(self, network: keras.Model, **kwargs):
+        super().__init__(**kwargs)
+        self.network = network
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self.built = True
+
+    def call(self, inputs, training=False):
+        x, _ = _split(inputs, type(self).__name__)
+        return self.network(x, training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        xs, ys = _split(x, type(self).__name__)
+        reconstruction = ops.mean(hidden_reconstruction_loss(xs, ys, y_pred))
+        self.reconstruction_tracker.update_state(reconstruction)
+        return reconstruction
+
+    def predict_hidden(self, x) -> np.ndarray:
+        """sigmoid(logits): the baseline's pixel probabilities for each x, NumPy (N, 28, 28, 1)."""
+        x, _ = _pair(x, x)
+        return sigmoid(_in_batches(lambda a: self.network(a, training=False), x))
+
+    def get_config(self):
+        return {**super().get_config(), "network": keras.saving.serialize_keras_object(self.network)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["network"] = keras.saving.deserialize_keras_object(config["network"])
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="cvae_course")
+class QuadrantCVAE(keras.Model):
+    """Sohn et al.'s CVAE: recognition q(z|x,y), prior p(z|x) (N(0, I) when ``prior`` is None), generation p(y|x,z).
+
+    Loss per image, in nats: ``alpha * (reconstruction + kl) + (1 - alpha) * gsnn``, where reconstruction is
+    -log p(y|x,z) with z ~ q(z|x,y), kl = KL(q(z|x,y) || p(z|x)) and gsnn is -log p(y|x,z) with z ~ p(z|x).
+    ``alpha = 1`` is the plain CVAE (the negative ELBO); Sohn et al.'s hybrid uses 0 < alpha < 1, and alpha = 0 is
+    their GSNN (the recognition network then learns nothing). Metrics: loss, reconstruction, kl (and gsnn when
+    alpha < 1), in nats per image. Train with ``fit((x, y))``.
+    """
+
+    def __init__(self, recognition: keras.Model, prior: keras.Model | None, generation: keras.Model,
+                 alpha: float = 1.0, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.recognition, self.prior, self.generation = recognition, prior, generation
+        self.alpha = check_in_range(alpha, "alpha", 0.0, 1.0)
+        self.seed = seed
+        self.sampling = Sampling(seed=seed, name="sampling")
+        self.prior_sampling = Sampling(seed=None if seed is None else seed + 1, name="prior_sampling")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.gsnn_tracker = keras.metrics.Mean(name="gsnn")
+        self.built = True
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.generation.inputs[1].shape[-1])
+
+    @property
+    def learned_prior(self) -> bool:
+        return self.prior is not None
+
+    def prior_distribution(self, x, training=False):
+        """(mean, log_var) of p(z | x): the prior network's, or zeros for the fixed N(0, I)."""
+        if self.prior is None:
+            zeros = ops.zeros((ops.shape(x)[0], self.latent_dim), dtype="float32")
+            return zeros, zeros
+        return self.prior(x, training=training)
+
+    def call(self, inputs, training=False):
+        x, y = _split(inputs, type(self).__name__)
+        q_mean, q_log_var = self.recognition([x, y], training=training)
+        p_mean, p_log_var = self.prior_distribution(x, training=training)
+        z = self.sampling([q_mean, q_log_var])
+        out = {"logits": self.generation([x, z], training=training), "q_mean": q_mean, "q_log_var": q_log_var,
+               "p_mean": p_mean, "p_log_var": p_log_var}
+        if self.alpha < 1.0:
+            z_prior = self.prior_sampling([p_mean, p_log_var])
+            out["prior_logits"] = self.generation([x, z_prior], training=training)
+        return out
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        xs, ys = _split(x, type(self).__name__)
+        reconstruction = ops.mean(hidden_reconstruction_loss(xs, ys, y_pred["logits"]))
+        kl = ops.mean(gaussian_kl(y_pred["q_mean"], y_pred["q_log_var"], y_pred["p_mean"], y_pred["p_log_var"]))
+        self.reconstruction_tracker.update_state(reconstruction)
+        self.kl_tracker.update_state(kl)
+        loss = reconstruction + kl
+        if self.alpha < 1.0:
+            gsnn = ops.mean(hidden_reconstruction_loss(xs, ys, y_pred["prior_logits"]))
+            self.gsnn_tracker.update_state(gsnn)
+            loss = self.alpha * loss + (1.0 - self.alpha) * gsnn
+        return loss
+
+    # ------------------------------------------------------------------ NumPy helpers
+    def distributions(self, x, y) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(q_mean, q_log_var, p_mean, p_log_var), each NumPy (N, latent_dim), for the pairs (x, y)."""
+        x, y = _pair(x, y)
+        q = [_in_batches(lambda a, b, i=i: self.recognition([a, b], training=False)[i], x, y) for i in (0, 1)]
+        p = [_in_batches(lambda a, i=i: self.prior_distribution(a)[i], x) for i in (0, 1)]
+        return q[0], q[1], p[0], p[1]
+
+    def log_likelihood(self, x, y, z) -> np.ndarray:
+        """log p(y | x, z) per row, nats (N,): minus the hidden-pixel cross-entropy of the generation network."""
+        x, y = _pair(x, y)
+        z = np.asarray(z, dtype=np.float32)
+        return -_in_batches(lambda a, b, c: hidden_reconstruction_loss(
+            a, b, self.generation([a, c], training=False)), x, y, z).astype(np.float64)
+
+    def importance_parts(self, y, x):
+        """What :func:`cvae_course.evaluate.importance_log_weights` needs to estimate -log p(y | x).
+
+        Returns (q_mean, q_log_var, p_mean, p_log_var, log_likelihood) where ``log_likelihood(rows, z)`` is
+        log p(y[rows] | x[rows], z) for codes z of shape (len(rows), latent_dim).
+        """
+        x, y = _pair(x, y)
+        q_mean, q_log_var, p_mean, p_log_var = self.distributions(x, y)
+        return q_mean, q_log_var, p_mean, p_log_var, lambda rows, z: self.log_likelihood(x[rows], y[rows], z)
+
+    def get_config(self):
+        ser = keras.saving.serialize_keras_object
+        return {**super().get_config(), "recognition": ser(self.recognition),
+                "prior": None if self.prior is None else ser(self.prior), "generation": ser(self.generation),
+                "alpha": self.alpha, "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        de = keras.saving.deserialize_keras_object
+        config["recognition"] = de(config["recognition"])
+        config["prior"] = None if config.get("prior") is None else de(config["prior"])
+        config["generation"] = de(config["generation"])
+        return cls(**config)
+
+
+def build_quadrant_cvae(latent_dim: int = 32, hidden: Sequence[int] = (256, 256), *, learned_prior: bool = True,
+                        alpha: float = 1.0, seed: int | None = None) -> QuadrantCVAE:
+    """A :class:`QuadrantCVAE` with dense networks of ``hidden`` units; ``learned_prior=False``: a fixed N(0, I)."""
+    return QuadrantCVAE(build_recognition(latent_dim, hidden),
+                        build_prior(latent_dim, hidden) if learned_prior else None,
+                        build_generation(latent_dim, hidden), alpha=alpha, seed=seed)
+
+
+# ------------------------------------------------------------------------------------------- evaluation
+def baseline_nll(baseline: Baseline, x, y) -> np.ndarray:
+    """The baseline's -log p(y | x) per image, nats (N,): its cross-entropy over the hidden pixels."""
+    check_model(baseline, Baseline, kind="quadrants.Baseline", hint="Train one with recipes.train_quadrant_baseline.")
+    x, y = _pair(x, y)
+    return _in_batches(lambda a, b: hidden_reconstruction_loss(a, b, baseline.network(a, training=False)),
+                       x, y).astype(np.float64)
+
+
+def _check_cvae(model) -> QuadrantCVAE:
+    return check_model(model, QuadrantCVAE, kind="quadrants.QuadrantCVAE",
+                       hint="Train one with recipes.train_quadrant_cvae.")
+
+
+def negative_elbo(model: QuadrantCVAE, x, y, *, n_samples: int = 10, seed: int = 0) -> np.ndarray:
+    """-ELBO of log p(y | x) per image, nats (N,): the reconstruction averaged over ``n_samples`` codes z ~ q(z|x,y),
+    plus the closed-form KL(q(z|x,y) || p(z|x)). Pyro's table reports this quantity (10 samples; its KL is the
+    Monte Carlo estimate, whose mean is the same)."""
+    _check_cvae(model)
+    n_samples = check_positive_int(n_samples, "n_samples")
+    x, y = _pair(x, y)
+    q_mean, q_log_var, p_mean, p_log_var = model.distributions(x, y)
+    sampling = Sampling(seed=seed)
+    q = [ops.convert_to_tensor(q_mean), ops.convert_to_tensor(q_log_var)]
+    rec = np.mean([-model.log_likelihood(x, y, ops.convert_to_numpy(sampling(q))) for _ in range(n_samples)], axis=0)
+    return rec + ops.convert_to_numpy(gaussian_kl(q_mean, q_log_var, p_mean, p_log_var)).astype(np.float64)
+
+
+def complete(model: QuadrantCVAE, x, n_samples: int = 8, *, seed: int = 0, paste: bool = True) -> np.ndarray:
+    """``n_samples`` completions of each x: z ~ p(z | x), the mean image sigmoid(logits); (n_samples, N, 28, 28, 1).
+
+    ``paste=True`` puts x's visible pixels back, so each completion is a whole digit.
+    """
+    _check_cvae(model)
+    n_samples = check_positive_int(n_samples, "n_samples")
+    x, _ = _pair(x, x)
+    sampling = Sampling(seed=seed)
+    p_mean, p_log_var = (_in_batches(lambda a, i=i: model.prior_distribution(a)[i], x) for i in (0, 1))
+    out = np.stack([sigmoid(_in_batches(lambda a, m, v: model.generation([a, sampling([m, v])], training=False),
+                                        x, p_mean, p_log_var)) for _ in range(n_samples)])
+    return fill(x[None], out) if paste else out
+
+
+def completion_spread(model: QuadrantCVAE, x, n_samples: int = 8, *, seed: int = 0) -> np.ndarray:
+    """How different the completions of each x are: the mean Euclidean distance between two of its ``n_samples``
+    completions, over the hidden pixels; (N,). 0 for a model that always draws the same one (the baseline)."""
+    x, _ = _pair(x, x)
+    c = (complete(model, x, n_samples, seed=seed, paste=False) * (x[None] < 0)).reshape(n_samples, len(x), -1)
+    pairs = [np.linalg.norm(c[i] - c[j], axis=1) for i in range(n_samples) for j in range(i + 1, n_samples)]
+    return np.mean(pairs, axis=0).astype(np.float64)
+
+
+def judged_completions(model: QuadrantCVAE, judge, x, n_samples: int = 10, *, seed: int = 0) -> np.ndarray:
+    """The judge's digit for each completed image, int (n_samples, N): how often a completion changes the digit."""
+    from cvae_course.evaluate import classify
+
+    c = complete(model, x, n_samples, seed=seed)
+    return classify(judge, c.reshape(-1, 28, 28, 1)).reshape(n_samples, -1)
+
+
+def completion_figure(model: QuadrantCVAE, baseline: Baseline, images, n_visible: int, n_samples: int = 8, *,
+                      seed: int = 0, judge=None, title: str | None = None):
+    """One row per image: the digit, what the models see (hidden part dark grey), the baseline's completion and
+    ``n_samples`` CVAE completions, titled with the judge's digit when a judge is given. Returns the Figure."""
+    from cvae_course.evaluate import classify
+    from cvae_course.plots import image_grid
+
+    images = as_images(images)
+    x, _ = make_task(images, n_visible)
+    shown = np.where(x < 0, np.float32(0.25), x)
+    base = fill(x, baseline.predict_hidden(x))
+    samples = complete(model, x, n_samples, seed=seed)  # (S, N, 28, 28, 1)
+    rows = np.concatenate([np.concatenate([images[i:i + 1], shown[i:i + 1], base[i:i + 1], samples[:, i]])
+                           for i in range(len(images))])
+    if judge is not None:
+        read = classify(judge, rows).reshape(len(images), -1)
+        titles = [t for r in read for t in [f"digit: {r[0]}", "visible", f"NN: {r[2]}", *map(str, r[3:])]]
+    else:
+        titles = [t for _ in images for t in ["digit", "visible", "NN", *[""] * n_samples]]
+    return image_grid(rows, 3 + n_samples, titles=titles, size=1.0,
+                      title=title or f"{n_visible} visible quadrant(s): baseline (NN) and CVAE completions")
