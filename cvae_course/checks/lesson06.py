@@ -1,5 +1,5 @@
-"""Checks of the lesson 06 exercises (Sohn et al.'s CVAE): the KL between two diagonal Gaussians, the prior
-network p(z | x), the CVAE trained with both, and completions drawn at test time (z from the prior network).
+"""Checks of the lesson 06 exercises (Sohn et al.'s CVAE): the loss over the hidden pixels, the KL between two
+diagonal Gaussians, the prior network p(z | x), the CVAE trained with both, and completions drawn at test time (z from the prior network).
 
 Each ``check_*`` is called by a test cell of ``solutions/`` and ``exercises/`` (re-exported by
 :mod:`cvae_course.checks`). The KL is compared with :func:`cvae_course.quadrants.gaussian_kl`.
@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from cvae_course import quadrants
+from cvae_course import losses, quadrants
 from cvae_course._keras import keras, ops
 from cvae_course.checks.harness import (
     _call,
@@ -27,9 +27,10 @@ from cvae_course.checks.harness import (
     _rng,
 )
 
-__all__ = ["check_complete", "check_gaussian_kl", "check_prior_network", "check_quadrant_cvae_trained"]
+__all__ = ["check_complete", "check_gaussian_kl", "check_hidden_loss", "check_prior_network",
+           "check_quadrant_cvae_trained"]
 
-TASKS = {"gaussian_kl": "task 1", "build_prior_network": "task 2", "complete": "task 4"}
+TASKS = {"hidden_loss": "task 1", "gaussian_kl": "task 2", "build_prior_network": "task 3", "complete": "task 4"}
 
 
 def _reference(mu_q, log_var_q, mu_p, log_var_p) -> np.ndarray:
@@ -196,3 +197,40 @@ def check_complete(complete: Callable, n_samples: int = 5, n_images: int = 4, la
         _fail("the completions do not change from draw to draw (or from seed to seed).",
               "draw new noise for every completion: keras.random.normal((n_samples, N, latent_dim), seed=seed).")
     _passed(f"complete: {n_samples} completions of {n_images} inputs from z ~ p(z | x), visible pixels kept")
+
+
+def check_hidden_loss(hidden_loss: Callable, batch: int = 6, seed: int = 0) -> None:
+    """``hidden_loss(x, y, logits)`` -> the Bernoulli cross-entropy over the pixels hidden in x, per image: (batch,)."""
+    __tracebackhide__ = True
+    images = _random_images(batch, seed)
+    x, y = quadrants.make_task(images, 1 + seed % 3)
+    logits = (_rng(seed + 1).normal(size=x.shape) * 3).astype(np.float32)
+    label = f"hidden_loss(x, y, logits) for {batch} images with {1 + seed % 3} visible quadrant(s)"
+    got = _numpy(_call(hidden_loss, label, *(ops.convert_to_tensor(a) for a in (x, y, logits))), label)
+    per_pixel = ops.convert_to_numpy(losses.pixel_cross_entropy(ops.convert_to_tensor(images),
+                                                                ops.convert_to_tensor(logits))).astype(np.float64)
+    hidden, visible = (x < 0), (x >= 0)
+    want = (per_pixel * hidden).reshape(batch, -1).sum(axis=1)
+    if got.shape != (batch,):
+        hint = ("sum over the pixels of each image only (axis=(1, 2, 3)): one loss per image, not one for the batch."
+                if got.shape == () else "sum the per-pixel terms over the pixel axes (1, 2, 3).")
+        _fail(f"{label} returned shape {got.shape}; expected ({batch},), one loss per image.", hint)
+    wrong = {
+        "count only the hidden pixels, where x < 0 (multiply the per-pixel loss by that mask)":
+            per_pixel.reshape(batch, -1).sum(axis=1),
+        "those are the visible pixels: the hidden ones are where x < 0": (ops.convert_to_numpy(
+            losses.pixel_cross_entropy(ops.convert_to_tensor(y), ops.convert_to_tensor(logits))) * visible).reshape(
+                batch, -1).sum(1),
+        "sum over the hidden pixels, do not average them": want / hidden.reshape(batch, -1).sum(axis=1),
+        "that averages over all 784 pixels; sum over the hidden ones": want / 784,
+        "the loss is a negative log-likelihood: positive": -want,
+    }
+    if not _close(got, want, rtol=1e-3, atol=1e-2):
+        for hint, value in wrong.items():
+            if _close(got, np.asarray(value), rtol=1e-3, atol=1e-2):
+                _fail(f"{label} returned {np.round(got, 1)[:3]}, expected {np.round(want, 1)[:3]}.", hint)
+        _fail(f"{label} returned {np.round(got, 1)[:3]}, expected {np.round(want, 1)[:3]}.",
+              "per pixel losses.pixel_cross_entropy(y, logits), times the mask ops.cast(x < 0, 'float32'), summed "
+              "over axes (1, 2, 3).")
+    _graph_mode(hidden_loss, "hidden_loss", x, y, logits)
+    _passed(f"hidden_loss: {batch} images, {int(hidden[0].sum())} hidden pixels each, e.g. {want[0]:.1f} nats")

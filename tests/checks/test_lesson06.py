@@ -138,3 +138,37 @@ def test_a_right_completion_passes_also_on_the_hidden_sizes(capsys):
 ])
 def test_a_wrong_completion_gets_the_hint_that_fixes_it(fails_with, mistake, hint):
     fails_with(checks.check_complete, make_complete(**mistake), hint=hint)
+
+
+def make_hidden_loss(*, mask="hidden", reduce=ops.sum):
+    def hidden_loss(x, y, logits):
+        per_pixel = ops.relu(logits) - logits * y + ops.log1p(ops.exp(-ops.abs(logits)))
+        if mask == "hidden":
+            per_pixel = per_pixel * ops.cast(x < 0, "float32")
+        elif mask == "visible":
+            per_pixel = per_pixel * ops.cast(x >= 0, "float32")
+        else:  # every pixel, against the whole digit
+            whole = ops.where(x < 0, y, x)
+            per_pixel = ops.relu(logits) - logits * whole + ops.log1p(ops.exp(-ops.abs(logits)))
+        return reduce(per_pixel, axis=(1, 2, 3))
+
+    return hidden_loss
+
+
+def test_a_right_hidden_loss_passes_also_on_the_hidden_sizes(capsys):
+    checks.check_hidden_loss(make_hidden_loss())
+    checks.check_hidden_loss(make_hidden_loss(), batch=3, seed=51)
+    assert capsys.readouterr().out.count(checks.TICK) == 2
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (dict(mask="all"), "count only the hidden pixels"),
+    (dict(mask="visible"), "those are the visible pixels"),
+    (dict(reduce=ops.mean), "averages over all 784 pixels"),
+])
+def test_a_wrong_hidden_loss_gets_the_hint_that_fixes_it(fails_with, mistake, hint):
+    fails_with(checks.check_hidden_loss, make_hidden_loss(**mistake), hint=hint)
+
+
+def test_a_hidden_loss_for_the_whole_batch_is_told_to_keep_one_per_image(fails_with):
+    fails_with(checks.check_hidden_loss, lambda x, y, l: ops.sum(make_hidden_loss()(x, y, l)), hint="one loss per image")
