@@ -179,8 +179,9 @@ def exact_nll(tiny_vae):
 
 def test_the_importance_sampled_nll_agrees_with_brute_force_integration_on_a_tiny_model(tiny_vae, exact_nll):
     model, x = tiny_vae
-    estimate = evaluate.importance_sampled_nll(model, x[:6], n_samples=5000, seed=0)
-    np.testing.assert_allclose(estimate, exact_nll[:6], atol=0.1)  # measured: within 0.03 nats
+    estimate = evaluate.importance_sampled_nll(model, x[:6], n_samples=50_000, seed=0)
+    # measured with the one-cycle schedule: within 0.021 nats at seeds 0 and 1 (5,000 samples: up to 0.135)
+    np.testing.assert_allclose(estimate, exact_nll[:6], atol=0.1)
 
 
 def test_the_importance_sampled_nll_is_below_the_negative_elbo_on_average_and_converges(tiny_vae, exact_nll):
@@ -192,6 +193,8 @@ def test_the_importance_sampled_nll_is_below_the_negative_elbo_on_average_and_co
     assert exact_nll.mean() + excess[1] < neg_elbo  # the IWAE bound is tighter than the ELBO ...
     steps = -np.diff(excess)
     assert np.all(steps > 0) and np.all(np.diff(steps) < 0) and excess[-1] > -0.1  # ... and closes in from above
+
+
 def test_the_importance_sampled_nll_of_a_cvae_is_conditioned_on_the_label(cvae, images):
     x, y = images
     right = evaluate.importance_sampled_nll(cvae, x[:5], y[:5], n_samples=20)
