@@ -16,7 +16,7 @@ judge              none: shipped in the package    :func:`load_judge` reads ``we
 lesson-02 VAE      lesson02-vae                    :func:`train_lesson02_vae`: dense, 2-D code, one-cycle  02, 03
                                                    to 1e-2, seed 42, ``vae_epochs``
 held-out VAE       vae-without-<digits>-<d>d       :func:`train_vae_without`: dense, 8-D code, every       05
-                                                   digit but the held-out ones, one-cycle to 5e-3,
+                                                   digit but the held-out ones, Adam 1e-3 constant,
                                                    seed 42, ``holdout_vae_epochs``
 beta CVAE          cvae-beta<b>-<d>d-<e>ep         :func:`train_beta_cvae` (one), :func:`train_beta_cvaes` 07
                    [-anneal<w>]                    (several, trained together): dense, 8-D code,
@@ -32,8 +32,8 @@ quadrant CVAE      quadrant-cvae[-fixed-prior]     :func:`train_quadrant_cvae`: 
 =================  ==============================  =====================================================  ==============
 
 Every recipe trains with :func:`cvae_course.training.train` for the epochs of the mode's budget, on its one-cycle
-schedule (warm-up, then cosine decay to zero), except the course CVAE, which keeps its constant rate (see
-:func:`train_cvae`).
+schedule (warm-up, then cosine decay to zero), except the course CVAE and the held-out VAE, which keep their
+constant rates (see :func:`train_cvae` and :func:`train_vae_without`).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from cvae_course.validation import (
 )
 
 __all__ = [
-    "ANNEALED_BETA", "BATCH_SIZE", "BETA_LATENT_DIM", "CVAE_NAME", "HOLDOUT_LATENT_DIM", "JUDGE_EPOCHS",
+    "ANNEALED_BETA", "BATCH_SIZE", "BETA_LATENT_DIM", "CVAE_NAME", "HOLDOUT_LATENT_DIM", "HOLDOUT_LEARNING_RATE", "JUDGE_EPOCHS",
     "JUDGE_WEIGHTS", "LATENT8_LEARNING_RATE", "LEARNING_RATE", "LESSON02_VAE_NAME", "MIN_JUDGE_ACCURACY",
     "SWEEP_BETAS", "beta_cvae_name", "build_judge", "holdout_name", "judge_info", "load_cvae", "load_judge",
     "load_lesson02_vae", "save_cvae", "save_lesson02_vae", "train_beta_cvae", "train_beta_cvaes", "train_beta_sweep",
@@ -254,9 +254,10 @@ def load_lesson02_vae(mnist: MNIST | None = None) -> VAE:
 
 
 # --------------------------------------------------------------------------------------------- held-out VAEs
-# The 8-D models (held-out VAEs, beta CVAEs) peak at half the 2-D models' rate: at 1e-2 and above the strong early
+# The 8-D beta CVAEs peak at half the 2-D models' rate: at 1e-2 and above the strong early
 # steps let the KL switch latent dimensions off (at 3 epochs beta 1 kept 6 of 8 active at 1e-2, 8 of 8 at 5e-3).
 LATENT8_LEARNING_RATE = 5e-3
+HOLDOUT_LEARNING_RATE = 1e-3
 HOLDOUT_LATENT_DIM = 8  # without a label the code must also say which digit it is: more room than the CVAE's 2
 
 
@@ -301,8 +302,10 @@ def train_vae_without(held_out, mnist: MNIST | None = None, *, latent_dim: int =
         data = mnist or load_mnist()
         keep = ~np.isin(data.y_train, digits)
         model = build_vae(latent_dim, "dense", seed=seed)
+        # A constant 1e-3, as before the one-cycle schedule: 3 one-cycle epochs at 5e-3 ranked the held-out 0s
+        # worse (AUROC 0.919 in full mode, 0.840 in fast mode, against 0.945 and 0.896).
         train(model, data.x_train[keep], epochs=epochs or settings.budget().holdout_vae_epochs,
-              learning_rate=LATENT8_LEARNING_RATE, progress=progress)
+              learning_rate=HOLDOUT_LEARNING_RATE, schedule="constant", progress=progress)
         return model
 
     if not use_cache:

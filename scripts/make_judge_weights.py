@@ -31,14 +31,21 @@ from cvae_course._keras import keras, tf
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=recipes.JUDGE_WEIGHTS,
-                        help=f"where to write the weights (default: {recipes.JUDGE_WEIGHTS})")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=recipes.JUDGE_WEIGHTS,
+        help=f"where to write the weights (default: {recipes.JUDGE_WEIGHTS})",
+    )
     parser.add_argument("--epochs", type=int, default=recipes.JUDGE_EPOCHS, help="training epochs")
     args = parser.parse_args(argv)
 
     mnist = data.load_mnist(fast=False)
-    print(f"training the judge on {len(mnist.x_train):,} training images from {mnist.source} "
-          f"for {args.epochs} epochs ...", flush=True)
+    print(
+        f"training the judge on {len(mnist.x_train):,} training images from {mnist.source} "
+        f"for {args.epochs} epochs ...",
+        flush=True,
+    )
     start = time.perf_counter()
     judge = recipes.train_judge(mnist.x_train, mnist.y_train, epochs=args.epochs)
     seconds = time.perf_counter() - start
@@ -48,9 +55,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"not written: below the {recipes.MIN_JUDGE_ACCURACY} the course promises", file=sys.stderr)
         return 1
     info = {
-        "recipe": "cvae_course.recipes.train_judge", "epochs": args.epochs, "seed": 42,
-        "train_images": len(mnist.x_train), "data": Path(mnist.source).name, "test_images": len(mnist.x_test),
-        "test_accuracy": round(score, 4), "tensorflow": tf.__version__, "keras": keras.__version__,
+        "recipe": "cvae_course.recipes.train_judge",
+        "epochs": args.epochs,
+        "seed": 42,
+        "train_images": len(mnist.x_train),
+        "data": Path(mnist.source).name,
+        "test_images": len(mnist.x_test),
+        "test_accuracy": round(score, 4),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
         "python": platform.python_version(),
     }
     weights = {f"weight_{i:02d}": np.asarray(w, dtype=np.float32) for i, w in enumerate(judge.get_weights())}

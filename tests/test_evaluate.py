@@ -154,7 +154,8 @@ def tiny_vae():
     rng = np.random.default_rng(0)
     x = (rng.uniform(size=(64, 28, 28, 1)) < np.linspace(0.1, 0.9, 64)[:, None, None, None]).astype(np.float32)
     model = models.build_vae(1, seed=0, hidden=(16,))
-    training.train(model, x, epochs=30, batch_size=32, learning_rate=1e-2, progress=False)
+    training.train(model, x, epochs=30, batch_size=32, learning_rate=1e-2, schedule="constant",
+                   progress=False)
     return model, x
 
 
