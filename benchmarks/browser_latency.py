@@ -63,9 +63,9 @@ import random
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -291,22 +291,32 @@ def _parse(payload) -> dict | None:
     try:
         if isinstance(payload, (bytes, bytearray)):
             n = int.from_bytes(payload[:8], "little")
-            offsets = [int.from_bytes(payload[8 * (i + 1): 8 * (i + 2)], "little") for i in range(n)]
-            channel = payload[offsets[0]:offsets[1]].decode()
-            parts = [payload[offsets[i]:offsets[i + 1]] for i in range(1, min(n - 1, 5))]
+            offsets = [int.from_bytes(payload[8 * (i + 1) : 8 * (i + 2)], "little") for i in range(n)]
+            channel = payload[offsets[0] : offsets[1]].decode()
+            parts = [payload[offsets[i] : offsets[i + 1]] for i in range(1, min(n - 1, 5))]
             header, parent, _metadata, content = (json.loads(p) if p else {} for p in parts[:4])
         else:
             msg = json.loads(payload)
-            channel, header, parent, content = msg.get("channel"), msg["header"], msg.get("parent_header") or {}, \
-                msg.get("content") or {}
+            channel, header, parent, content = (
+                msg.get("channel"),
+                msg["header"],
+                msg.get("parent_header") or {},
+                msg.get("content") or {},
+            )
     except (ValueError, KeyError, IndexError, UnicodeDecodeError):
         return None
     data = content.get("data") if isinstance(content, dict) else None
     method = data.get("method") if isinstance(data, dict) else None
     keys = sorted((data.get("state") or {}).keys()) if isinstance(data, dict) else []
-    return {"channel": channel, "type": header.get("msg_type"), "id": header.get("msg_id"),
-            "parent": (parent or {}).get("msg_id"), "method": method, "keys": keys,
-            "state": content.get("execution_state") if isinstance(content, dict) else None}
+    return {
+        "channel": channel,
+        "type": header.get("msg_type"),
+        "id": header.get("msg_id"),
+        "parent": (parent or {}).get("msg_id"),
+        "method": method,
+        "keys": keys,
+        "state": content.get("execution_state") if isinstance(content, dict) else None,
+    }
 
 
 class Wire:
@@ -321,6 +331,7 @@ class Wire:
                 return
             ws.on("framesent", lambda payload: self._add("out", payload))
             ws.on("framereceived", lambda payload: self._add("in", payload))
+
         page.on("websocket", on_socket)
 
     def _add(self, direction: str, payload) -> None:
@@ -334,8 +345,9 @@ class Wire:
     def request_kinds(self, requests: list[str]) -> Counter:
         """What the requests carried: the comm method and the state keys (e.g. 'update index')."""
         wanted = set(requests)
-        return Counter(f"{f['method']} {' '.join(f['keys'])}".strip() for d, f in self.frames
-                       if d == "out" and f["id"] in wanted)
+        return Counter(
+            f"{f['method']} {' '.join(f['keys'])}".strip() for d, f in self.frames if d == "out" and f["id"] in wanted
+        )
 
     def settled(self, requests: list[str]) -> bool:
         idle = {f["parent"] for d, f in self.frames if d == "in" and f["type"] == "status" and f["state"] == "idle"}
@@ -383,9 +395,11 @@ class Act:
 
 def keys(selector: str, period: int = 10) -> Act:
     """Focus the control; press ArrowRight ``period`` times, then ArrowLeft ``period`` times, and so on."""
-    return Act(lambda page, _i: page.locator(selector).first.focus(),
-               lambda page, i: page.keyboard.press("ArrowRight" if (i // period) % 2 == 0 else "ArrowLeft"),
-               "keydown")
+    return Act(
+        lambda page, _i: page.locator(selector).first.focus(),
+        lambda page, i: page.keyboard.press("ArrowRight" if (i // period) % 2 == 0 else "ArrowLeft"),
+        "keydown",
+    )
 
 
 def _press(page, _i: int) -> None:
@@ -395,28 +409,33 @@ def _press(page, _i: int) -> None:
 
 def clicks(selector: str, count: int = 1, start: int = 1) -> Act:
     """Click the ((start + i) % count)-th element matching ``selector`` (hovered and focused first)."""
+
     def prepare(page, i: int) -> None:
         button = page.locator(selector).nth((start + i) % count)
         button.hover()
         button.focus()
+
     return Act(prepare, _press, "click")
 
 
 def map_clicks(selector: str) -> Act:
     """Click points of the latent map on a fixed pseudo-random sequence (never the same point twice in a row)."""
     points = [(0.1 + 0.8 * ((i * 0.618) % 1.0), 0.1 + 0.8 * ((i * 0.382 + 0.5) % 1.0)) for i in range(1000)]
+
     def prepare(page, i: int) -> None:
         area = page.locator(selector).first
         area.focus()
         box = area.bounding_box()
         x, y = points[i % len(points)]
         page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
+
     return Act(prepare, _press, "pointerdown")
 
 
 def strokes(selector: str) -> Act:
     """Draw one short stroke on the drawing pad, at a new place each time; the clock starts at the pointerup that
     ends it (the learner waits from lifting the pen). Every 10 strokes the pad is cleared first (not timed)."""
+
     def prepare(page, i: int) -> None:
         pad = page.locator(selector).first
         clear = page.locator(selector.replace("canvas.cvae-draw-canvas", "button.cvae-draw-clear")).first
@@ -461,6 +480,7 @@ def _sweep(page, y_of, left: float, right: float, seconds: float) -> None:
 def drag_across(selector: str, *, handle: str | None = None) -> Callable:
     """Hold the mouse on ``handle`` (or the middle of ``selector``) and sweep left and right across ``selector``
     (diagonally on a 2-D map)."""
+
     def drag(page, seconds: float) -> None:
         box = page.locator(selector).first.bounding_box()
         grip = page.locator(handle).first.bounding_box() if handle else box
@@ -469,16 +489,23 @@ def drag_across(selector: str, *, handle: str | None = None) -> Callable:
         page.mouse.down()
         left, right = box["x"] + 0.1 * box["width"], box["x"] + 0.9 * box["width"]
         if box["height"] > 100:  # a 2-D map: the diagonal
-            _sweep(page, lambda u: box["y"] + box["height"] * (0.1 + 0.8 * (u - left) / (right - left)),
-                   left, right, seconds)
+            _sweep(
+                page,
+                lambda u: box["y"] + box["height"] * (0.1 + 0.8 * (u - left) / (right - left)),
+                left,
+                right,
+                seconds,
+            )
         else:
             _sweep(page, lambda _u: y, left, right, seconds)
         page.mouse.up()
+
     return drag
 
 
 def range_thumb_drag(selector: str) -> Callable:
     """Drag a native range input: press on its thumb (at its current value) and sweep along the track."""
+
     def drag(page, seconds: float) -> None:
         element = page.locator(selector).first
         box = element.bounding_box()
@@ -488,6 +515,7 @@ def range_thumb_drag(selector: str) -> Callable:
         page.mouse.down()
         _sweep(page, lambda _u: y, box["x"] + 0.1 * box["width"], box["x"] + 0.9 * box["width"], seconds)
         page.mouse.up()
+
     return drag
 
 
@@ -495,60 +523,176 @@ def controls() -> tuple[Control, list[Control], list[Control], list[Control]]:
     """(baseline, kernel controls, browser controls, kernel variants)."""
     gen, sty, itp, drw = ".cvae-generator", ".cvae-style-transfer", ".cvae-interpolation", ".cvae-draw"
     bgen, bitp = ".cvae-browser-generator", ".cvae-browser-interpolation"
-    baseline = Control("bare slider (swaps prepared PNGs)", "baseline", ".bench-bare img", "img",
-                       keys(".bench-bare .noUi-handle"),
-                       drag_across(".bench-bare .noUi-target", handle=".bench-bare .noUi-handle"))
+    baseline = Control(
+        "bare slider (swaps prepared PNGs)",
+        "baseline",
+        ".bench-bare img",
+        "img",
+        keys(".bench-bare .noUi-handle"),
+        drag_across(".bench-bare .noUi-target", handle=".bench-bare .noUi-handle"),
+    )
     kernel = [
-        Control("generator: digit buttons", "kernel", f"{gen} img.cvae-generator-image", "img",
-                clicks(f"{gen} .cvae-digit-buttons button", 10)),
-        Control("generator: z[0] slider", "kernel", f"{gen} img.cvae-generator-image", "img",
-                keys(f"{gen} .cvae-slider-z0 .noUi-handle")),
-        Control("generator: z[1] slider", "kernel", f"{gen} img.cvae-generator-image", "img",
-                keys(f"{gen} .cvae-slider-z1 .noUi-handle")),
-        Control("generator: temperature", "kernel", f"{gen} img.cvae-generator-image", "img",
-                keys(f"{gen} .cvae-slider-temperature .noUi-handle")),
-        Control("generator: new random style", "kernel", f"{gen} img.cvae-generator-image", "img",
-                clicks(f"{gen} button.cvae-new-style")),
-        Control("style transfer: test image", "kernel", f"{sty} img.cvae-style-image", "img",
-                keys(f"{sty} .cvae-slider-test-image .noUi-handle")),
-        Control("style transfer: random digit", "kernel", f"{sty} img.cvae-style-image", "img",
-                clicks(f"{sty} button.cvae-random-digit")),
-        Control("interpolation: t slider", "kernel", f"{itp} img.cvae-interpolation-image", "img",
-                keys(f"{itp} .cvae-slider-t .noUi-handle")),
-        Control("draw a digit: one stroke", "kernel", f"{drw} img.cvae-draw-redrawn", "img",
-                strokes(f"{drw} canvas.cvae-draw-canvas")),
-        Control("draw a digit: undo", "kernel", f"{drw} img.cvae-draw-redrawn", "img",
-                stroke_then_undo(f"{drw} canvas.cvae-draw-canvas", f"{drw} button.cvae-draw-undo")),
+        Control(
+            "generator: digit buttons",
+            "kernel",
+            f"{gen} img.cvae-generator-image",
+            "img",
+            clicks(f"{gen} .cvae-digit-buttons button", 10),
+        ),
+        Control(
+            "generator: z[0] slider",
+            "kernel",
+            f"{gen} img.cvae-generator-image",
+            "img",
+            keys(f"{gen} .cvae-slider-z0 .noUi-handle"),
+        ),
+        Control(
+            "generator: z[1] slider",
+            "kernel",
+            f"{gen} img.cvae-generator-image",
+            "img",
+            keys(f"{gen} .cvae-slider-z1 .noUi-handle"),
+        ),
+        Control(
+            "generator: temperature",
+            "kernel",
+            f"{gen} img.cvae-generator-image",
+            "img",
+            keys(f"{gen} .cvae-slider-temperature .noUi-handle"),
+        ),
+        Control(
+            "generator: new random style",
+            "kernel",
+            f"{gen} img.cvae-generator-image",
+            "img",
+            clicks(f"{gen} button.cvae-new-style"),
+        ),
+        Control(
+            "style transfer: test image",
+            "kernel",
+            f"{sty} img.cvae-style-image",
+            "img",
+            keys(f"{sty} .cvae-slider-test-image .noUi-handle"),
+        ),
+        Control(
+            "style transfer: random digit",
+            "kernel",
+            f"{sty} img.cvae-style-image",
+            "img",
+            clicks(f"{sty} button.cvae-random-digit"),
+        ),
+        Control(
+            "interpolation: t slider",
+            "kernel",
+            f"{itp} img.cvae-interpolation-image",
+            "img",
+            keys(f"{itp} .cvae-slider-t .noUi-handle"),
+        ),
+        Control(
+            "draw a digit: one stroke",
+            "kernel",
+            f"{drw} img.cvae-draw-redrawn",
+            "img",
+            strokes(f"{drw} canvas.cvae-draw-canvas"),
+        ),
+        Control(
+            "draw a digit: undo",
+            "kernel",
+            f"{drw} img.cvae-draw-redrawn",
+            "img",
+            stroke_then_undo(f"{drw} canvas.cvae-draw-canvas", f"{drw} button.cvae-draw-undo"),
+        ),
     ]
     browser = [
-        Control("browser generator: digit buttons", "browser", f"{bgen} canvas.cvae-b-picture", "canvas",
-                clicks(f"{bgen} button.cvae-b-digit", 10)),
-        Control("browser generator: latent map click", "browser", f"{bgen} canvas.cvae-b-picture", "canvas",
-                map_clicks(f"{bgen} .cvae-b-map"), drag_across(f"{bgen} .cvae-b-map"), (f"{bgen} .cvae-b-map", "map")),
-        Control("browser generator: latent map keys", "browser", f"{bgen} canvas.cvae-b-picture", "canvas",
-                keys(f"{bgen} .cvae-b-map")),
-        Control("browser generator: z[0] slider", "browser", f"{bgen} canvas.cvae-b-picture", "canvas",
-                keys(f"{bgen} input.cvae-b-z0"), range_thumb_drag(f"{bgen} input.cvae-b-z0"),
-                (f"{bgen} input.cvae-b-z0", "range")),
-        Control("browser generator: z[1] slider", "browser", f"{bgen} canvas.cvae-b-picture", "canvas",
-                keys(f"{bgen} input.cvae-b-z1")),
-        Control("browser generator: temperature", "browser", f"{bgen} canvas.cvae-b-picture", "canvas",
-                keys(f"{bgen} input.cvae-b-temperature"), range_thumb_drag(f"{bgen} input.cvae-b-temperature"),
-                (f"{bgen} input.cvae-b-temperature", "range")),
-        Control("browser generator: new random style", "browser", f"{bgen} canvas.cvae-b-picture", "canvas",
-                clicks(f"{bgen} button.cvae-b-new-style")),
-        Control("browser interpolation: t slider", "browser", f"{bitp} canvas.cvae-b-picture", "canvas",
-                keys(f"{bitp} input.cvae-b-t"), range_thumb_drag(f"{bitp} input.cvae-b-t"),
-                (f"{bitp} input.cvae-b-t", "range")),
-        Control("browser interpolation: new styles", "browser", f"{bitp} canvas.cvae-b-picture", "canvas",
-                clicks(f"{bitp} button.cvae-b-new-styles")),
+        Control(
+            "browser generator: digit buttons",
+            "browser",
+            f"{bgen} canvas.cvae-b-picture",
+            "canvas",
+            clicks(f"{bgen} button.cvae-b-digit", 10),
+        ),
+        Control(
+            "browser generator: latent map click",
+            "browser",
+            f"{bgen} canvas.cvae-b-picture",
+            "canvas",
+            map_clicks(f"{bgen} .cvae-b-map"),
+            drag_across(f"{bgen} .cvae-b-map"),
+            (f"{bgen} .cvae-b-map", "map"),
+        ),
+        Control(
+            "browser generator: latent map keys",
+            "browser",
+            f"{bgen} canvas.cvae-b-picture",
+            "canvas",
+            keys(f"{bgen} .cvae-b-map"),
+        ),
+        Control(
+            "browser generator: z[0] slider",
+            "browser",
+            f"{bgen} canvas.cvae-b-picture",
+            "canvas",
+            keys(f"{bgen} input.cvae-b-z0"),
+            range_thumb_drag(f"{bgen} input.cvae-b-z0"),
+            (f"{bgen} input.cvae-b-z0", "range"),
+        ),
+        Control(
+            "browser generator: z[1] slider",
+            "browser",
+            f"{bgen} canvas.cvae-b-picture",
+            "canvas",
+            keys(f"{bgen} input.cvae-b-z1"),
+        ),
+        Control(
+            "browser generator: temperature",
+            "browser",
+            f"{bgen} canvas.cvae-b-picture",
+            "canvas",
+            keys(f"{bgen} input.cvae-b-temperature"),
+            range_thumb_drag(f"{bgen} input.cvae-b-temperature"),
+            (f"{bgen} input.cvae-b-temperature", "range"),
+        ),
+        Control(
+            "browser generator: new random style",
+            "browser",
+            f"{bgen} canvas.cvae-b-picture",
+            "canvas",
+            clicks(f"{bgen} button.cvae-b-new-style"),
+        ),
+        Control(
+            "browser interpolation: t slider",
+            "browser",
+            f"{bitp} canvas.cvae-b-picture",
+            "canvas",
+            keys(f"{bitp} input.cvae-b-t"),
+            range_thumb_drag(f"{bitp} input.cvae-b-t"),
+            (f"{bitp} input.cvae-b-t", "range"),
+        ),
+        Control(
+            "browser interpolation: new styles",
+            "browser",
+            f"{bitp} canvas.cvae-b-picture",
+            "canvas",
+            clicks(f"{bitp} button.cvae-b-new-styles"),
+        ),
     ]
     variants = [
-        Control("bare slider without echo", "kernel variant", ".bench-quiet img", "img",
-                keys(".bench-quiet .noUi-handle"),
-                drag_across(".bench-quiet .noUi-target", handle=".bench-quiet .noUi-handle")),
-        Control("one-message prototype: z[0]", "kernel variant", ".bench-one img.bench-one-image", "img",
-                keys(".bench-one input.bench-one-slider"), range_thumb_drag(".bench-one input.bench-one-slider")),
+        Control(
+            "bare slider without echo",
+            "kernel variant",
+            ".bench-quiet img",
+            "img",
+            keys(".bench-quiet .noUi-handle"),
+            drag_across(".bench-quiet .noUi-target", handle=".bench-quiet .noUi-handle"),
+        ),
+        Control(
+            "one-message prototype: z[0]",
+            "kernel variant",
+            ".bench-one img.bench-one-image",
+            "img",
+            keys(".bench-one input.bench-one-slider"),
+            range_thumb_drag(".bench-one input.bench-one-slider"),
+        ),
     ]
     return baseline, kernel, browser, variants
 
@@ -575,8 +719,10 @@ def one_action(page, wire: Wire, control: Control, i: int, timeout_ms: float) ->
     target = page.locator(control.picture).first
     control.act.prepare(page, i)
     page.wait_for_timeout(SETTLE_MS)
-    target.evaluate("(el, [kind, trigger, t]) => window.__bench.arm(el, kind, trigger, t)",
-                    [control.kind, control.act.trigger, timeout_ms])
+    target.evaluate(
+        "(el, [kind, trigger, t]) => window.__bench.arm(el, kind, trigger, t)",
+        [control.kind, control.act.trigger, timeout_ms],
+    )
     mark = len(wire.frames)
     control.act.fire(page, i)
     result = page.evaluate("() => window.__bench.result()")
@@ -640,7 +786,9 @@ def page_drag_rate(page, control: Control, seconds: float) -> dict:
     page.locator(control.picture).first.scroll_into_view_if_needed()
     stats = page.locator(control.picture).first.evaluate(
         "(el, [kind, driver, mode, seconds]) => window.__bench.pageDrag(el, kind, "
-        "el.ownerDocument.querySelector(driver), mode, seconds)", [control.kind, selector, mode, seconds])
+        "el.ownerDocument.querySelector(driver), mode, seconds)",
+        [control.kind, selector, mode, seconds],
+    )
     page.wait_for_timeout(300)
     stats["pictures_per_s"] = stats["pictures"] / stats["seconds"]
     stats["frames_per_s"] = stats["frames"] / stats["seconds"]
@@ -650,8 +798,11 @@ def page_drag_rate(page, control: Control, seconds: float) -> dict:
 def median_run(runs: list[dict]) -> dict:
     """The run with the median pictures per second (with how many runs there were)."""
     ordered = sorted(runs, key=lambda r: r["pictures_per_s"])
-    return {**ordered[len(ordered) // 2], "runs": len(runs),
-            "pictures_per_s_all": [round(r["pictures_per_s"], 1) for r in runs]}
+    return {
+        **ordered[len(ordered) // 2],
+        "runs": len(runs),
+        "pictures_per_s_all": [round(r["pictures_per_s"], 1) for r in runs],
+    }
 
 
 def percentiles(ms: list[float]) -> tuple[float, float]:
@@ -672,28 +823,40 @@ def message_summary(counters: list[Counter]) -> str:
 
 
 def report(rows: list[Control], header: str) -> list[str]:
-    lines = [header, f"{'control':42s} {'n':>3s} {'p50':>6s} {'p95':>6s} {'drawn95':>7s} {'next fr':>7s} "
-             f"{'base p50':>8s} {'base p95':>8s} {'ratio':>5s}  kernel->browser comm msgs/update (kinds; status) "
-             f" requests"]
+    lines = [
+        header,
+        f"{'control':42s} {'n':>3s} {'p50':>6s} {'p95':>6s} {'drawn95':>7s} {'next fr':>7s} "
+        f"{'base p50':>8s} {'base p95':>8s} {'ratio':>5s}  kernel->browser comm msgs/update (kinds; status) "
+        f" requests",
+    ]
     for c in rows:
         p50, p95 = percentiles(c.samples)
         b50, b95 = percentiles(c.baseline)
         drawn95 = percentiles(c.drawn)[1]
         next_frame = f"{100 * np.mean(np.asarray(c.frames) == 1):6.0f}%" if c.frames else "      -"
         requests = f"{np.mean(c.requests):.2f}" if c.requests else "-"
-        lines.append(f"{c.name:42s} {len(c.samples):3d} {p50:6.1f} {p95:6.1f} {drawn95:7.1f} {next_frame} "
-                     f"{b50:8.1f} {b95:8.1f} {p95 / b95:5.2f}  {message_summary(c.messages)}  {requests}"
-                     + (f"  ({c.failures} actions without a new picture)" if c.failures else ""))
+        lines.append(
+            f"{c.name:42s} {len(c.samples):3d} {p50:6.1f} {p95:6.1f} {drawn95:7.1f} {next_frame} "
+            f"{b50:8.1f} {b95:8.1f} {p95 / b95:5.2f}  {message_summary(c.messages)}  {requests}"
+            + (f"  ({c.failures} actions without a new picture)" if c.failures else "")
+        )
     return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=30, help="timed actions per control (default 30, >= 30)")
-    parser.add_argument("--drag-repeats", type=int, default=1,
-                        help="drags per browser-decoded control, each after one of the baseline (default 1; median)")
-    parser.add_argument("--variants", action="store_true",
-                        help="also measure the kernel-path variants (no echo, one message) and echo off")
+    parser.add_argument(
+        "--drag-repeats",
+        type=int,
+        default=1,
+        help="drags per browser-decoded control, each after one of the baseline (default 1; median)",
+    )
+    parser.add_argument(
+        "--variants",
+        action="store_true",
+        help="also measure the kernel-path variants (no echo, one message) and echo off",
+    )
     parser.add_argument("--warmup", type=int, default=3, help="unrecorded actions per control first (default 3)")
     parser.add_argument("--drag-seconds", type=float, default=1.0, help="length of each drag (default 1 s)")
     parser.add_argument("--only", default="", help="measure only controls whose name contains this text")
@@ -711,8 +874,9 @@ def main(argv: list[str] | None = None) -> int:
         variants = []
     loads = {"start": loadavg()}
     t_start = time.time()
-    with notebook_in_lab(CELLS, ROOT / "test-artifacts" / "browser", "latency", viewport=(1500, 5400),
-                         before_open=wire.attach) as nb:
+    with notebook_in_lab(
+        CELLS, ROOT / "test-artifacts" / "browser", "latency", viewport=(1500, 5400), before_open=wire.attach
+    ) as nb:
         page = nb.page
         with nb.step("Run > Run All Cells and wait for every panel"):
             nb.run_all(timeout_ms=300_000)
@@ -774,60 +938,108 @@ def main(argv: list[str] | None = None) -> int:
 
     elapsed = time.time() - t_start
     cpus = os.cpu_count()
-    lines = [f"Chromium {'headless'}, JupyterLab; {args.actions} actions per control in alternation with the bare "
-             f"slider; load average (1/5/15 min) at start {loads['start']}, at end {loads['end']} on {cpus} CPUs; "
-             f"frame interval median {np.median(intervals):.1f} ms; {elapsed:.0f} s in all",
-             f"forward pass + sigmoid of one code in the page (decoder.js, 200 codes): median "
-             f"{np.median(forward_ms):.2f} ms, p95 {np.percentile(forward_ms, 95):.2f} ms",
-             ""]
+    lines = [
+        f"Chromium {'headless'}, JupyterLab; {args.actions} actions per control in alternation with the bare "
+        f"slider; load average (1/5/15 min) at start {loads['start']}, at end {loads['end']} on {cpus} CPUs; "
+        f"frame interval median {np.median(intervals):.1f} ms; {elapsed:.0f} s in all",
+        f"forward pass + sigmoid of one code in the page (decoder.js, 200 codes): median "
+        f"{np.median(forward_ms):.2f} ms, p95 {np.percentile(forward_ms, 95):.2f} ms",
+        "",
+    ]
     lines += report(selected(kernel), "Kernel-decoded panels (cvae_course.playground.panels and .draw):")
     lines += [""] + report(selected(browser), "Browser-decoded panels (cvae_course.playground.browser):")
     if args.variants:
-        lines += [""] + report([*echo_rows, *selected(variants)],
-                               "Kernel-path variants (echo rows are compared with the baseline measured with echo off):")
+        lines += [""] + report(
+            [*echo_rows, *selected(variants)],
+            "Kernel-path variants (echo rows are compared with the baseline measured with echo off):",
+        )
     b50, b95 = percentiles(baseline.samples)
-    lines += ["", f"bare slider overall: n={len(baseline.samples)} p50 {b50:.1f} ms p95 {b95:.1f} ms; "
-              f"kernel->browser comm msgs per update {message_summary(baseline.messages)}"]
-    lines += ["", f"Drags (~{args.drag_seconds:g} s each, timed in the page from pointerdown; median of "
-              f"{args.drag_repeats}, the baseline's of all): pictures per second "
-              f"(frames with a new picture / s), frames per second, pointer moves delivered, browser->kernel "
-              f"messages and kernel->browser comm messages they caused"]
+    lines += [
+        "",
+        f"bare slider overall: n={len(baseline.samples)} p50 {b50:.1f} ms p95 {b95:.1f} ms; "
+        f"kernel->browser comm msgs per update {message_summary(baseline.messages)}",
+    ]
+    lines += [
+        "",
+        f"Drags (~{args.drag_seconds:g} s each, timed in the page from pointerdown; median of "
+        f"{args.drag_repeats}, the baseline's of all): pictures per second "
+        f"(frames with a new picture / s), frames per second, pointer moves delivered, browser->kernel "
+        f"messages and kernel->browser comm messages they caused",
+    ]
     for name, d in drags.items():
-        lines.append(f"  {name:42s} {d['pictures_per_s']:6.1f} pictures/s  {d['frames_per_s']:5.1f} frames/s  "
-                     f"{d['moves']:4d} moves in {d['seconds']:.2f} s  {d['requests']:3d} requests  "
-                     f"{d['replies']:3d} replies  (all runs: {d['pictures_per_s_all']} pictures/s)")
-    lines += ["", f"Page-driven drags ({args.drag_seconds:g} s, one synthetic input event per animation frame; "
-              f"median of {args.drag_repeats}):"]
+        lines.append(
+            f"  {name:42s} {d['pictures_per_s']:6.1f} pictures/s  {d['frames_per_s']:5.1f} frames/s  "
+            f"{d['moves']:4d} moves in {d['seconds']:.2f} s  {d['requests']:3d} requests  "
+            f"{d['replies']:3d} replies  (all runs: {d['pictures_per_s_all']} pictures/s)"
+        )
+    lines += [
+        "",
+        f"Page-driven drags ({args.drag_seconds:g} s, one synthetic input event per animation frame; "
+        f"median of {args.drag_repeats}):",
+    ]
     for name, d in page_drags.items():
-        lines.append(f"  {name:42s} {d['pictures_per_s']:6.1f} pictures/s  {d['frames_per_s']:5.1f} frames/s  "
-                     f"{d['events']:4d} events in {d['seconds']:.2f} s")
+        lines.append(
+            f"  {name:42s} {d['pictures_per_s']:6.1f} pictures/s  {d['frames_per_s']:5.1f} frames/s  "
+            f"{d['events']:4d} events in {d['seconds']:.2f} s"
+        )
     lines += ["", "Targets:"]
     for c in selected(browser):
         p95 = percentiles(c.samples)[1]
-        lines.append(f"  {c.name:42s} p95 {p95:5.1f} ms <= {BROWSER_P95_MS:g}: {'yes' if p95 <= BROWSER_P95_MS else 'NO'}"
-                     + (f"; drag {drags[c.name]['pictures_per_s']:.0f} pictures/s >= {DRAG_PICTURES_PER_S:g}: "
-                        f"{'yes' if drags[c.name]['pictures_per_s'] >= DRAG_PICTURES_PER_S else 'NO'}"
-                        if c.name in drags else "")
-                     + (f"; page-driven drag {page_drags[c.name]['pictures_per_s']:.0f} pictures/s"
-                        if c.name in page_drags else ""))
+        lines.append(
+            f"  {c.name:42s} p95 {p95:5.1f} ms <= {BROWSER_P95_MS:g}: {'yes' if p95 <= BROWSER_P95_MS else 'NO'}"
+            + (
+                f"; drag {drags[c.name]['pictures_per_s']:.0f} pictures/s >= {DRAG_PICTURES_PER_S:g}: "
+                f"{'yes' if drags[c.name]['pictures_per_s'] >= DRAG_PICTURES_PER_S else 'NO'}"
+                if c.name in drags
+                else ""
+            )
+            + (
+                f"; page-driven drag {page_drags[c.name]['pictures_per_s']:.0f} pictures/s"
+                if c.name in page_drags
+                else ""
+            )
+        )
     for c in [*selected(kernel), *echo_rows, *selected(variants)]:
         ratio = percentiles(c.samples)[1] / percentiles(c.baseline)[1]
-        comm = np.mean([sum(v for k, v in m.items() if k.startswith("comm")) for m in c.messages]) if c.messages \
+        comm = (
+            np.mean([sum(v for k, v in m.items() if k.startswith("comm")) for m in c.messages])
+            if c.messages
             else float("nan")
-        lines.append(f"  {c.name:42s} p95 ratio {ratio:4.2f} <= {KERNEL_RATIO:g}: {'yes' if ratio <= KERNEL_RATIO else 'NO'}"
-                     f"; comm msgs per update {comm:.2f} == 1: {'yes' if abs(comm - 1) < 1e-9 else 'NO'}")
+        )
+        lines.append(
+            f"  {c.name:42s} p95 ratio {ratio:4.2f} <= {KERNEL_RATIO:g}: {'yes' if ratio <= KERNEL_RATIO else 'NO'}"
+            f"; comm msgs per update {comm:.2f} == 1: {'yes' if abs(comm - 1) < 1e-9 else 'NO'}"
+        )
     lines += ["", "Load during the run:", *("  " + line for line in load_lines)]
     print("\n".join(lines))
 
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({
-        "loads": loads, "frame_intervals_ms": intervals, "forward_ms": forward_ms, "drags": drags, "page_drags": page_drags,
-        "actions": args.actions,
-        "controls": {c.name: {"path": c.path, "ms": c.samples, "drawn_ms": c.drawn, "frames": c.frames,
-                              "baseline_ms": c.baseline, "requests": c.requests,
-                              "messages": [dict(m) for m in c.messages], "failures": c.failures}
-                     for c in [baseline, *kernel, *browser, *variants, *echo_rows]},
-    }, indent=1))
+    args.json.write_text(
+        json.dumps(
+            {
+                "loads": loads,
+                "frame_intervals_ms": intervals,
+                "forward_ms": forward_ms,
+                "drags": drags,
+                "page_drags": page_drags,
+                "actions": args.actions,
+                "controls": {
+                    c.name: {
+                        "path": c.path,
+                        "ms": c.samples,
+                        "drawn_ms": c.drawn,
+                        "frames": c.frames,
+                        "baseline_ms": c.baseline,
+                        "requests": c.requests,
+                        "messages": [dict(m) for m in c.messages],
+                        "failures": c.failures,
+                    }
+                    for c in [baseline, *kernel, *browser, *variants, *echo_rows]
+                },
+            },
+            indent=1,
+        )
+    )
     print(f"\nsamples written to {args.json}")
     return 0
 

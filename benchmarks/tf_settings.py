@@ -67,14 +67,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cores = len(os.sched_getaffinity(0))
     xla_cache = tempfile.mkdtemp(prefix="xla-cache-")
-    settings = [("default threads", 0, 0, "plain"), ("intra 2, inter 1", 2, 1, "plain"),
-                ("intra 1, inter 2", 1, 2, "plain"), ("intra 1, inter 1", 1, 1, "plain"),
-                ("XLA, empty disk cache", 0, 0, "xla-cold"), ("XLA, filled disk cache", 0, 0, "xla-warm")]
+    settings = [
+        ("default threads", 0, 0, "plain"),
+        ("intra 2, inter 1", 2, 1, "plain"),
+        ("intra 1, inter 2", 1, 2, "plain"),
+        ("intra 1, inter 1", 1, 1, "plain"),
+        ("XLA, empty disk cache", 0, 0, "xla-cold"),
+        ("XLA, filled disk cache", 0, 0, "xla-warm"),
+    ]
     print(f"TensorFlow settings on {cores} cores; load average (1 min) at start {os.getloadavg()[0]:.1f}")
     got: dict[str, list[dict]] = {name: [] for name, *_ in settings}
     try:
         for r in range(args.rounds):
-            order = settings[r % len(settings):] + settings[:r % len(settings)]
+            order = settings[r % len(settings) :] + settings[: r % len(settings)]
             # the filled cache must have been filled: the cold run always comes first within a round
             order = [s for s in order if s[3] != "xla-warm"] + [s for s in order if s[3] == "xla-warm"]
             for name, intra, inter, kind in order:
@@ -84,13 +89,20 @@ def main(argv: list[str] | None = None) -> int:
                     os.makedirs(xla_cache)
                 if kind.startswith("xla"):
                     env["TF_XLA_FLAGS"] = f"--tf_xla_persistent_cache_directory={xla_cache}"
-                proc = subprocess.run([sys.executable, "-c", CHILD, str(intra), str(inter),
-                                       "xla" if kind.startswith("xla") else "plain"],
-                                      capture_output=True, text=True, check=True, env=env)
+                proc = subprocess.run(
+                    [sys.executable, "-c", CHILD, str(intra), str(inter), "xla" if kind.startswith("xla") else "plain"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    env=env,
+                )
                 row = json.loads(proc.stdout.strip().splitlines()[-1])
                 got[name].append(row)
-                print(f"  round {r + 1}: {name:<24} first execution {row['first']:5.1f} s, then "
-                      f"{row['rate']:6,.0f} images/s (load {row['load']:.1f})", flush=True)
+                print(
+                    f"  round {r + 1}: {name:<24} first execution {row['first']:5.1f} s, then "
+                    f"{row['rate']:6,.0f} images/s (load {row['load']:.1f})",
+                    flush=True,
+                )
     finally:
         shutil.rmtree(xla_cache, ignore_errors=True)
     base = statistics.median(r["rate"] for r in got["default threads"])

@@ -99,8 +99,7 @@ class Interleaved(keras.callbacks.Callback):
     """Times training in windows of about ``window_images`` images and runs the matmul probe
     ``probes`` times between windows, so that training and matmul see the same machine load."""
 
-    def __init__(self, probe: MatmulProbe, batch_size: int, n_images: int, window_images: int = 4096,
-                 probes: int = 2):
+    def __init__(self, probe: MatmulProbe, batch_size: int, n_images: int, window_images: int = 4096, probes: int = 2):
         super().__init__()
         self.probe, self.batch_size, self.n_images = probe, batch_size, n_images
         self.window_images, self.probes = window_images, probes
@@ -141,10 +140,16 @@ def measure_training(kind: str, mnist: data.MNIST, probe: MatmulProbe, *, epochs
     rate_median, rate_best = statistics.median(clock.train_rates), max(clock.train_rates)
     mm_median, mm_best = statistics.median(clock.matmul_rates), max(clock.matmul_rates)
     return {
-        "macs": model_macs(model), "flops": flops, "windows": len(clock.train_rates),
-        "probes": len(clock.matmul_rates), "rate_median": rate_median, "rate_best": rate_best,
-        "gflops_median": rate_median * flops / 1e9, "gflops_best": rate_best * flops / 1e9,
-        "matmul_median": mm_median, "matmul_best": mm_best,
+        "macs": model_macs(model),
+        "flops": flops,
+        "windows": len(clock.train_rates),
+        "probes": len(clock.matmul_rates),
+        "rate_median": rate_median,
+        "rate_best": rate_best,
+        "gflops_median": rate_median * flops / 1e9,
+        "gflops_best": rate_best * flops / 1e9,
+        "matmul_median": mm_median,
+        "matmul_best": mm_best,
     }
 
 
@@ -159,8 +164,11 @@ def score(model: models.CVAE, mnist: data.MNIST, judge: keras.Model) -> dict:
 
 
 def good_enough(row: dict) -> bool:
-    return (row["negative_elbo"] <= QUALITY["negative_elbo"] and row["accuracy"] >= QUALITY["accuracy"]
-            and row["diversity"] >= QUALITY["diversity"])
+    return (
+        row["negative_elbo"] <= QUALITY["negative_elbo"]
+        and row["accuracy"] >= QUALITY["accuracy"]
+        and row["diversity"] >= QUALITY["diversity"]
+    )
 
 
 class Run:
@@ -177,9 +185,12 @@ class Run:
         True when training should stop."""
         row = {"epoch": epoch, "seconds": seconds, "cpu": cpu, **score(model, self.mnist, self.judge)}
         self.rows.append(row)
-        print(f"    {self.name:<34} epoch {epoch:2d}: {seconds:6.1f} s ({cpu:6.1f} s CPU)   "
-              f"test -ELBO {row['negative_elbo']:6.1f}   "
-              f"accuracy {row['accuracy']:.3f}   diversity {row['diversity']:.3f}", flush=True)
+        print(
+            f"    {self.name:<34} epoch {epoch:2d}: {seconds:6.1f} s ({cpu:6.1f} s CPU)   "
+            f"test -ELBO {row['negative_elbo']:6.1f}   "
+            f"accuracy {row['accuracy']:.3f}   diversity {row['diversity']:.3f}",
+            flush=True,
+        )
         if self.reached is None and good_enough(row):
             self.reached = row
         return self.reached is not None or seconds >= self.budget
@@ -206,8 +217,9 @@ class QualityClock(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         now, cpu = time.perf_counter(), time.process_time()
-        if self.run.epoch_done(epoch + 1, now - self._start - self._evaluating, self.model,
-                               cpu - self._cpu_start - self._cpu_evaluating):
+        if self.run.epoch_done(
+            epoch + 1, now - self._start - self._evaluating, self.model, cpu - self._cpu_start - self._cpu_evaluating
+        ):
             self.model.stop_training = True
         self._evaluating += time.perf_counter() - now
         self._cpu_evaluating += time.process_time() - cpu
@@ -220,22 +232,35 @@ def course_recipe(mnist: data.MNIST, judge: keras.Model, budget: float) -> Run:
     run = Run(f"training.train, {ONE_CYCLE_EPOCHS}-epoch one-cycle", mnist, judge, budget)
     settings.seed_everything(settings.DEFAULT_SEED)
     model = models.build_cvae(2, "dense", seed=settings.DEFAULT_SEED)
-    run.recipe = {"epochs": ONE_CYCLE_EPOCHS, "batch_size": training.BATCH_SIZE,
-                  "learning_rate": training.LEARNING_RATE, "schedule": "one-cycle"}
-    training.train(model, (mnist.x_train, mnist.y_train_one_hot), epochs=ONE_CYCLE_EPOCHS, progress=False,
-                   callbacks=[QualityClock(run)])
+    run.recipe = {
+        "epochs": ONE_CYCLE_EPOCHS,
+        "batch_size": training.BATCH_SIZE,
+        "learning_rate": training.LEARNING_RATE,
+        "schedule": "one-cycle",
+    }
+    training.train(
+        model,
+        (mnist.x_train, mnist.y_train_one_hot),
+        epochs=ONE_CYCLE_EPOCHS,
+        progress=False,
+        callbacks=[QualityClock(run)],
+    )
     return run
 
 
-def plain_loop(mnist: data.MNIST, judge: keras.Model, budget: float, *, batch_size: int, schedule: str,
-               epochs: int) -> Run:
+def plain_loop(
+    mnist: data.MNIST, judge: keras.Model, budget: float, *, batch_size: int, schedule: str, epochs: int
+) -> Run:
     """The same model (same builder and seed) trained by a plain loop: one ``tf.function`` step per batch.
 
     ``schedule`` "constant": Adam at ``PLAIN_LEARNING_RATE`` for up to ``epochs`` epochs; "one-cycle": the course's
     schedule (:class:`cvae_course.training.OneCycle` at ``training.LEARNING_RATE`` over ``epochs`` epochs).
     """
-    name = (f"plain loop, Adam {PLAIN_LEARNING_RATE:g} constant, batch {batch_size}" if schedule == "constant"
-            else f"plain loop, the course's one-cycle, batch {batch_size}")
+    name = (
+        f"plain loop, Adam {PLAIN_LEARNING_RATE:g} constant, batch {batch_size}"
+        if schedule == "constant"
+        else f"plain loop, the course's one-cycle, batch {batch_size}"
+    )
     run = Run(name, mnist, judge, budget)
     settings.seed_everything(settings.DEFAULT_SEED)
     model = models.build_cvae(2, "dense", seed=settings.DEFAULT_SEED)
@@ -260,7 +285,7 @@ def plain_loop(mnist: data.MNIST, judge: keras.Model, budget: float, *, batch_si
         start, cpu_start = time.perf_counter(), time.process_time()
         order = rng.permutation(len(x))
         for first in range(0, len(x), batch_size):
-            batch = order[first:first + batch_size]
+            batch = order[first : first + batch_size]
             step(x[batch], y[batch])
         seconds += time.perf_counter() - start
         cpu += time.process_time() - cpu_start
@@ -275,8 +300,9 @@ def time_to_quality(mnist: data.MNIST, judge: keras.Model, budget: float, max_ep
     contenders = [
         lambda: course_recipe(mnist, judge, budget),
         lambda: plain_loop(mnist, judge, budget, batch_size=PLAIN_BATCH, schedule="constant", epochs=max_epochs),
-        lambda: plain_loop(mnist, judge, budget, batch_size=training.BATCH_SIZE, schedule="one-cycle",
-                           epochs=course_epochs),
+        lambda: plain_loop(
+            mnist, judge, budget, batch_size=training.BATCH_SIZE, schedule="one-cycle", epochs=course_epochs
+        ),
     ]
     results = []
     for r in range(rounds):
@@ -296,7 +322,7 @@ def together_vs_alone(mnist: data.MNIST, rounds: int, betas=(1.0, 4.0, 16.0)) ->
     times = []
     for r in range(rounds):
         pair = {}
-        for how in (("together", "alone") if r % 2 == 0 else ("alone", "together")):
+        for how in ("together", "alone") if r % 2 == 0 else ("alone", "together"):
             group = [models.build_cvae(recipes.BETA_LATENT_DIM, beta=b, seed=settings.DEFAULT_SEED) for b in betas]
             start = time.perf_counter()
             if how == "together":
@@ -305,8 +331,11 @@ def together_vs_alone(mnist: data.MNIST, rounds: int, betas=(1.0, 4.0, 16.0)) ->
                 for model in group:
                     training.train(model, xy, epochs=1, progress=False)
             pair[how] = time.perf_counter() - start
-        print(f"    round {r + 1}: together {pair['together']:.1f} s, one after the other {pair['alone']:.1f} s "
-              f"(ratio {pair['together'] / pair['alone']:.2f}; load {os.getloadavg()[0]:.1f})", flush=True)
+        print(
+            f"    round {r + 1}: together {pair['together']:.1f} s, one after the other {pair['alone']:.1f} s "
+            f"(ratio {pair['together'] / pair['alone']:.2f}; load {os.getloadavg()[0]:.1f})",
+            flush=True,
+        )
         times.append((pair["together"], pair["alone"]))
     return times
 
@@ -317,24 +346,36 @@ def verdict(ok: bool) -> str:
 
 
 def report_training(name: str, r: dict, batch_size: int, n_images: int) -> None:
-    print(f"{name}: {r['macs'] / 1e6:.2f} M forward MACs per image = {r['flops'] / 1e6:.2f} MFLOP per image "
-          f"per training step")
-    print(f"  batch {batch_size}, {training.STEPS_PER_EXECUTION} steps per execution; {r['windows']} timed "
-          f"windows of ~4,096 images over {n_images:,} images, {r['probes']} matmul probes in between")
+    print(
+        f"{name}: {r['macs'] / 1e6:.2f} M forward MACs per image = {r['flops'] / 1e6:.2f} MFLOP per image "
+        f"per training step"
+    )
+    print(
+        f"  batch {batch_size}, {training.STEPS_PER_EXECUTION} steps per execution; {r['windows']} timed "
+        f"windows of ~4,096 images over {n_images:,} images, {r['probes']} matmul probes in between"
+    )
     print(f"  throughput: {r['rate_median']:,.0f} images/s median (best window {r['rate_best']:,.0f})")
-    print(f"  seconds per 60,000-image epoch: {EPOCH_IMAGES / r['rate_median']:.1f} "
-          f"(best {EPOCH_IMAGES / r['rate_best']:.1f}; extrapolated from the throughput on {n_images:,} images)")
-    print(f"  achieved: {r['gflops_median']:.1f} GFLOP/s median (best {r['gflops_best']:.1f})   "
-          f"matmul: {r['matmul_median']:.1f} GFLOP/s median (best {r['matmul_best']:.1f})")
-    print(f"  share of matmul: {r['gflops_best'] / r['matmul_best']:.0%} best/best, "
-          f"{r['gflops_median'] / r['matmul_median']:.0%} median/median")
+    print(
+        f"  seconds per 60,000-image epoch: {EPOCH_IMAGES / r['rate_median']:.1f} "
+        f"(best {EPOCH_IMAGES / r['rate_best']:.1f}; extrapolated from the throughput on {n_images:,} images)"
+    )
+    print(
+        f"  achieved: {r['gflops_median']:.1f} GFLOP/s median (best {r['gflops_best']:.1f})   "
+        f"matmul: {r['matmul_median']:.1f} GFLOP/s median (best {r['matmul_best']:.1f})"
+    )
+    print(
+        f"  share of matmul: {r['gflops_best'] / r['matmul_best']:.0%} best/best, "
+        f"{r['gflops_median'] / r['matmul_median']:.0%} median/median"
+    )
 
 
 def throughput(mnist: data.MNIST, args: argparse.Namespace) -> None:
     """Training throughput of the dense and the convolutional CVAE, with the matmul reference in between."""
     probe = MatmulProbe(args.matmul_size)
-    print(f"matmul reference: float32 {probe.n}x{probe.n} @ {probe.n}x{probe.n} (tf.linalg.matmul in a "
-          f"tf.function), probed between training windows; 'best' = fastest single run")
+    print(
+        f"matmul reference: float32 {probe.n}x{probe.n} @ {probe.n}x{probe.n} (tf.linalg.matmul in a "
+        f"tf.function), probed between training windows; 'best' = fastest single run"
+    )
     print()
 
     dense = measure_training("dense", mnist, probe, epochs=2, batch_size=args.batch_size)
@@ -344,19 +385,25 @@ def throughput(mnist: data.MNIST, args: argparse.Namespace) -> None:
     print()
     conv = measure_training("conv", mnist, probe, epochs=1, batch_size=args.batch_size)
     filters = "-".join(str(f) for f in models.DEFAULT_FILTERS)
-    report_training(f"convolutional CVAE (2-D latent, filters {filters})", conv, args.batch_size,
-                    len(mnist.x_train))
+    report_training(f"convolutional CVAE (2-D latent, filters {filters})", conv, args.batch_size, len(mnist.x_train))
     seconds = EPOCH_IMAGES / conv["rate_median"]
-    print(f"  target: <= {CONV_SECONDS_PER_60K:.0f} s per 60,000-image epoch -> "
-          f"{verdict(seconds <= CONV_SECONDS_PER_60K)} (median)")
+    print(
+        f"  target: <= {CONV_SECONDS_PER_60K:.0f} s per 60,000-image epoch -> "
+        f"{verdict(seconds <= CONV_SECONDS_PER_60K)} (median)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batch-size", type=int, default=128,
-                        help="batch size of the throughput runs (default: training.train's, 128)")
-    parser.add_argument("--budget", type=float, default=120.0,
-                        help="give up a time-to-quality run after this many seconds of training (default 120)")
+    parser.add_argument(
+        "--batch-size", type=int, default=128, help="batch size of the throughput runs (default: training.train's, 128)"
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=120.0,
+        help="give up a time-to-quality run after this many seconds of training (default 120)",
+    )
     parser.add_argument("--max-epochs", type=int, default=20, help="epoch limit of the constant-rate plain loop")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of the alternating comparisons (default 2)")
     parser.add_argument("--skip-together", action="store_true", help="skip the beta sweep trained together")
@@ -368,14 +415,20 @@ def main(argv: list[str] | None = None) -> int:
     mnist = data.load_mnist(fast=False)
     load_before = os.getloadavg()
     print("cvae-course training-speed benchmark")
-    print(f"machine: {platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} cores available; "
-          f"Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}")
-    print(f"load average (1 min) at start: {load_before[0]:.1f}  (above the core count = other processes "
-          f"competed for the CPU and every figure below is inflated)")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} cores available; "
+        f"Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}"
+    )
+    print(
+        f"load average (1 min) at start: {load_before[0]:.1f}  (above the core count = other processes "
+        f"competed for the CPU and every figure below is inflated)"
+    )
     print(f"data: {len(mnist.x_train):,} training and {len(mnist.x_test):,} test images from {mnist.source}")
-    print(f"FLOP convention: forward multiply-accumulates of Dense, Conv2D and Conv2DTranspose layers "
-          f"x {FLOPS_PER_MAC} (FLOPs per MAC) x {TRAIN_PASSES} (forward + backward); biases, activations, "
-          f"loss and optimizer not counted")
+    print(
+        f"FLOP convention: forward multiply-accumulates of Dense, Conv2D and Conv2DTranspose layers "
+        f"x {FLOPS_PER_MAC} (FLOPs per MAC) x {TRAIN_PASSES} (forward + backward); biases, activations, "
+        f"loss and optimizer not counted"
+    )
     if not args.skip_throughput:
         throughput(mnist, args)
 
@@ -383,20 +436,27 @@ def main(argv: list[str] | None = None) -> int:
         print()
         judge = recipes.load_judge()
         judge_accuracy = evaluate.accuracy(judge, mnist.x_test, mnist.y_test)
-        print(f"time to quality of the course CVAE (dense, 2-D latent) until test -ELBO <= "
-              f"{QUALITY['negative_elbo']:.0f}, conditional accuracy >= {QUALITY['accuracy']:.2f} and diversity >= "
-              f"{QUALITY['diversity']:.2f}; judge accuracy on the {len(mnist.x_test):,} real test digits: "
-              f"{judge_accuracy:.4f}. Seconds count training only (the first epoch includes tracing), not the "
-              f"evaluation after each epoch. {args.rounds} rounds in alternating order.")
+        print(
+            f"time to quality of the course CVAE (dense, 2-D latent) until test -ELBO <= "
+            f"{QUALITY['negative_elbo']:.0f}, conditional accuracy >= {QUALITY['accuracy']:.2f} and diversity >= "
+            f"{QUALITY['diversity']:.2f}; judge accuracy on the {len(mnist.x_test):,} real test digits: "
+            f"{judge_accuracy:.4f}. Seconds count training only (the first epoch includes tracing), not the "
+            f"evaluation after each epoch. {args.rounds} rounds in alternating order."
+        )
         results = time_to_quality(mnist, judge, args.budget, args.max_epochs, args.rounds)
         recipe = getattr(results[0][0], "recipe", {})
-        print(f"  one-cycle run: {recipe.get('epochs')} epochs, batch "
-              f"{recipe.get('batch_size')}, Adam peak {recipe.get('learning_rate')}, schedule {recipe.get('schedule')}")
+        print(
+            f"  one-cycle run: {recipe.get('epochs')} epochs, batch "
+            f"{recipe.get('batch_size')}, Adam peak {recipe.get('learning_rate')}, schedule {recipe.get('schedule')}"
+        )
         for r, runs in enumerate(results):
             parts = []
             for run in runs:
-                got = (f"{run.seconds:.1f} s, {run.cpu:.1f} s CPU (epoch {run.reached['epoch']})" if run.reached
-                       else f"not reached in {run.rows[-1]['epoch']} epochs ({run.rows[-1]['seconds']:.1f} s)")
+                got = (
+                    f"{run.seconds:.1f} s, {run.cpu:.1f} s CPU (epoch {run.reached['epoch']})"
+                    if run.reached
+                    else f"not reached in {run.rows[-1]['epoch']} epochs ({run.rows[-1]['seconds']:.1f} s)"
+                )
                 parts.append(f"{run.name}: {got}")
             print(f"  round {r + 1}: " + "; ".join(parts))
         ratios = [runs[0].seconds / runs[1].seconds for runs in results if runs[0].reached and runs[1].reached]
@@ -404,29 +464,40 @@ def main(argv: list[str] | None = None) -> int:
         engine = [runs[0].seconds / runs[2].seconds for runs in results if runs[0].reached and runs[2].reached]
         course = [runs[0].seconds for runs in results if runs[0].reached]
         if course:
-            print(f"  one-cycle run: {statistics.median(course):.1f} s median -> "
-                  f"{verdict(statistics.median(course) <= QUALITY_SECONDS)} (<= {QUALITY_SECONDS:.0f} s)")
+            print(
+                f"  one-cycle run: {statistics.median(course):.1f} s median -> "
+                f"{verdict(statistics.median(course) <= QUALITY_SECONDS)} (<= {QUALITY_SECONDS:.0f} s)"
+            )
         if ratios:
             ratio = statistics.median(ratios)
-            print(f"  time ratio one-cycle / plain loop (Adam {PLAIN_LEARNING_RATE:g} constant, batch {PLAIN_BATCH}): "
-                  f"{', '.join(f'{q:.2f}' for q in ratios)} per round, median {ratio:.2f} -> "
-                  f"{verdict(ratio <= QUALITY_RATIO)} (<= {QUALITY_RATIO}, wall clock)")
+            print(
+                f"  time ratio one-cycle / plain loop (Adam {PLAIN_LEARNING_RATE:g} constant, batch {PLAIN_BATCH}): "
+                f"{', '.join(f'{q:.2f}' for q in ratios)} per round, median {ratio:.2f} -> "
+                f"{verdict(ratio <= QUALITY_RATIO)} (<= {QUALITY_RATIO}, wall clock)"
+            )
             cpu_ratio = statistics.median(cpu_ratios)
-            print(f"  the same in CPU seconds of this process: {', '.join(f'{q:.2f}' for q in cpu_ratios)} per "
-                  f"round, median {cpu_ratio:.2f} -> {verdict(cpu_ratio <= QUALITY_RATIO)} (<= {QUALITY_RATIO})")
+            print(
+                f"  the same in CPU seconds of this process: {', '.join(f'{q:.2f}' for q in cpu_ratios)} per "
+                f"round, median {cpu_ratio:.2f} -> {verdict(cpu_ratio <= QUALITY_RATIO)} (<= {QUALITY_RATIO})"
+            )
         else:
-            print(f"  time ratio one-cycle / plain loop: not measured (a run did not reach the quality) -> "
-                  f"{verdict(False)}")
+            print(
+                f"  time ratio one-cycle / plain loop: not measured (a run did not reach the quality) -> "
+                f"{verdict(False)}"
+            )
         if engine:
-            print(f"  time ratio one-cycle run / plain loop with the same one-cycle (what Keras's "
-                  f"fit with steps per execution adds): {', '.join(f'{q:.2f}' for q in engine)} per round")
+            print(
+                f"  time ratio one-cycle run / plain loop with the same one-cycle (what Keras's "
+                f"fit with steps per execution adds): {', '.join(f'{q:.2f}' for q in engine)} per round"
+            )
     if not args.skip_together:
         print()
-        print("beta sweep: three 8-D CVAEs (beta 1, 4, 16), one epoch each, trained together "
-              "(training.train_together) and one after the other (training.train), in alternation:")
+        print(
+            "beta sweep: three 8-D CVAEs (beta 1, 4, 16), one epoch each, trained together "
+            "(training.train_together) and one after the other (training.train), in alternation:"
+        )
         pairs = together_vs_alone(mnist, args.rounds)
-        print(f"  time ratio together / one after the other: median "
-              f"{statistics.median(t / a for t, a in pairs):.2f}")
+        print(f"  time ratio together / one after the other: median {statistics.median(t / a for t, a in pairs):.2f}")
     load_after = os.getloadavg()
     print()
     print(f"load average (1 min) at the end: {load_after[0]:.1f}")

@@ -81,16 +81,26 @@ def main(argv: list[str] | None = None) -> int:
         ("generator: new random style", gen.image, press(gen.new_style_button), [None]),
         # Last for the generator: at a low temperature distinct codes can give the very same picture.
         ("generator: temperature slider", gen.image, set_value(gen.temperature), sweep(0.1, 2.0, 0.05)),
-        ("style transfer: test image slider", style.image, set_value(style.index),
-         list(1 + rng.permutation(len(test.x_test) - 1)[:100])),
+        (
+            "style transfer: test image slider",
+            style.image,
+            set_value(style.index),
+            list(1 + rng.permutation(len(test.x_test) - 1)[:100]),
+        ),
         ("interpolation: t slider", path.image, set_value(path.position), sweep(0.0, 1.0, 0.01)),
         ("interpolation: from digit", path.path_image, set_value(path.start_digit), [0, 1, 2, 4, 5, 6, 7, 9]),
         # a finished stroke: the page sends every stroke so far; the kernel reads the drawing and redraws it
-        ("draw a digit: one stroke", draw.redrawn, lambda strokes: setattr(draw.pad, "strokes", strokes),
-         [[[[0.2 + 0.06 * k, 0.2], [0.5, 0.5 + 0.03 * k]]] for k in range(10)]),
+        (
+            "draw a digit: one stroke",
+            draw.redrawn,
+            lambda strokes: setattr(draw.pad, "strokes", strokes),
+            [[[[0.2 + 0.06 * k, 0.2], [0.5, 0.5 + 0.03 * k]]] for k in range(10)],
+        ),
     ]
-    print(f"CVAE with a {model.latent_dim}-D latent space; {args.repeats} changes per control; target p95 <= "
-          f"{TARGET_MS:g} ms")
+    print(
+        f"CVAE with a {model.latent_dim}-D latent space; {args.repeats} changes per control; target p95 <= "
+        f"{TARGET_MS:g} ms"
+    )
     print(f"{'control':36s} {'p50 ms':>7s} {'p95 ms':>7s} {'max ms':>7s}  p95 <= {TARGET_MS:g} ms")
     worst = 0.0
     for name, image, change, values in cases:

@@ -35,10 +35,28 @@ from cvae_course.validation import (
 )
 
 __all__ = [
-    "transfer_style", "style_grid", "translations", "translation_accuracy", "style_grid_figure", "stroke_features",
-    "style_correlation", "auroc", "roc_curve", "squared_error", "total_ink", "per_class_mean", "score_histograms",
-    "roc_figure", "label_scores", "elbo_classify", "label_gap", "corrupt_labels", "bernoulli_sample",
-    "neighbour_average", "blur_distances", "blur_figure",
+    "transfer_style",
+    "style_grid",
+    "translations",
+    "translation_accuracy",
+    "style_grid_figure",
+    "stroke_features",
+    "style_correlation",
+    "auroc",
+    "roc_curve",
+    "squared_error",
+    "total_ink",
+    "per_class_mean",
+    "score_histograms",
+    "roc_figure",
+    "label_scores",
+    "elbo_classify",
+    "label_gap",
+    "corrupt_labels",
+    "bernoulli_sample",
+    "neighbour_average",
+    "blur_distances",
+    "blur_figure",
 ]
 
 
@@ -60,8 +78,9 @@ def style_grid(model: CVAE, images, labels) -> np.ndarray:
     x, y = as_images(images), as_labels(labels)
     check_same_length(x, y, "images", "labels")
     n = len(x)
-    out = transfer_style(model, np.repeat(x, NUM_CLASSES, axis=0), np.repeat(y, NUM_CLASSES),
-                         np.tile(np.arange(NUM_CLASSES), n))
+    out = transfer_style(
+        model, np.repeat(x, NUM_CLASSES, axis=0), np.repeat(y, NUM_CLASSES), np.tile(np.arange(NUM_CLASSES), n)
+    )
     return out.reshape(n, NUM_CLASSES, 28, 28, 1)
 
 
@@ -95,8 +114,12 @@ def style_grid_figure(model: CVAE, images, labels, *, title: str | None = None) 
     grid = style_grid(model, x, y)
     rows = np.concatenate([x[:, None], grid], axis=1).reshape(-1, 28, 28, 1)
     titles = (["input"] + [str(k) for k in range(NUM_CLASSES)]) + [""] * (len(rows) - NUM_CLASSES - 1)
-    return image_grid(rows, NUM_CLASSES + 1, titles=titles,
-                      title=title or "Style transfer: each row is one writer, rewritten as every digit")
+    return image_grid(
+        rows,
+        NUM_CLASSES + 1,
+        titles=titles,
+        title=title or "Style transfer: each row is one writer, rewritten as every digit",
+    )
 
 
 def stroke_features(images) -> tuple[np.ndarray, np.ndarray]:
@@ -235,8 +258,15 @@ def per_class_mean(values, labels) -> np.ndarray:
     return np.bincount(y, weights=v, minlength=NUM_CLASSES) / counts
 
 
-def score_histograms(normal_scores, anomaly_scores, *, score_name: str = "negative ELBO (nats)",
-                     anomaly_name: str = "held-out digit", title: str | None = None, bins: int = 50) -> Figure:
+def score_histograms(
+    normal_scores,
+    anomaly_scores,
+    *,
+    score_name: str = "negative ELBO (nats)",
+    anomaly_name: str = "held-out digit",
+    title: str | None = None,
+    bins: int = 50,
+) -> Figure:
     """Overlaid, normalised histograms of the scores of normal and anomalous images."""
     a = np.asarray(normal_scores, dtype=np.float64)
     b = np.asarray(anomaly_scores, dtype=np.float64)
@@ -353,8 +383,9 @@ def neighbour_average(model: VAE, images, labels=None, *, index: int = 0, k: int
     return x[others[:k]].mean(axis=0)
 
 
-def blur_distances(model: CVAE, images, labels, *, n: int = 200, k: int = 20,
-                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def blur_distances(
+    model: CVAE, images, labels, *, n: int = 200, k: int = 20, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """For ``n`` digits drawn at random: the pixel distance from the decoder's mean image of each (its reconstruction)
     to the digit itself, and to the average of the ``k`` other digits of its label whose codes lie nearest
     (:func:`neighbour_average`). Returns two arrays of shape (n,): (to the digit, to its neighbours' average).
@@ -376,14 +407,16 @@ def blur_distances(model: CVAE, images, labels, *, n: int = 200, k: int = 20,
             raise ValueError(f"k={k} neighbours asked for, but only {len(pool)} other image(s) share label {y[i]}")
         nearest = pool[np.argsort(np.sum((codes[pool] - codes[i]) ** 2, axis=1), kind="stable")[:k]]
         averages[row] = x[nearest].mean(axis=0)
+
     def distance(a, b):
         return np.sqrt(np.sum((a.astype(np.float64) - b.astype(np.float64)) ** 2, axis=(1, 2, 3)))
 
     return distance(means, x[picked]), distance(means, averages)
 
 
-def blur_figure(model: CVAE, images, labels, *, index: int = 0, k: int = 20, n_samples: int = 4,
-                seed: int = 0) -> Figure:
+def blur_figure(
+    model: CVAE, images, labels, *, index: int = 0, k: int = 20, n_samples: int = 4, seed: int = 0
+) -> Figure:
     """Why a VAE's digits are soft, in one row: a real digit, the decoder's mean image for its code, the average of
     the ``k`` real digits of its label with the nearest codes (:func:`neighbour_average`), and ``n_samples`` true
     samples of the decoder's pixels (:func:`bernoulli_sample`).
@@ -404,7 +437,9 @@ def blur_figure(model: CVAE, images, labels, *, index: int = 0, k: int = 20, n_s
     one = slice(index, index + 1)
     mean_image = model.reconstruct(x[one], y[one])
     samples = bernoulli_sample(np.repeat(mean_image, check_positive_int(n_samples, "n_samples"), axis=0), seed=seed)
-    titles = (["real digit", "decoder mean", f"average of its\n{k} neighbours"]
-              + [f"Bernoulli\nsample {i + 1}" for i in range(n_samples)])
-    return image_grid(np.concatenate([x[one], mean_image, neighbours[None], samples]), 3 + n_samples, size=1.3,
-                      titles=titles)
+    titles = ["real digit", "decoder mean", f"average of its\n{k} neighbours"] + [
+        f"Bernoulli\nsample {i + 1}" for i in range(n_samples)
+    ]
+    return image_grid(
+        np.concatenate([x[one], mean_image, neighbours[None], samples]), 3 + n_samples, size=1.3, titles=titles
+    )

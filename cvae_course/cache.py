@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import cvae_course.models  # noqa: F401  (registers the course's model classes with Keras, for loading)
 from cvae_course import settings
@@ -54,8 +55,9 @@ def save_model(model: keras.Model, name: str, mode: str | None = None) -> Path:
     return path
 
 
-def load_model(name: str, expected: type[M] = keras.Model, check: Callable[[M], bool] | None = None,
-               mode: str | None = None) -> M | None:
+def load_model(
+    name: str, expected: type[M] = keras.Model, check: Callable[[M], bool] | None = None, mode: str | None = None
+) -> M | None:
     """The cached model, or None when there is none, it cannot be read, or it fails ``expected``/``check``."""
     path = model_path(name, mode)
     if not path.is_file():
@@ -72,8 +74,13 @@ def load_model(name: str, expected: type[M] = keras.Model, check: Callable[[M], 
     return model
 
 
-def load_or_train(name: str, train_fn: Callable[[], M], expected: type[M] = keras.Model,
-                  check: Callable[[M], bool] | None = None, mode: str | None = None) -> M:
+def load_or_train(
+    name: str,
+    train_fn: Callable[[], M],
+    expected: type[M] = keras.Model,
+    check: Callable[[M], bool] | None = None,
+    mode: str | None = None,
+) -> M:
     """Load the cached model ``name`` if it is valid; otherwise call ``train_fn()``, cache and return it.
 
     Args:

@@ -102,8 +102,9 @@ def _display(record: Claim) -> None:
         print(record.line())
 
 
-def claim(sentence: str, holds: bool, *, measured: Any = None, full_only: bool = False,
-          reason: str = DEFAULT_FAST_REASON) -> Claim:
+def claim(
+    sentence: str, holds: bool, *, measured: Any = None, full_only: bool = False, reason: str = DEFAULT_FAST_REASON
+) -> Claim:
     """Check one sentence of the lesson against this run; see the module docstring.
 
     Args:
@@ -124,19 +125,24 @@ def claim(sentence: str, holds: bool, *, measured: Any = None, full_only: bool =
         raise ValueError(f"sentence must be the lesson's claim as a non-empty string, got {sentence!r}")
     verdict = np.asarray(holds)
     if verdict.shape != () or verdict.dtype != bool:
-        raise ValueError(f"holds must be a single True/False (e.g. spread.min() > 1), got {holds!r}; "
-                         "reduce an array with .all() or .any() first")
+        raise ValueError(
+            f"holds must be a single True/False (e.g. spread.min() > 1), got {holds!r}; "
+            "reduce an array with .all() or .any() first"
+        )
     mode = settings.mode_name()
     skipped = full_only and mode != "full"
     status = "not checked" if skipped else ("holds" if bool(verdict) else "fails")
-    record = Claim(sentence.strip(), format_measured(measured), status, mode, bool(full_only),
-                   reason if skipped else "")
+    record = Claim(
+        sentence.strip(), format_measured(measured), status, mode, bool(full_only), reason if skipped else ""
+    )
     _display(record)
     if status == "fails":
         scope = "a full-mode claim" if full_only else f"checked in {mode} mode"
-        raise ClaimFailed(f'the lesson says "{record.sentence}", but this run measured '
-                          f"{record.measured or 'otherwise'} ({scope}). Re-run the cells above it in order; if it "
-                          "still fails, the prose is wrong: please report it.")
+        raise ClaimFailed(
+            f'the lesson says "{record.sentence}", but this run measured '
+            f"{record.measured or 'otherwise'} ({scope}). Re-run the cells above it in order; if it "
+            "still fails, the prose is wrong: please report it."
+        )
     return record
 
 

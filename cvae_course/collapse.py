@@ -42,8 +42,18 @@ from cvae_course.validation import (
 )
 
 __all__ = [
-    "ACTIVE_THRESHOLD", "KL_FLOOR", "kl_per_latent_dimension", "unit_activity", "active_units", "CollapseReport",
-    "collapse_report", "collapse_reports", "kl_bars_figure", "samples_figure", "traversal", "traversal_figure",
+    "ACTIVE_THRESHOLD",
+    "KL_FLOOR",
+    "kl_per_latent_dimension",
+    "unit_activity",
+    "active_units",
+    "CollapseReport",
+    "collapse_report",
+    "collapse_reports",
+    "kl_bars_figure",
+    "samples_figure",
+    "traversal",
+    "traversal_figure",
     "traversal_effects",
 ]
 
@@ -118,13 +128,25 @@ class CollapseReport:
         accuracy = "  -" if self.judge_accuracy is None else f"{self.judge_accuracy:4.0%}"
         diversity = "  -" if self.diversity is None else f"{self.diversity:4.2f}"
         frechet = "" if self.quality is None else f"  Fréchet x{self.frechet_ratio:.0f}"
-        return (f"{self.name:<20} KL {self.kl:5.2f} nats  active {self.active}/{len(self.activity)}  "
-                f"reconstruction {self.reconstruction:5.1f} nats  spread {self.spread:4.2f}  "
-                f"judge accuracy {accuracy}  diversity {diversity}{frechet}")
+        return (
+            f"{self.name:<20} KL {self.kl:5.2f} nats  active {self.active}/{len(self.activity)}  "
+            f"reconstruction {self.reconstruction:5.1f} nats  spread {self.spread:4.2f}  "
+            f"judge accuracy {accuracy}  diversity {diversity}{frechet}"
+        )
 
 
-def collapse_report(model: CVAE, name: str, images, labels, *, judge=None, real: RealDigits | None = None,
-                    n_per_label: int | None = None, samples_per_label: int = 6, seed: int = 0) -> CollapseReport:
+def collapse_report(
+    model: CVAE,
+    name: str,
+    images,
+    labels,
+    *,
+    judge=None,
+    real: RealDigits | None = None,
+    n_per_label: int | None = None,
+    samples_per_label: int = 6,
+    seed: int = 0,
+) -> CollapseReport:
     """KL per dimension, unit activity, reconstruction (the -ELBO's first term, nats per image) and samples per label
     for ``model``.
 
@@ -162,8 +184,9 @@ def collapse_report(model: CVAE, name: str, images, labels, *, judge=None, real:
     return report
 
 
-def collapse_reports(models: dict, images, labels, *, real: RealDigits | None = None, progress: bool = True,
-                     **options) -> dict[str, CollapseReport]:
+def collapse_reports(
+    models: dict, images, labels, *, real: RealDigits | None = None, progress: bool = True, **options
+) -> dict[str, CollapseReport]:
     """:func:`collapse_report` for each of ``{name: model}`` (e.g. :func:`cvae_course.recipes.train_beta_sweep`),
     by name; ``progress`` shows a line that counts the models measured. ``options`` go to :func:`collapse_report`."""
     if not isinstance(models, dict) or not models:
@@ -209,8 +232,9 @@ def kl_bars_figure(reports: list[CollapseReport], *, title: str = "KL per latent
     return fig
 
 
-def samples_figure(reports: list[CollapseReport], per_label: int = 4, *,
-                   title: str = "Samples, one row per label") -> Figure:
+def samples_figure(
+    reports: list[CollapseReport], per_label: int = 4, *, title: str = "Samples, one row per label"
+) -> Figure:
     """Side by side, ``per_label`` samples of each label from each model; identical rows mean z is ignored."""
     if not reports:
         raise ValueError("reports is empty; pass the CollapseReport of at least one model")
@@ -227,8 +251,14 @@ def samples_figure(reports: list[CollapseReport], per_label: int = 4, *,
     titles = [""] * (NUM_CLASSES * ncols)
     for i, r in enumerate(reports):
         titles[i * (n + 1)] = r.name
-    return image_grid(rows.reshape(-1, 28, 28, 1), ncols, titles=titles, title=title,
-                      row_labels=[str(k) for k in range(NUM_CLASSES)], size=0.6)
+    return image_grid(
+        rows.reshape(-1, 28, 28, 1),
+        ncols,
+        titles=titles,
+        title=title,
+        row_labels=[str(k) for k in range(NUM_CLASSES)],
+        size=0.6,
+    )
 
 
 # ------------------------------------------------------------------------------- beta-VAE: what each dimension does
@@ -246,17 +276,23 @@ def traversal(model: CVAE, label: int, dim: int, *, span: float = 2.5, steps: in
     return model.decode(z, np.full(steps, digit))
 
 
-def traversal_figure(model: CVAE, label: int, dims, *, span: float = 2.5, steps: int = 9,
-                     title: str | None = None) -> Figure:
+def traversal_figure(
+    model: CVAE, label: int, dims, *, span: float = 2.5, steps: int = 9, title: str | None = None
+) -> Figure:
     """One row per latent dimension in ``dims``: the :func:`traversal` of that dimension for digit ``label``."""
     dims = [int(d) for d in np.atleast_1d(dims)]
     if not dims:
         raise ValueError("dims is empty; pass the latent dimensions to traverse, e.g. the active ones")
     rows = np.concatenate([traversal(model, label, d, span=span, steps=steps) for d in dims])
     values = np.linspace(-span, span, steps)
-    return image_grid(rows, steps, titles=[f"{v:+.1f}" for v in values] + [""] * (len(rows) - steps),
-                      row_labels=[f"z[{d}]" for d in dims], size=0.7,
-                      title=title or f"Latent traversals of digit {label}: one dimension moves, the others stay 0")
+    return image_grid(
+        rows,
+        steps,
+        titles=[f"{v:+.1f}" for v in values] + [""] * (len(rows) - steps),
+        row_labels=[f"z[{d}]" for d in dims],
+        size=0.7,
+        title=title or f"Latent traversals of digit {label}: one dimension moves, the others stay 0",
+    )
 
 
 def traversal_effects(model: CVAE, images, labels, *, span: float = 2.5, steps: int = 9) -> np.ndarray:

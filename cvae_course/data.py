@@ -18,7 +18,13 @@ from cvae_course import settings
 from cvae_course.validation import NUM_CLASSES, as_labels, check_positive_int
 
 __all__ = [
-    "MNISTFileError", "MNIST", "one_hot", "blend_labels", "data_source", "read_mnist_npz", "load_mnist",
+    "MNISTFileError",
+    "MNIST",
+    "one_hot",
+    "blend_labels",
+    "data_source",
+    "read_mnist_npz",
+    "load_mnist",
     "make_dataset",
 ]
 
@@ -193,9 +199,8 @@ def make_dataset(
         shuffle: reshuffle the images every epoch.
         seed: makes the shuffling repeatable.
     """
-    from cvae_course.validation import as_images, check_same_length
-
     from cvae_course._keras import tf
+    from cvae_course.validation import as_images, check_same_length
 
     x = as_images(images)
     batch_size = check_positive_int(batch_size, "batch_size")

@@ -73,8 +73,10 @@ def report() -> Report:
     py = sys.version_info
     rows.append(("Python", f"{platform.python_version()}"))
     if tuple(py[:2]) < MIN_PYTHON:
-        problems.append(f"Python {py[0]}.{py[1]} is older than {MIN_PYTHON[0]}.{MIN_PYTHON[1]}; "
-                        "install the course in a newer Python (see README).")
+        problems.append(
+            f"Python {py[0]}.{py[1]} is older than {MIN_PYTHON[0]}.{MIN_PYTHON[1]}; "
+            "install the course in a newer Python (see README)."
+        )
     for name in PACKAGES:
         version = _version(name)
         rows.append((name, version or "not installed"))
@@ -90,8 +92,14 @@ def report() -> Report:
 
     try:
         fast = settings.fast_mode()
-        rows.append(("fast mode", f"on ({settings.FAST_ENV}=1): small data, few epochs" if fast
-                     else f"off: the full course (set {settings.FAST_ENV}=1 for a quick run)"))
+        rows.append(
+            (
+                "fast mode",
+                f"on ({settings.FAST_ENV}=1): small data, few epochs"
+                if fast
+                else f"off: the full course (set {settings.FAST_ENV}=1 for a quick run)",
+            )
+        )
     except ValueError as err:
         rows.append(("fast mode", "not understood"))
         problems.append(str(err))
@@ -101,8 +109,10 @@ def report() -> Report:
         path = Path(source).expanduser()
         rows.append(("MNIST from", f"{path} (set by {settings.DATA_ENV})"))
         if not path.is_file():
-            problems.append(f"{settings.DATA_ENV} names {path}, which does not exist; point it at an "
-                            f"mnist.npz or unset it to download MNIST.")
+            problems.append(
+                f"{settings.DATA_ENV} names {path}, which does not exist; point it at an "
+                f"mnist.npz or unset it to download MNIST."
+            )
     else:
         rows.append(("MNIST from", "keras.datasets.mnist (downloaded once to ~/.keras/datasets)"))
 
@@ -110,6 +120,7 @@ def report() -> Report:
         rows.append(("model cache", str(settings.cache_dir())))
     except OSError as err:
         rows.append(("model cache", "cannot be created"))
-        problems.append(f"the model cache folder cannot be created ({err}); set {settings.CACHE_ENV} "
-                        "to a folder you can write to.")
+        problems.append(
+            f"the model cache folder cannot be created ({err}); set {settings.CACHE_ENV} to a folder you can write to."
+        )
     return Report(tuple(rows), tuple(problems))

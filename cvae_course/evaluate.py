@@ -71,20 +71,43 @@ from cvae_course.validation import (
 )
 
 __all__ = [
-    "Progress", "RealDigits", "SampleQuality", "accuracy", "classify", "conditional_accuracy", "diversity", "elbo_terms_per_image",
-    "frechet_distance", "generate_per_label", "judge_confidence", "judge_features", "judge_probabilities",
-    "mean_elbo_terms", "mean_negative_elbo", "mean_pairwise_distance", "negative_elbo_per_image", "quality_of",
+    "Progress",
+    "RealDigits",
+    "SampleQuality",
+    "accuracy",
+    "classify",
+    "conditional_accuracy",
+    "diversity",
+    "elbo_terms_per_image",
+    "frechet_distance",
+    "generate_per_label",
+    "judge_confidence",
+    "judge_features",
+    "judge_probabilities",
+    "mean_elbo_terms",
+    "mean_negative_elbo",
+    "mean_pairwise_distance",
+    "negative_elbo_per_image",
+    "quality_of",
     "same_label_neighbours",
     "sample_quality",
     # yardsticks and likelihoods (lessons 00 and 02)
-    "aggregate_posterior_density", "aggregate_posterior_variance", "average_digit", "average_digit_nll",
-    "entropy_floor", "gaussian_log_density", "hole_share", "importance_log_weights", "importance_sampled_nll",
+    "aggregate_posterior_density",
+    "aggregate_posterior_variance",
+    "average_digit",
+    "average_digit_nll",
+    "entropy_floor",
+    "gaussian_log_density",
+    "hole_share",
+    "importance_log_weights",
+    "importance_sampled_nll",
     "log_mean_exp",
 ]
 
 
-def elbo_terms_per_image(model: VAE, images, labels=None, *, n_samples: int = 1,
-                         seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def elbo_terms_per_image(
+    model: VAE, images, labels=None, *, n_samples: int = 1, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """The two terms of -ELBO(x) for each image, in nats: (reconstruction, KL).
 
     The reconstruction is averaged over ``n_samples`` draws of z; the KL is the closed form. They are the true
@@ -136,8 +159,9 @@ def mean_negative_elbo(model: VAE, images, labels=None, *, n_samples: int = 1, s
     return float(np.mean(negative_elbo_per_image(model, images, labels, n_samples=n_samples, seed=seed)))
 
 
-def mean_elbo_terms(model: VAE, images, labels=None, *, n_samples: int = 1,
-                    seed: int = 0) -> tuple[float, float, float]:
+def mean_elbo_terms(
+    model: VAE, images, labels=None, *, n_samples: int = 1, seed: int = 0
+) -> tuple[float, float, float]:
     """Mean (reconstruction, KL, negative ELBO) over a set of images, in nats per image, for a results table."""
     rec, kl = elbo_terms_per_image(model, images, labels, n_samples=n_samples, seed=seed)
     return float(np.mean(rec)), float(np.mean(kl)), float(np.mean(rec + kl))
@@ -166,8 +190,9 @@ def generate_per_label(model: CVAE, n_per_label: int = 200, *, temperature: floa
     return model.generate(labels, temperature=temperature, seed=seed), labels
 
 
-def conditional_accuracy(model: CVAE, judge: keras.Model, n_per_label: int = 200, *, temperature: float = 1.0,
-                         seed: int = 0) -> tuple[float, np.ndarray]:
+def conditional_accuracy(
+    model: CVAE, judge: keras.Model, n_per_label: int = 200, *, temperature: float = 1.0, seed: int = 0
+) -> tuple[float, np.ndarray]:
     """(overall, per-class) share of generated digits that the judge reads as the requested label."""
     images, labels = generate_per_label(model, n_per_label, temperature=temperature, seed=seed)
     hits = classify(judge, images) == labels
@@ -283,8 +308,10 @@ _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # judge -> i
 def _check_judge(judge):
     layers = getattr(judge, "layers", None)
     if not callable(judge) or not layers or len(layers) < 2:
-        raise ValueError("judge must be the course's classifier, a Keras Sequential model (image -> 10 logits) with "
-                         f"a layer before its last; get it with cvae_course.recipes.load_judge(), got {judge!r}")
+        raise ValueError(
+            "judge must be the course's classifier, a Keras Sequential model (image -> 10 logits) with "
+            f"a layer before its last; get it with cvae_course.recipes.load_judge(), got {judge!r}"
+        )
     return judge
 
 
@@ -302,8 +329,10 @@ def _features_and_logits(judge, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         _COMPILED[judge] = tf.function(both, reduce_retracing=True, autograph=False)  # plain Python: no AutoGraph
     fn = _COMPILED[judge]
     parts = [fn(ops.convert_to_tensor(x[i : i + PREDICT_BATCH])) for i in range(0, len(x), PREDICT_BATCH)]
-    return (np.concatenate([ops.convert_to_numpy(f) for f, _ in parts]).astype(np.float64),
-            np.concatenate([ops.convert_to_numpy(g) for _, g in parts]).astype(np.float64))
+    return (
+        np.concatenate([ops.convert_to_numpy(f) for f, _ in parts]).astype(np.float64),
+        np.concatenate([ops.convert_to_numpy(g) for _, g in parts]).astype(np.float64),
+    )
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -357,15 +386,16 @@ def frechet_distance(features_a, features_b) -> float:
     """
     a, b = (np.asarray(f, dtype=np.float64) for f in (features_a, features_b))
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
-        raise ValueError(f"features_a and features_b must be (N, F) arrays with the same F, got {a.shape} and "
-                         f"{b.shape}")
+        raise ValueError(
+            f"features_a and features_b must be (N, F) arrays with the same F, got {a.shape} and {b.shape}"
+        )
     if len(a) < 2 or len(b) < 2:
         raise ValueError(f"each set needs at least 2 feature vectors to fit a covariance, got {len(a)} and {len(b)}")
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         raise ValueError("features must be finite numbers; drop or fix the NaN/inf rows first")
     cov_a, cov_b = _covariance(a), _covariance(b)
     root_a = _psd_sqrt(cov_a)
-    cross = tf.linalg.eigvalsh(root_a @ cov_b @ root_a)       # the eigenvalues of S_a S_b, all >= 0
+    cross = tf.linalg.eigvalsh(root_a @ cov_b @ root_a)  # the eigenvalues of S_a S_b, all >= 0
     trace_sqrt = float(tf.reduce_sum(tf.sqrt(tf.maximum(cross, 0.0))))
     traces = float(tf.linalg.trace(cov_a) + tf.linalg.trace(cov_b))
     distance = float(np.sum((a.mean(axis=0) - b.mean(axis=0)) ** 2)) + traces - 2.0 * trace_sqrt
@@ -379,8 +409,11 @@ def _nearest_distance(features: np.ndarray, reference: np.ndarray) -> np.ndarray
     """Euclidean distance from each row of ``features`` to its nearest row of ``reference`` (in TensorFlow, see
     :func:`_covariance`)."""
     f, r = tf.constant(features, tf.float64), tf.constant(reference, tf.float64)
-    sq = (tf.reduce_sum(f * f, axis=1)[:, None] + tf.reduce_sum(r * r, axis=1)[None]
-          - 2.0 * tf.matmul(f, r, transpose_b=True))
+    sq = (
+        tf.reduce_sum(f * f, axis=1)[:, None]
+        + tf.reduce_sum(r * r, axis=1)[None]
+        - 2.0 * tf.matmul(f, r, transpose_b=True)
+    )
     return np.sqrt(np.maximum(tf.reduce_min(sq, axis=1).numpy(), 0.0))
 
 
@@ -410,8 +443,10 @@ class RealDigits:
         for k in range(NUM_CLASSES):
             idx = rng.permutation(np.flatnonzero(y == k))
             if len(idx) < 2 * MIN_PER_LABEL:
-                raise ValueError(f"images hold {len(idx)} real digit(s) with label {k}; RealDigits needs at least "
-                                 f"{2 * MIN_PER_LABEL} of every label (pass the test set)")
+                raise ValueError(
+                    f"images hold {len(idx)} real digit(s) with label {k}; RealDigits needs at least "
+                    f"{2 * MIN_PER_LABEL} of every label (pass the test set)"
+                )
             n = min(cap, len(idx) // 2)
             feats, logits = _features_and_logits(judge, x[idx])
             probs = _softmax(logits[:n])
@@ -425,8 +460,10 @@ class RealDigits:
     def __repr__(self) -> str:
         held = [len(h) for h in self.held]
         ref = [len(r) for r in self.reference]
-        return (f"RealDigits: {min(held)}-{max(held)} real digits held aside and {min(ref)}-{max(ref)} as the "
-                "reference, per label")
+        return (
+            f"RealDigits: {min(held)}-{max(held)} real digits held aside and {min(ref)}-{max(ref)} as the "
+            "reference, per label"
+        )
 
     def atypicality(self, images, labels) -> np.ndarray:
         """How far each image lies from every real digit of its label, through the judge's eyes, shape (N,).
@@ -470,17 +507,45 @@ class SampleQuality:
 
     def table(self, title: str = "generated vs real digits") -> str:
         """The numbers as a text table: one row per label and a row of means."""
-        head = (f"{title}: {int(self.n.min())}-{int(self.n.max())} of each per label\n"
-                f"{'label':>5}  {'read as label':>15}  {'judge confidence':>17}  {'Fréchet distance':>22}\n"
-                f"{'':>5}  {'gen':>7} {'real':>7}  {'gen':>8} {'real':>8}  {'gen':>8} {'real':>6} {'ratio':>6}")
-        cells = [(str(k), self.accuracy[k], self.accuracy_real[k], self.confidence[k], self.confidence_real[k],
-                  self.frechet[k], self.frechet_real[k], self.frechet_ratio[k])
-                 for k in range(NUM_CLASSES)]
-        cells.append(("mean", *(np.mean(v) for v in (self.accuracy, self.accuracy_real, self.confidence,
-                                                       self.confidence_real, self.frechet, self.frechet_real,
-                                                       self.frechet_ratio))))
-        rows = [f"{k:>5}  {a:>7.1%} {ar:>7.1%}  {c:>8.3f} {cr:>8.3f}  {f:>8.1f} {fr:>6.1f} {r:>6.1f}"
-                for k, a, ar, c, cr, f, fr, r in cells]
+        head = (
+            f"{title}: {int(self.n.min())}-{int(self.n.max())} of each per label\n"
+            f"{'label':>5}  {'read as label':>15}  {'judge confidence':>17}  {'Fréchet distance':>22}\n"
+            f"{'':>5}  {'gen':>7} {'real':>7}  {'gen':>8} {'real':>8}  {'gen':>8} {'real':>6} {'ratio':>6}"
+        )
+        cells = [
+            (
+                str(k),
+                self.accuracy[k],
+                self.accuracy_real[k],
+                self.confidence[k],
+                self.confidence_real[k],
+                self.frechet[k],
+                self.frechet_real[k],
+                self.frechet_ratio[k],
+            )
+            for k in range(NUM_CLASSES)
+        ]
+        cells.append(
+            (
+                "mean",
+                *(
+                    np.mean(v)
+                    for v in (
+                        self.accuracy,
+                        self.accuracy_real,
+                        self.confidence,
+                        self.confidence_real,
+                        self.frechet,
+                        self.frechet_real,
+                        self.frechet_ratio,
+                    )
+                ),
+            )
+        )
+        rows = [
+            f"{k:>5}  {a:>7.1%} {ar:>7.1%}  {c:>8.3f} {cr:>8.3f}  {f:>8.1f} {fr:>6.1f} {r:>6.1f}"
+            for k, a, ar, c, cr, f, fr, r in cells
+        ]
         return "\n".join([head, *rows])
 
     def __repr__(self) -> str:
@@ -503,15 +568,18 @@ def quality_of(images, labels, real: RealDigits, *, seed: int = 0) -> SampleQual
     x, y = as_images(images), as_labels(labels)
     check_same_length(x, y, "images", "labels")
     if not isinstance(real, RealDigits):
-        raise ValueError("real must be evaluate.RealDigits(judge, real_images, real_labels), got "
-                         f"{type(real).__name__}")
+        raise ValueError(
+            f"real must be evaluate.RealDigits(judge, real_images, real_labels), got {type(real).__name__}"
+        )
     rng = np.random.default_rng(seed)
     picks = []
     for k in range(NUM_CLASSES):
         gen_k = np.flatnonzero(y == k)
         if len(gen_k) < MIN_PER_LABEL:
-            raise ValueError(f"images hold {len(gen_k)} digit(s) meant to be {k}; quality_of needs at least "
-                             f"{MIN_PER_LABEL} of every label")
+            raise ValueError(
+                f"images hold {len(gen_k)} digit(s) meant to be {k}; quality_of needs at least "
+                f"{MIN_PER_LABEL} of every label"
+            )
         picks.append(np.sort(rng.choice(gen_k, min(len(gen_k), len(real.held[k])), replace=False)))
     idx = np.concatenate(picks)
     feats, logits = _features_and_logits(real.judge, x[idx])
@@ -527,12 +595,14 @@ def quality_of(images, labels, real: RealDigits, *, seed: int = 0) -> SampleQual
         out["conf_r"][k] = real.held_probabilities[k][:n].mean()
         out["fd"][k] = frechet_distance(feats[g], real.reference[k])
         out["fd_r"][k] = frechet_distance(real.held[k][:n], real.reference[k])
-    return SampleQuality(out["n"].astype(int), out["acc"], out["acc_r"], out["conf"], out["conf_r"], out["fd"],
-                         out["fd_r"])
+    return SampleQuality(
+        out["n"].astype(int), out["acc"], out["acc_r"], out["conf"], out["conf_r"], out["fd"], out["fd_r"]
+    )
 
 
-def sample_quality(model: CVAE, real: RealDigits, n_per_label: int = 200, *, temperature: float = 1.0,
-                   seed: int = 0) -> SampleQuality:
+def sample_quality(
+    model: CVAE, real: RealDigits, n_per_label: int = 200, *, temperature: float = 1.0, seed: int = 0
+) -> SampleQuality:
     """:func:`quality_of` for ``n_per_label`` digits of each label generated by a CVAE (z ~ N(0, temperature^2 I)).
 
     At most as many generated digits per label are compared as ``real`` holds aside.
@@ -652,12 +722,16 @@ def importance_log_weights(model, images, condition=None, *, n_samples: int = 10
         parts = _vae_importance_parts(model, images, condition)
     elif callable(getattr(model, "importance_parts", None)):
         if condition is None:
-            raise ValueError(f"a {type(model).__name__} scores images given a condition: "
-                             "importance_sampled_nll(model, y, x) for -log p(y | x)")
+            raise ValueError(
+                f"a {type(model).__name__} scores images given a condition: "
+                "importance_sampled_nll(model, y, x) for -log p(y | x)"
+            )
         parts = model.importance_parts(images, condition)
     else:
-        raise ValueError(f"model must be a VAE or CVAE from cvae_course.models, or a model with a prior network "
-                         f"(quadrants.QuadrantCVAE), got {type(model).__name__}")
+        raise ValueError(
+            f"model must be a VAE or CVAE from cvae_course.models, or a model with a prior network "
+            f"(quadrants.QuadrantCVAE), got {type(model).__name__}"
+        )
     q_means, q_log_vars, p_means, p_log_vars, log_likelihood = parts
     sampling = Sampling(seed=seed)
     n_images = len(q_means)
@@ -669,8 +743,11 @@ def importance_log_weights(model, images, condition=None, *, n_samples: int = 10
         rows = np.tile(batch, n_samples)  # row s * n + i: image batch[i]
         mean, log_var = q_means[rows], q_log_vars[rows]
         z = ops.convert_to_numpy(sampling([ops.convert_to_tensor(mean), ops.convert_to_tensor(log_var)]))
-        log_w = (log_likelihood(rows, z) + gaussian_log_density(z, p_means[rows], p_log_vars[rows])
-                 - gaussian_log_density(z, mean, log_var))
+        log_w = (
+            log_likelihood(rows, z)
+            + gaussian_log_density(z, p_means[rows], p_log_vars[rows])
+            - gaussian_log_density(z, mean, log_var)
+        )
         out[:, batch] = log_w.reshape(n_samples, n)
     return out
 
@@ -720,16 +797,18 @@ def aggregate_posterior_density(z, means, log_vars, *, chunk: int = 512) -> np.n
     z = np.asarray(z, dtype=np.float64)
     mu, log_var = np.asarray(means, dtype=np.float64), np.asarray(log_vars, dtype=np.float64)
     if z.ndim != 2 or mu.ndim != 2 or z.shape[1] != mu.shape[1] or mu.shape != log_var.shape:
-        raise ValueError(f"z must have shape (M, latent_dim) and means, log_vars (N, latent_dim); got {z.shape}, "
-                         f"{mu.shape}, {log_var.shape}")
+        raise ValueError(
+            f"z must have shape (M, latent_dim) and means, log_vars (N, latent_dim); got {z.shape}, "
+            f"{mu.shape}, {log_var.shape}"
+        )
     # log N(z; mu_n, sigma_n^2) = const_n - 1/2 sum_d z^2 / sigma^2 + sum_d z mu / sigma^2: two matrix products
     inv = np.exp(-log_var)
-    const = -0.5 * (mu.shape[1] * np.log(2 * np.pi) + log_var.sum(axis=1) + (mu ** 2 * inv).sum(axis=1))
+    const = -0.5 * (mu.shape[1] * np.log(2 * np.pi) + log_var.sum(axis=1) + (mu**2 * inv).sum(axis=1))
     out = np.empty(len(z))
     for start in range(0, len(z), chunk):
-        block = z[start:start + chunk]
-        log_density = const[None] - 0.5 * (block ** 2) @ inv.T + block @ (mu * inv).T
-        out[start:start + chunk] = np.exp(log_density).mean(axis=1)  # far from every image: 0, a hole
+        block = z[start : start + chunk]
+        log_density = const[None] - 0.5 * (block**2) @ inv.T + block @ (mu * inv).T
+        out[start : start + chunk] = np.exp(log_density).mean(axis=1)  # far from every image: 0, a hole
     return out
 
 

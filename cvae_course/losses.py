@@ -14,8 +14,14 @@ from __future__ import annotations
 from cvae_course._keras import keras, ops
 
 __all__ = [
-    "pixel_cross_entropy", "reconstruction_loss", "kl_divergence", "kl_per_dimension", "elbo_terms", "negative_elbo",
-    "linear_kl_schedule", "KLAnnealing",
+    "pixel_cross_entropy",
+    "reconstruction_loss",
+    "kl_divergence",
+    "kl_per_dimension",
+    "elbo_terms",
+    "negative_elbo",
+    "linear_kl_schedule",
+    "KLAnnealing",
 ]
 
 

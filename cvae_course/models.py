@@ -8,8 +8,8 @@ arrays; images are float32 (N, 28, 28, 1) in [0, 1] and labels are digits 0-9.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -32,8 +32,22 @@ from cvae_course.validation import (
 )
 
 __all__ = [
-    "KINDS", "DEFAULT_HIDDEN", "DEFAULT_FILTERS", "PREDICT_BATCH", "build_encoder", "build_decoder", "sigmoid",
-    "Autoencoder", "LossTerms", "VAE", "CVAE", "build_autoencoder", "build_vae", "build_cvae", "Traced", "traced",
+    "KINDS",
+    "DEFAULT_HIDDEN",
+    "DEFAULT_FILTERS",
+    "PREDICT_BATCH",
+    "build_encoder",
+    "build_decoder",
+    "sigmoid",
+    "Autoencoder",
+    "LossTerms",
+    "VAE",
+    "CVAE",
+    "build_autoencoder",
+    "build_vae",
+    "build_cvae",
+    "Traced",
+    "traced",
 ]
 
 KINDS = ("dense", "conv")
@@ -399,8 +413,13 @@ def build_autoencoder(latent_dim: int = 2, kind: str = "dense", **arch) -> Autoe
 
 
 def build_vae(
-    latent_dim: int = 2, kind: str = "dense", *, beta: float = 1.0, seed: int | None = None,
-    loss_terms: LossTerms | None = None, **arch,
+    latent_dim: int = 2,
+    kind: str = "dense",
+    *,
+    beta: float = 1.0,
+    seed: int | None = None,
+    loss_terms: LossTerms | None = None,
+    **arch,
 ) -> VAE:
     """A VAE with a dense or convolutional encoder and decoder.
 
@@ -413,13 +432,23 @@ def build_vae(
             (default :func:`cvae_course.losses.elbo_terms`).
         **arch: ``hidden`` and ``filters`` for both halves.
     """
-    return VAE(build_encoder(latent_dim, kind, **arch), build_decoder(latent_dim, kind, **arch),
-               beta=beta, seed=seed, loss_terms=loss_terms)
+    return VAE(
+        build_encoder(latent_dim, kind, **arch),
+        build_decoder(latent_dim, kind, **arch),
+        beta=beta,
+        seed=seed,
+        loss_terms=loss_terms,
+    )
 
 
 def build_cvae(
-    latent_dim: int = 2, kind: str = "dense", *, beta: float = 1.0, seed: int | None = None,
-    loss_terms: LossTerms | None = None, **arch,
+    latent_dim: int = 2,
+    kind: str = "dense",
+    *,
+    beta: float = 1.0,
+    seed: int | None = None,
+    loss_terms: LossTerms | None = None,
+    **arch,
 ) -> CVAE:
     """A CVAE: the one-hot label is concatenated into both encoder and decoder.
 
@@ -428,7 +457,9 @@ def build_cvae(
     return CVAE(
         build_encoder(latent_dim, kind, conditional=True, **arch),
         build_decoder(latent_dim, kind, conditional=True, **arch),
-        beta=beta, seed=seed, loss_terms=loss_terms,
+        beta=beta,
+        seed=seed,
+        loss_terms=loss_terms,
     )
 
 
@@ -453,8 +484,12 @@ def traced(model: CVAE) -> Traced:
     """The :class:`Traced` graphs of a CVAE (its encoder and decoder are called directly, inside ``tf.function``)."""
     check_model(model, CVAE)
     rows = tf.TensorSpec([None, NUM_CLASSES], tf.float32)
-    encode = tf.function(lambda x, y: model.encoder([x, y], training=False)[0],
-                         input_signature=[tf.TensorSpec([None, *IMAGE_SHAPE], tf.float32), rows])
-    decode = tf.function(lambda z, y: model.decoder([z, y], training=False),
-                         input_signature=[tf.TensorSpec([None, model.latent_dim], tf.float32), rows])
+    encode = tf.function(
+        lambda x, y: model.encoder([x, y], training=False)[0],
+        input_signature=[tf.TensorSpec([None, *IMAGE_SHAPE], tf.float32), rows],
+    )
+    decode = tf.function(
+        lambda z, y: model.decoder([z, y], training=False),
+        input_signature=[tf.TensorSpec([None, model.latent_dim], tf.float32), rows],
+    )
     return Traced(encode_mean=lambda x, y: encode(x, y).numpy(), decode_logits=lambda z, y: decode(z, y).numpy())

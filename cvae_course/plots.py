@@ -7,7 +7,7 @@ Model calls are batched (see :mod:`cvae_course.models`).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -24,8 +24,17 @@ from cvae_course.validation import (
 )
 
 __all__ = [
-    "DIGIT_COLORS", "image_grid", "digits_by_class", "pixel_histogram", "reconstructions", "latent_scatter",
-    "aggregate_posterior", "manifold_grid", "interpolation_strip", "generation_grid", "training_curves",
+    "DIGIT_COLORS",
+    "image_grid",
+    "digits_by_class",
+    "pixel_histogram",
+    "reconstructions",
+    "latent_scatter",
+    "aggregate_posterior",
+    "manifold_grid",
+    "interpolation_strip",
+    "generation_grid",
+    "training_curves",
 ]
 
 DIGIT_COLORS = "tab10"
@@ -38,8 +47,15 @@ def _blank(ax) -> None:
         spine.set_visible(False)
 
 
-def image_grid(images, ncols: int = 10, *, titles: Sequence[str] | None = None, title: str | None = None,
-               row_labels: Sequence[str] | None = None, size: float = 0.9) -> Figure:
+def image_grid(
+    images,
+    ncols: int = 10,
+    *,
+    titles: Sequence[str] | None = None,
+    title: str | None = None,
+    row_labels: Sequence[str] | None = None,
+    size: float = 0.9,
+) -> Figure:
     """Images in a grid, ``ncols`` per row, with optional per-image titles and row labels.
 
     Args:
@@ -106,8 +122,9 @@ def reconstructions(originals, reconstructed, n: int = 10, *, title: str | None 
     return image_grid(np.concatenate([a, b]), len(a), row_labels=["original", "model"], title=title)
 
 
-def latent_scatter(codes, labels, *, title: str = "Latent space", ax_limit: float | None = None,
-                   max_points: int = 5000, marks=None) -> Figure:
+def latent_scatter(
+    codes, labels, *, title: str = "Latent space", ax_limit: float | None = None, max_points: int = 5000, marks=None
+) -> Figure:
     """2-D codes coloured by digit (the first two dimensions if there are more).
 
     Args:
@@ -143,8 +160,16 @@ def latent_scatter(codes, labels, *, title: str = "Latent space", ax_limit: floa
     return fig
 
 
-def aggregate_posterior(means, log_vars, *, span: float = 3.0, n: int = 101, max_images: int = 3000,
-                        hole_ratio: float = 0.1, title: str | None = None) -> Figure:
+def aggregate_posterior(
+    means,
+    log_vars,
+    *,
+    span: float = 3.0,
+    n: int = 101,
+    max_images: int = 3000,
+    hole_ratio: float = 0.1,
+    title: str | None = None,
+) -> Figure:
     """The codes of all images together, q(z) = mean over x of q(z | x), next to the prior N(0, I), in 2-D.
 
     Two panels on one colour scale: the density of the aggregate posterior and the prior's. On the first, the
@@ -174,8 +199,7 @@ def aggregate_posterior(means, log_vars, *, span: float = 3.0, n: int = 101, max
     fig = Figure(figsize=(10, 4.4))
     axes = fig.subplots(1, 2)
     for ax, density, name in zip(axes, (q, p), ("aggregate posterior q(z)", "prior p(z) = N(0, I)")):
-        shown = ax.imshow(density, origin="lower", extent=(-span, span, -span, span), cmap="viridis", vmin=0,
-                          vmax=top)
+        shown = ax.imshow(density, origin="lower", extent=(-span, span, -span, span), cmap="viridis", vmin=0, vmax=top)
         ax.add_patch(_circle(2.0))
         ax.set_xlabel("z[0]")
         ax.set_ylabel("z[1]")
@@ -185,8 +209,13 @@ def aggregate_posterior(means, log_vars, *, span: float = 3.0, n: int = 101, max
         axes[0].contour(ticks, ticks, hole.astype(float), levels=[0.5], colors="red", linewidths=1.2)
     fig.colorbar(shown, ax=axes, label="density", shrink=0.9)
     fig.suptitle(title or "The codes of all images, q(z), next to the prior p(z)")
-    fig.text(0.02, 0.01, f"white dashed circle: 2 standard deviations of the prior; red outline: holes inside it, "
-                         f"where q(z) < {hole_ratio:g} p(z)", fontsize=8)
+    fig.text(
+        0.02,
+        0.01,
+        f"white dashed circle: 2 standard deviations of the prior; red outline: holes inside it, "
+        f"where q(z) < {hole_ratio:g} p(z)",
+        fontsize=8,
+    )
     return fig
 
 
@@ -196,8 +225,9 @@ def _circle(radius: float):
     return Circle((0, 0), radius, fill=False, color="white", linestyle="--", linewidth=1)
 
 
-def manifold_grid(model, n: int = 15, *, span: float = 2.0, box=None, label: int | None = None,
-                  title: str | None = None) -> Figure:
+def manifold_grid(
+    model, n: int = 15, *, span: float = 2.0, box=None, label: int | None = None, title: str | None = None
+) -> Figure:
     """Decode an n x n grid of 2-D codes into one big picture of the latent space (top left: low z[0], high z[1]).
 
     Args:
@@ -218,8 +248,10 @@ def manifold_grid(model, n: int = 15, *, span: float = 2.0, box=None, label: int
     else:
         corners = np.asarray(box, dtype=np.float64)
         if corners.shape != (2, 2) or not np.all(np.isfinite(corners)) or not np.all(corners[1] > corners[0]):
-            raise ValueError("box must be [[low_z0, low_z1], [high_z0, high_z1]] with each high above its low, got "
-                             f"{corners.tolist()}")
+            raise ValueError(
+                "box must be [[low_z0, low_z1], [high_z0, high_z1]] with each high above its low, got "
+                f"{corners.tolist()}"
+            )
         low, high = corners
     ticks_0 = np.linspace(low[0], high[0], n, dtype=np.float32)
     ticks_1 = np.linspace(high[1], low[1], n, dtype=np.float32)
@@ -228,8 +260,14 @@ def manifold_grid(model, n: int = 15, *, span: float = 2.0, box=None, label: int
     canvas = imgs.reshape(n, n, 28, 28).transpose(0, 2, 1, 3).reshape(n * 28, n * 28)
     fig = Figure(figsize=(6, 6))
     ax = fig.subplots()
-    ax.imshow(canvas, cmap="gray_r", extent=(low[0], high[0], low[1], high[1]), vmin=0, vmax=1,
-              aspect="auto" if box is not None else "equal")
+    ax.imshow(
+        canvas,
+        cmap="gray_r",
+        extent=(low[0], high[0], low[1], high[1]),
+        vmin=0,
+        vmax=1,
+        aspect="auto" if box is not None else "equal",
+    )
     ax.set_xlabel("z[0]")
     ax.set_ylabel("z[1]")
     ax.set_title(title or ("Decoded latent grid" + (f" for label {label}" if label is not None else "")))
@@ -268,8 +306,9 @@ def interpolation_strip(model, z_start, z_end, steps: int = 10, *, labels=None, 
     return image_grid(imgs, steps, titles=[f"{v:.2f}" for v in t[:, 0]], title=title)
 
 
-def generation_grid(model, n_per_label: int = 10, *, temperature: float = 1.0, seed: int = 0,
-                    title: str | None = None) -> Figure:
+def generation_grid(
+    model, n_per_label: int = 10, *, temperature: float = 1.0, seed: int = 0, title: str | None = None
+) -> Figure:
     """One row per requested digit 0-9, ``n_per_label`` samples each, from a CVAE.
 
     Args:
@@ -282,13 +321,23 @@ def generation_grid(model, n_per_label: int = 10, *, temperature: float = 1.0, s
     n = check_positive_int(n_per_label, "n_per_label")
     labels = np.repeat(np.arange(NUM_CLASSES), n)
     imgs = model.generate(labels, temperature=temperature, seed=seed)
-    return image_grid(imgs, n, row_labels=[str(k) for k in range(NUM_CLASSES)],
-                      title=title or f"Generated digits (one row per requested label, T={temperature:g})")
+    return image_grid(
+        imgs,
+        n,
+        row_labels=[str(k) for k in range(NUM_CLASSES)],
+        title=title or f"Generated digits (one row per requested label, T={temperature:g})",
+    )
 
 
-def training_curves(history, keys: Sequence[str] = ("loss", "reconstruction", "kl"), *,
-                    title: str = "Training curves", units: str = "nats per image", held_out: str = "test",
-                    from_zero: Sequence[str] = ("kl",)) -> Figure:
+def training_curves(
+    history,
+    keys: Sequence[str] = ("loss", "reconstruction", "kl"),
+    *,
+    title: str = "Training curves",
+    units: str = "nats per image",
+    held_out: str = "test",
+    from_zero: Sequence[str] = ("kl",),
+) -> Figure:
     """One panel per metric, per epoch: the training curve, and the held-out curve when the history has one.
 
     Args:
@@ -315,7 +364,7 @@ def training_curves(history, keys: Sequence[str] = ("loss", "reconstruction", "k
             ax.legend()
         ax.set_xlabel("epoch")
         ax.set_ylabel(units)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))      # epochs are whole numbers, never 1.5
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers, never 1.5
         if key in from_zero:
             ax.set_ylim(bottom=0)
         ax.set_title(key)

@@ -28,7 +28,7 @@ model's ``predict_hidden`` take and return NumPy arrays; images are float32 (N, 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -40,10 +40,30 @@ from cvae_course.models import PREDICT_BATCH, sigmoid
 from cvae_course.validation import as_images, check_in_range, check_model, check_positive_int
 
 __all__ = [
-    "HIDDEN", "QUADRANTS", "VISIBLE", "SETTINGS", "check_n_visible", "visible_mask", "make_task", "make_mixed_task",
-    "fill", "hidden_reconstruction_loss", "gaussian_kl", "build_baseline", "build_recognition", "build_prior",
-    "build_generation", "Baseline", "QuadrantCVAE", "build_quadrant_cvae", "baseline_nll", "negative_elbo",
-    "complete", "completion_spread", "judged_completions", "completion_figure",
+    "HIDDEN",
+    "QUADRANTS",
+    "VISIBLE",
+    "SETTINGS",
+    "check_n_visible",
+    "visible_mask",
+    "make_task",
+    "make_mixed_task",
+    "fill",
+    "hidden_reconstruction_loss",
+    "gaussian_kl",
+    "build_baseline",
+    "build_recognition",
+    "build_prior",
+    "build_generation",
+    "Baseline",
+    "QuadrantCVAE",
+    "build_quadrant_cvae",
+    "baseline_nll",
+    "negative_elbo",
+    "complete",
+    "completion_spread",
+    "judged_completions",
+    "completion_figure",
 ]
 
 HIDDEN = -1.0  # the marker of a pixel the other part holds
@@ -201,15 +221,20 @@ def build_generation(latent_dim: int, hidden: Sequence[int] = (256, 256)) -> ker
 # ------------------------------------------------------------------------------------------- models
 def _split(inputs, name: str):
     if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
-        raise ValueError(f"{name} takes (x, y) as input (visible part, hidden part: see make_task), "
-                         f"got {type(inputs).__name__}")
+        raise ValueError(
+            f"{name} takes (x, y) as input (visible part, hidden part: see make_task), got {type(inputs).__name__}"
+        )
     return inputs[0], inputs[1]
 
 
 def _in_batches(fn, *arrays) -> np.ndarray:
     """fn applied to NumPy arrays in batches of PREDICT_BATCH rows; NumPy out."""
-    return np.concatenate([ops.convert_to_numpy(fn(*(ops.convert_to_tensor(a[i:i + PREDICT_BATCH]) for a in arrays)))
-                           for i in range(0, len(arrays[0]), PREDICT_BATCH)])
+    return np.concatenate(
+        [
+            ops.convert_to_numpy(fn(*(ops.convert_to_tensor(a[i : i + PREDICT_BATCH]) for a in arrays)))
+            for i in range(0, len(arrays[0]), PREDICT_BATCH)
+        ]
+    )
 
 
 @keras.saving.register_keras_serializable(package="cvae_course")
@@ -261,8 +286,15 @@ class QuadrantCVAE(keras.Model):
     alpha < 1), in nats per image. Train with ``fit((x, y))``.
     """
 
-    def __init__(self, recognition: keras.Model, prior: keras.Model | None, generation: keras.Model,
-                 alpha: float = 1.0, seed: int | None = None, **kwargs):
+    def __init__(
+        self,
+        recognition: keras.Model,
+        prior: keras.Model | None,
+        generation: keras.Model,
+        alpha: float = 1.0,
+        seed: int | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.recognition, self.prior, self.generation = recognition, prior, generation
         self.alpha = check_in_range(alpha, "alpha", 0.0, 1.0)
@@ -294,8 +326,13 @@ class QuadrantCVAE(keras.Model):
         q_mean, q_log_var = self.recognition([x, y], training=training)
         p_mean, p_log_var = self.prior_distribution(x, training=training)
         z = self.sampling([q_mean, q_log_var])
-        out = {"logits": self.generation([x, z], training=training), "q_mean": q_mean, "q_log_var": q_log_var,
-               "p_mean": p_mean, "p_log_var": p_log_var}
+        out = {
+            "logits": self.generation([x, z], training=training),
+            "q_mean": q_mean,
+            "q_log_var": q_log_var,
+            "p_mean": p_mean,
+            "p_log_var": p_log_var,
+        }
         if self.alpha < 1.0:
             z_prior = self.prior_sampling([p_mean, p_log_var])
             out["prior_logits"] = self.generation([x, z_prior], training=training)
@@ -326,8 +363,9 @@ class QuadrantCVAE(keras.Model):
         """log p(y | x, z) per row, nats (N,): minus the hidden-pixel cross-entropy of the generation network."""
         x, y = _pair(x, y)
         z = np.asarray(z, dtype=np.float32)
-        return -_in_batches(lambda a, b, c: hidden_reconstruction_loss(
-            a, b, self.generation([a, c], training=False)), x, y, z).astype(np.float64)
+        return -_in_batches(
+            lambda a, b, c: hidden_reconstruction_loss(a, b, self.generation([a, c], training=False)), x, y, z
+        ).astype(np.float64)
 
     def importance_parts(self, y, x):
         """What :func:`cvae_course.evaluate.importance_log_weights` needs to estimate -log p(y | x).
@@ -341,9 +379,14 @@ class QuadrantCVAE(keras.Model):
 
     def get_config(self):
         ser = keras.saving.serialize_keras_object
-        return {**super().get_config(), "recognition": ser(self.recognition),
-                "prior": None if self.prior is None else ser(self.prior), "generation": ser(self.generation),
-                "alpha": self.alpha, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "recognition": ser(self.recognition),
+            "prior": None if self.prior is None else ser(self.prior),
+            "generation": ser(self.generation),
+            "alpha": self.alpha,
+            "seed": self.seed,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -355,12 +398,22 @@ class QuadrantCVAE(keras.Model):
         return cls(**config)
 
 
-def build_quadrant_cvae(latent_dim: int = 32, hidden: Sequence[int] = (256, 256), *, learned_prior: bool = True,
-                        alpha: float = 1.0, seed: int | None = None) -> QuadrantCVAE:
+def build_quadrant_cvae(
+    latent_dim: int = 32,
+    hidden: Sequence[int] = (256, 256),
+    *,
+    learned_prior: bool = True,
+    alpha: float = 1.0,
+    seed: int | None = None,
+) -> QuadrantCVAE:
     """A :class:`QuadrantCVAE` with dense networks of ``hidden`` units; ``learned_prior=False``: a fixed N(0, I)."""
-    return QuadrantCVAE(build_recognition(latent_dim, hidden),
-                        build_prior(latent_dim, hidden) if learned_prior else None,
-                        build_generation(latent_dim, hidden), alpha=alpha, seed=seed)
+    return QuadrantCVAE(
+        build_recognition(latent_dim, hidden),
+        build_prior(latent_dim, hidden) if learned_prior else None,
+        build_generation(latent_dim, hidden),
+        alpha=alpha,
+        seed=seed,
+    )
 
 
 # ------------------------------------------------------------------------------------------- evaluation
@@ -368,13 +421,15 @@ def baseline_nll(baseline: Baseline, x, y) -> np.ndarray:
     """The baseline's -log p(y | x) per image, nats (N,): its cross-entropy over the hidden pixels."""
     check_model(baseline, Baseline, kind="quadrants.Baseline", hint="Train one with recipes.train_quadrant_baseline.")
     x, y = _pair(x, y)
-    return _in_batches(lambda a, b: hidden_reconstruction_loss(a, b, baseline.network(a, training=False)),
-                       x, y).astype(np.float64)
+    return _in_batches(lambda a, b: hidden_reconstruction_loss(a, b, baseline.network(a, training=False)), x, y).astype(
+        np.float64
+    )
 
 
 def _check_cvae(model) -> QuadrantCVAE:
-    return check_model(model, QuadrantCVAE, kind="quadrants.QuadrantCVAE",
-                       hint="Train one with recipes.train_quadrant_cvae.")
+    return check_model(
+        model, QuadrantCVAE, kind="quadrants.QuadrantCVAE", hint="Train one with recipes.train_quadrant_cvae."
+    )
 
 
 def negative_elbo(model: QuadrantCVAE, x, y, *, n_samples: int = 10, seed: int = 0) -> np.ndarray:
@@ -401,8 +456,16 @@ def complete(model: QuadrantCVAE, x, n_samples: int = 8, *, seed: int = 0, paste
     x, _ = _pair(x, x)
     sampling = Sampling(seed=seed)
     p_mean, p_log_var = (_in_batches(lambda a, i=i: model.prior_distribution(a)[i], x) for i in (0, 1))
-    out = np.stack([sigmoid(_in_batches(lambda a, m, v: model.generation([a, sampling([m, v])], training=False),
-                                        x, p_mean, p_log_var)) for _ in range(n_samples)])
+    out = np.stack(
+        [
+            sigmoid(
+                _in_batches(
+                    lambda a, m, v: model.generation([a, sampling([m, v])], training=False), x, p_mean, p_log_var
+                )
+            )
+            for _ in range(n_samples)
+        ]
+    )
     return fill(x[None], out) if paste else out
 
 
@@ -423,8 +486,17 @@ def judged_completions(model: QuadrantCVAE, judge, x, n_samples: int = 10, *, se
     return classify(judge, c.reshape(-1, 28, 28, 1)).reshape(n_samples, -1)
 
 
-def completion_figure(model: QuadrantCVAE, baseline: Baseline, images, n_visible: int, n_samples: int = 8, *,
-                      seed: int = 0, judge=None, title: str | None = None):
+def completion_figure(
+    model: QuadrantCVAE,
+    baseline: Baseline,
+    images,
+    n_visible: int,
+    n_samples: int = 8,
+    *,
+    seed: int = 0,
+    judge=None,
+    title: str | None = None,
+):
     """One row per image: the digit, what the models see (hidden part dark grey), the baseline's completion and
     ``n_samples`` CVAE completions, titled with the judge's digit when a judge is given. Returns the Figure."""
     from cvae_course.evaluate import classify
@@ -435,12 +507,21 @@ def completion_figure(model: QuadrantCVAE, baseline: Baseline, images, n_visible
     shown = np.where(x < 0, np.float32(0.25), x)
     base = fill(x, baseline.predict_hidden(x))
     samples = complete(model, x, n_samples, seed=seed)  # (S, N, 28, 28, 1)
-    rows = np.concatenate([np.concatenate([images[i:i + 1], shown[i:i + 1], base[i:i + 1], samples[:, i]])
-                           for i in range(len(images))])
+    rows = np.concatenate(
+        [
+            np.concatenate([images[i : i + 1], shown[i : i + 1], base[i : i + 1], samples[:, i]])
+            for i in range(len(images))
+        ]
+    )
     if judge is not None:
         read = classify(judge, rows).reshape(len(images), -1)
         titles = [t for r in read for t in [f"digit: {r[0]}", "visible", f"NN: {r[2]}", *map(str, r[3:])]]
     else:
         titles = [t for _ in images for t in ["digit", "visible", "NN", *[""] * n_samples]]
-    return image_grid(rows, 3 + n_samples, titles=titles, size=1.0,
-                      title=title or f"{n_visible} visible quadrant(s): baseline (NN) and CVAE completions")
+    return image_grid(
+        rows,
+        3 + n_samples,
+        titles=titles,
+        size=1.0,
+        title=title or f"{n_visible} visible quadrant(s): baseline (NN) and CVAE completions",
+    )

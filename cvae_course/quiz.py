@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import html
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Sequence
 
 from cvae_course.validation import check_text
 
@@ -160,11 +160,13 @@ def feedback_html(question: Question, choice: int | None) -> str:
     text = question.feedback(choice)
     kind = "none" if choice is None else ("right" if choice == question.answer else "wrong")
     verdict = {"right": "Correct:", "wrong": "Not quite.", "none": ""}[kind]
-    rest = text[len(verdict):].lstrip() if verdict and text.startswith(verdict) else text
+    rest = text[len(verdict) :].lstrip() if verdict and text.startswith(verdict) else text
     head = f"<b>{html.escape(verdict)}</b> " if verdict else ""
-    return (f'<div class="cvae-quiz-feedback cvae-quiz-{kind}" style="border-left: 4px solid {_BAR[kind]}; '
-            f'padding: 2px 0 2px 8px; color: var(--jp-content-font-color1, inherit);">'
-            f"{head}{html.escape(rest)}</div>")
+    return (
+        f'<div class="cvae-quiz-feedback cvae-quiz-{kind}" style="border-left: 4px solid {_BAR[kind]}; '
+        f'padding: 2px 0 2px 8px; color: var(--jp-content-font-color1, inherit);">'
+        f"{head}{html.escape(rest)}</div>"
+    )
 
 
 def available() -> list[str]:
@@ -182,8 +184,9 @@ def load(lesson: str) -> Quiz:
     try:
         spec = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"the quiz file of {lesson!r} is not valid TOML ({err}); fix cvae_course/quizzes/"
-                         f"{lesson}.toml") from err
+        raise ValueError(
+            f"the quiz file of {lesson!r} is not valid TOML ({err}); fix cvae_course/quizzes/{lesson}.toml"
+        ) from err
     raw = spec.get("question")
     if not isinstance(raw, list) or not raw:
         raise ValueError(f"the quiz file of {lesson!r} has no [[question]] tables")

@@ -59,13 +59,40 @@ from cvae_course.validation import (
 )
 
 __all__ = [
-    "ANNEALED_BETA", "BATCH_SIZE", "BETA_LATENT_DIM", "CVAE_NAME", "HOLDOUT_LATENT_DIM", "HOLDOUT_LEARNING_RATE", "JUDGE_EPOCHS",
-    "JUDGE_WEIGHTS", "LATENT8_LEARNING_RATE", "LEARNING_RATE", "LESSON02_VAE_NAME", "MIN_JUDGE_ACCURACY",
-    "SWEEP_BETAS", "beta_cvae_name", "build_judge", "holdout_name", "judge_info", "load_cvae", "load_judge",
-    "load_lesson02_vae", "save_cvae", "save_lesson02_vae", "train_beta_cvae", "train_beta_cvaes", "train_beta_sweep",
-    "train_cvae", "train_judge", "train_lesson02_vae", "train_vae_without",
+    "ANNEALED_BETA",
+    "BATCH_SIZE",
+    "BETA_LATENT_DIM",
+    "CVAE_NAME",
+    "HOLDOUT_LATENT_DIM",
+    "HOLDOUT_LEARNING_RATE",
+    "JUDGE_EPOCHS",
+    "JUDGE_WEIGHTS",
+    "LATENT8_LEARNING_RATE",
+    "LEARNING_RATE",
+    "LESSON02_VAE_NAME",
+    "MIN_JUDGE_ACCURACY",
+    "SWEEP_BETAS",
+    "beta_cvae_name",
+    "build_judge",
+    "holdout_name",
+    "judge_info",
+    "load_cvae",
+    "load_judge",
+    "load_lesson02_vae",
+    "save_cvae",
+    "save_lesson02_vae",
+    "train_beta_cvae",
+    "train_beta_cvaes",
+    "train_beta_sweep",
+    "train_cvae",
+    "train_judge",
+    "train_lesson02_vae",
+    "train_vae_without",
     # lesson 06
-    "QUADRANT_BASELINE_NAME", "QUADRANT_CVAE_NAME", "quadrant_cvae_name", "train_quadrant_baseline",
+    "QUADRANT_BASELINE_NAME",
+    "QUADRANT_CVAE_NAME",
+    "quadrant_cvae_name",
+    "train_quadrant_baseline",
     "train_quadrant_cvae",
 ]
 
@@ -82,9 +109,17 @@ BATCH_SIZE = 256
 LEARNING_RATE = 3e-3
 
 
-def train_cvae(mnist: MNIST | None = None, *, latent_dim: int = 2, kind: str = "dense", epochs: int | None = None,
-               seed: int = settings.DEFAULT_SEED, progress: bool = True, validation_data=None,
-               callbacks=()) -> CVAE:
+def train_cvae(
+    mnist: MNIST | None = None,
+    *,
+    latent_dim: int = 2,
+    kind: str = "dense",
+    epochs: int | None = None,
+    seed: int = settings.DEFAULT_SEED,
+    progress: bool = True,
+    validation_data=None,
+    callbacks=(),
+) -> CVAE:
     """Train the course CVAE recipe (lesson 03): dense, 2-D latent space, Adam at a constant 3e-3, batches of 256,
     seed 42.
 
@@ -104,9 +139,17 @@ def train_cvae(mnist: MNIST | None = None, *, latent_dim: int = 2, kind: str = "
     settings.seed_everything(seed)
     mnist = mnist or load_mnist()
     model = build_cvae(latent_dim, kind, seed=seed)
-    train(model, (mnist.x_train, mnist.y_train_one_hot), epochs=epochs or settings.budget().cvae_epochs,
-          batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE, schedule="constant", progress=progress,
-          validation_data=validation_data, callbacks=callbacks)
+    train(
+        model,
+        (mnist.x_train, mnist.y_train_one_hot),
+        epochs=epochs or settings.budget().cvae_epochs,
+        batch_size=BATCH_SIZE,
+        learning_rate=LEARNING_RATE,
+        schedule="constant",
+        progress=progress,
+        validation_data=validation_data,
+        callbacks=callbacks,
+    )
     return model
 
 
@@ -161,8 +204,9 @@ def build_judge() -> keras.Model:
     )
 
 
-def train_judge(images, labels, *, epochs: int = JUDGE_EPOCHS, seed: int = settings.DEFAULT_SEED,
-                progress: bool = False) -> keras.Model:
+def train_judge(
+    images, labels, *, epochs: int = JUDGE_EPOCHS, seed: int = settings.DEFAULT_SEED, progress: bool = False
+) -> keras.Model:
     """Train the judge on real digits: Adam 1e-3, batches of 128, ``epochs`` passes (what the shipped one had).
 
     Args:
@@ -230,8 +274,7 @@ def load_judge(progress: bool = True) -> keras.Model:
 LESSON02_VAE_NAME = "lesson02-vae"
 
 
-def train_lesson02_vae(mnist: MNIST | None = None, *, seed: int = settings.DEFAULT_SEED,
-                       progress: bool = True) -> VAE:
+def train_lesson02_vae(mnist: MNIST | None = None, *, seed: int = settings.DEFAULT_SEED, progress: bool = True) -> VAE:
     """Lesson 02's VAE recipe: dense, 2-D latent space, seed 42, :func:`cvae_course.training.train`'s defaults
     (batches of 128, one-cycle peaking at 1e-2), the budget's ``vae_epochs`` (lesson 02 trains it in view, on the
     learner's own copy of the same loss)."""
@@ -277,9 +320,16 @@ def holdout_name(held_out, latent_dim: int) -> str:
     return f"vae-without-{'-'.join(str(d) for d in _held_out_digits(held_out))}-{latent_dim}d"
 
 
-def train_vae_without(held_out, mnist: MNIST | None = None, *, latent_dim: int = HOLDOUT_LATENT_DIM,
-                      epochs: int | None = None, seed: int = settings.DEFAULT_SEED, progress: bool = True,
-                      use_cache: bool = True) -> VAE:
+def train_vae_without(
+    held_out,
+    mnist: MNIST | None = None,
+    *,
+    latent_dim: int = HOLDOUT_LATENT_DIM,
+    epochs: int | None = None,
+    seed: int = settings.DEFAULT_SEED,
+    progress: bool = True,
+    use_cache: bool = True,
+) -> VAE:
     """A dense VAE trained on every digit except ``held_out``: the "normal" data it knows (lesson 05's anomalies).
 
     One VAE without two digits (``held_out=(0, 1)``) serves two anomaly examples for the price of one model.
@@ -304,15 +354,25 @@ def train_vae_without(held_out, mnist: MNIST | None = None, *, latent_dim: int =
         model = build_vae(latent_dim, "dense", seed=seed)
         # A constant 1e-3, as before the one-cycle schedule: 3 one-cycle epochs at 5e-3 ranked the held-out 0s
         # worse (AUROC 0.919 in full mode, 0.840 in fast mode, against 0.945 and 0.896).
-        train(model, data.x_train[keep], epochs=epochs or settings.budget().holdout_vae_epochs,
-              learning_rate=HOLDOUT_LEARNING_RATE, schedule="constant", progress=progress)
+        train(
+            model,
+            data.x_train[keep],
+            epochs=epochs or settings.budget().holdout_vae_epochs,
+            learning_rate=HOLDOUT_LEARNING_RATE,
+            schedule="constant",
+            progress=progress,
+        )
         return model
 
     if not use_cache:
         return fit()
-    return cache.load_or_train(holdout_name(digits, latent_dim), fit, VAE,
-                               check=lambda m: not m.conditional and m.latent_dim == latent_dim,
-                               mode=settings.mode_name())
+    return cache.load_or_train(
+        holdout_name(digits, latent_dim),
+        fit,
+        VAE,
+        check=lambda m: not m.conditional and m.latent_dim == latent_dim,
+        mode=settings.mode_name(),
+    )
 
 
 # --------------------------------------------------------------------------------------------- beta CVAEs
@@ -323,8 +383,7 @@ def beta_cvae_name(beta: float, latent_dim: int, warmup: int | None, epochs: int
     """Cache name of the CVAE trained with KL weight ``beta`` (for ``epochs`` epochs, with a warm-up of ``warmup``
     epochs, if given): models trained for different numbers of epochs never share a file."""
     tag = f"{beta:g}".replace(".", "p").replace("-", "m")
-    return (f"cvae-beta{tag}-{latent_dim}d" + (f"-{epochs}ep" if epochs else "")
-            + (f"-anneal{warmup}" if warmup else ""))
+    return f"cvae-beta{tag}-{latent_dim}d" + (f"-{epochs}ep" if epochs else "") + (f"-anneal{warmup}" if warmup else "")
 
 
 class _Annealing(KLAnnealing):
@@ -338,8 +397,16 @@ class _Annealing(KLAnnealing):
         super().set_model(self.member)
 
 
-def _beta_cvaes(specs: list[tuple[float, int | None]], mnist: MNIST | None, *, latent_dim: int, epochs: int,
-                seed: int, progress: bool, use_cache: bool) -> list[CVAE]:
+def _beta_cvaes(
+    specs: list[tuple[float, int | None]],
+    mnist: MNIST | None,
+    *,
+    latent_dim: int,
+    epochs: int,
+    seed: int,
+    progress: bool,
+    use_cache: bool,
+) -> list[CVAE]:
     """The beta CVAEs of ``specs`` (beta, warm-up epochs or None): cached ones loaded, the others trained together."""
     mode = settings.mode_name()
     names = [beta_cvae_name(beta, latent_dim, warmup, epochs) for beta, warmup in specs]
@@ -364,17 +431,31 @@ def _beta_cvaes(specs: list[tuple[float, int | None]], mnist: MNIST | None, *, l
     settings.seed_everything(seed)
     group = [found[i] for i in missing]
     fit = train if len(group) == 1 else train_together
-    fit(group[0] if len(group) == 1 else group, (data.x_train, data.y_train_one_hot), epochs=epochs,
-        learning_rate=LATENT8_LEARNING_RATE, callbacks=callbacks, progress=progress)
+    fit(
+        group[0] if len(group) == 1 else group,
+        (data.x_train, data.y_train_one_hot),
+        epochs=epochs,
+        learning_rate=LATENT8_LEARNING_RATE,
+        callbacks=callbacks,
+        progress=progress,
+    )
     if use_cache:
         for i in missing:
             cache.save_model(found[i], names[i], mode)
     return [found[i] for i in range(len(specs))]
 
 
-def train_beta_cvaes(betas, mnist: MNIST | None = None, *, latent_dim: int | None = None, epochs: int | None = None,
-                     warmup_epochs: int | None = None, seed: int = settings.DEFAULT_SEED, progress: bool = True,
-                     use_cache: bool = True) -> dict[float, CVAE]:
+def train_beta_cvaes(
+    betas,
+    mnist: MNIST | None = None,
+    *,
+    latent_dim: int | None = None,
+    epochs: int | None = None,
+    warmup_epochs: int | None = None,
+    seed: int = settings.DEFAULT_SEED,
+    progress: bool = True,
+    use_cache: bool = True,
+) -> dict[float, CVAE]:
     """Dense CVAEs trained on reconstruction + beta * KL, one per beta, trained together; cached per setting.
 
     What :func:`train_beta_cvae` gives for each beta (the same recipe, seed and batches, cached under the same
@@ -395,14 +476,29 @@ def train_beta_cvaes(betas, mnist: MNIST | None = None, *, latent_dim: int | Non
     epochs = check_positive_int(epochs or settings.budget().beta_sweep_epochs, "epochs")
     if warmup_epochs is not None:
         warmup_epochs = check_positive_int(warmup_epochs, "warmup_epochs")
-    models = _beta_cvaes([(beta, warmup_epochs) for beta in betas], mnist, latent_dim=latent_dim, epochs=epochs,
-                         seed=seed, progress=progress, use_cache=use_cache)
+    models = _beta_cvaes(
+        [(beta, warmup_epochs) for beta in betas],
+        mnist,
+        latent_dim=latent_dim,
+        epochs=epochs,
+        seed=seed,
+        progress=progress,
+        use_cache=use_cache,
+    )
     return dict(zip(betas, models))
 
 
-def train_beta_cvae(beta: float, mnist: MNIST | None = None, *, latent_dim: int | None = None,
-                    epochs: int | None = None, warmup_epochs: int | None = None,
-                    seed: int = settings.DEFAULT_SEED, progress: bool = True, use_cache: bool = True) -> CVAE:
+def train_beta_cvae(
+    beta: float,
+    mnist: MNIST | None = None,
+    *,
+    latent_dim: int | None = None,
+    epochs: int | None = None,
+    warmup_epochs: int | None = None,
+    seed: int = settings.DEFAULT_SEED,
+    progress: bool = True,
+    use_cache: bool = True,
+) -> CVAE:
     """A dense CVAE trained on reconstruction + ``beta`` * KL (lesson 07's collapse sweep); cached per setting.
 
     With ``warmup_epochs`` the KL weight is annealed from 0 up to ``beta`` over that many epochs
@@ -420,8 +516,16 @@ def train_beta_cvae(beta: float, mnist: MNIST | None = None, *, latent_dim: int 
         use_cache: load a cached model if there is one, and cache a newly trained one.
     """
     beta = check_beta(beta)
-    return train_beta_cvaes([beta], mnist, latent_dim=latent_dim, epochs=epochs, warmup_epochs=warmup_epochs,
-                            seed=seed, progress=progress, use_cache=use_cache)[beta]
+    return train_beta_cvaes(
+        [beta],
+        mnist,
+        latent_dim=latent_dim,
+        epochs=epochs,
+        warmup_epochs=warmup_epochs,
+        seed=seed,
+        progress=progress,
+        use_cache=use_cache,
+    )[beta]
 
 
 SWEEP_BETAS = (1.0, 4.0, 16.0)
@@ -444,8 +548,15 @@ def train_beta_sweep(mnist: MNIST | None = None, *, progress: bool = True) -> di
     budget = settings.budget()
     warmup, epochs = budget.kl_warmup_epochs, budget.kl_warmup_epochs + budget.beta_sweep_epochs
     specs = [(beta, None) for beta in SWEEP_BETAS] + [(ANNEALED_BETA, warmup)]
-    models = _beta_cvaes(specs, mnist, latent_dim=BETA_LATENT_DIM, epochs=epochs, seed=settings.DEFAULT_SEED,
-                         progress=progress, use_cache=True)
+    models = _beta_cvaes(
+        specs,
+        mnist,
+        latent_dim=BETA_LATENT_DIM,
+        epochs=epochs,
+        seed=settings.DEFAULT_SEED,
+        progress=progress,
+        use_cache=True,
+    )
     names = [f"beta = {beta:g}" for beta in SWEEP_BETAS] + [f"beta = {ANNEALED_BETA:g}, warm-up {warmup}"]
     return dict(zip(names, models))
 
@@ -476,12 +587,21 @@ def _fit_quadrants(model, mnist: MNIST | None, epochs: int | None, seed: int, pr
 
 def quadrant_cvae_name(learned_prior: bool = True, alpha: float = 1.0) -> str:
     """Cache name of a lesson-06 CVAE: ``quadrant-cvae``, ``-fixed-prior`` for N(0, I), ``-hybrid<alpha>``."""
-    return (QUADRANT_CVAE_NAME + ("" if learned_prior else "-fixed-prior")
-            + ("" if alpha == 1.0 else "-hybrid" + f"{alpha:g}".replace(".", "p")))
+    return (
+        QUADRANT_CVAE_NAME
+        + ("" if learned_prior else "-fixed-prior")
+        + ("" if alpha == 1.0 else "-hybrid" + f"{alpha:g}".replace(".", "p"))
+    )
 
 
-def train_quadrant_baseline(mnist: MNIST | None = None, *, epochs: int | None = None,
-                            seed: int = settings.DEFAULT_SEED, progress: bool = True, use_cache: bool = True):
+def train_quadrant_baseline(
+    mnist: MNIST | None = None,
+    *,
+    epochs: int | None = None,
+    seed: int = settings.DEFAULT_SEED,
+    progress: bool = True,
+    use_cache: bool = True,
+):
     """Lesson 06's baseline (:class:`cvae_course.quadrants.Baseline`): a dense network x -> y, trained on the
     hidden-pixel cross-entropy with the recipe of :func:`train_quadrant_cvae`; cached as ``quadrant-baseline``.
 
@@ -498,13 +618,23 @@ def train_quadrant_baseline(mnist: MNIST | None = None, *, epochs: int | None = 
         settings.seed_everything(seed)
         return _fit_quadrants(Baseline(build_baseline(QUADRANT_HIDDEN)), mnist, epochs, seed, progress)
 
-    return fit() if not use_cache else cache.load_or_train(QUADRANT_BASELINE_NAME, fit, Baseline,
-                                                           mode=settings.mode_name())
+    return (
+        fit()
+        if not use_cache
+        else cache.load_or_train(QUADRANT_BASELINE_NAME, fit, Baseline, mode=settings.mode_name())
+    )
 
 
-def train_quadrant_cvae(mnist: MNIST | None = None, *, learned_prior: bool = True, alpha: float = 1.0,
-                        epochs: int | None = None, seed: int = settings.DEFAULT_SEED, progress: bool = True,
-                        use_cache: bool = True):
+def train_quadrant_cvae(
+    mnist: MNIST | None = None,
+    *,
+    learned_prior: bool = True,
+    alpha: float = 1.0,
+    epochs: int | None = None,
+    seed: int = settings.DEFAULT_SEED,
+    progress: bool = True,
+    use_cache: bool = True,
+):
     """Lesson 06's CVAE (:class:`cvae_course.quadrants.QuadrantCVAE`): recognition, prior and generation networks
     of two dense layers of 256, a 32-D code, trained on the mixed quadrant task (every training image under 1, 2
     and 3 visible quadrants), Adam from 1e-3 down to 0 along a cosine, batches of 128, seed 42; cached.
@@ -523,12 +653,17 @@ def train_quadrant_cvae(mnist: MNIST | None = None, *, learned_prior: bool = Tru
 
     def fit():
         settings.seed_everything(seed)
-        model = build_quadrant_cvae(QUADRANT_LATENT_DIM, QUADRANT_HIDDEN, learned_prior=learned_prior, alpha=alpha,
-                                    seed=seed)
+        model = build_quadrant_cvae(
+            QUADRANT_LATENT_DIM, QUADRANT_HIDDEN, learned_prior=learned_prior, alpha=alpha, seed=seed
+        )
         return _fit_quadrants(model, mnist, epochs, seed, progress)
 
     if not use_cache:
         return fit()
-    return cache.load_or_train(quadrant_cvae_name(learned_prior, alpha), fit, QuadrantCVAE,
-                               check=lambda m: m.learned_prior == learned_prior and m.alpha == alpha,
-                               mode=settings.mode_name())
+    return cache.load_or_train(
+        quadrant_cvae_name(learned_prior, alpha),
+        fit,
+        QuadrantCVAE,
+        check=lambda m: m.learned_prior == learned_prior and m.alpha == alpha,
+        mode=settings.mode_name(),
+    )

@@ -27,8 +27,16 @@ from cvae_course._keras import keras, ops
 from cvae_course.validation import check_positive_float, check_positive_int
 
 __all__ = [
-    "BATCH_SIZE", "LEARNING_RATE", "OPTIMIZER_NAME", "SCHEDULES", "STEPS_PER_EXECUTION", "OneCycle", "format_logs",
-    "ProgressLine", "train", "train_together",
+    "BATCH_SIZE",
+    "LEARNING_RATE",
+    "OPTIMIZER_NAME",
+    "SCHEDULES",
+    "STEPS_PER_EXECUTION",
+    "OneCycle",
+    "format_logs",
+    "ProgressLine",
+    "train",
+    "train_together",
 ]
 
 BATCH_SIZE = 128
@@ -212,8 +220,9 @@ def train(
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     if not model.compiled or _compiled_by_train(model):
         rate = OneCycle(learning_rate, _steps(x, epochs, batch_size)) if schedule == "one-cycle" else learning_rate
-        model.compile(optimizer=keras.optimizers.Adam(rate, name=OPTIMIZER_NAME),
-                      steps_per_execution=STEPS_PER_EXECUTION)
+        model.compile(
+            optimizer=keras.optimizers.Adam(rate, name=OPTIMIZER_NAME), steps_per_execution=STEPS_PER_EXECUTION
+        )
     cbs = list(callbacks) + ([ProgressLine()] if progress else [])
     is_dataset = hasattr(x, "element_spec")
     return model.fit(
@@ -244,9 +253,11 @@ class _Together(keras.Model):
         return [member(inputs, training=training) for member in self.members]
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        return ops.sum(ops.stack([
-            member.compute_loss(x, y, pred, training=training) for member, pred in zip(self.members, y_pred)
-        ]))
+        return ops.sum(
+            ops.stack(
+                [member.compute_loss(x, y, pred, training=training) for member, pred in zip(self.members, y_pred)]
+            )
+        )
 
 
 def train_together(
@@ -278,14 +289,27 @@ def train_together(
     """
     models = list(models)
     if len(models) < 2 or not all(isinstance(m, keras.Model) for m in models):
-        raise ValueError(f"train_together needs two or more Keras models, got {len(models)} item(s); "
-                         "train a single model with train()")
+        raise ValueError(
+            f"train_together needs two or more Keras models, got {len(models)} item(s); "
+            "train a single model with train()"
+        )
     seen: dict[int, int] = {}
     for i, model in enumerate(models):
         for weight in model.weights:
             j = seen.setdefault(id(weight), i)
             if j != i:
-                raise ValueError(f"models {j} and {i} share the weight {weight.path!r}: train them one at a time "
-                                 "(trained together, each would also follow the other's loss)")
-    return train(_Together(models, name="together"), x, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                 schedule=schedule, callbacks=callbacks, progress=progress, shuffle=shuffle)
+                raise ValueError(
+                    f"models {j} and {i} share the weight {weight.path!r}: train them one at a time "
+                    "(trained together, each would also follow the other's loss)"
+                )
+    return train(
+        _Together(models, name="together"),
+        x,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        schedule=schedule,
+        callbacks=callbacks,
+        progress=progress,
+        shuffle=shuffle,
+    )

@@ -10,9 +10,23 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "IMAGE_SHAPE", "NUM_CLASSES", "as_images", "as_labels", "as_latent", "as_one_hot", "as_soft_labels", "check_beta",
-    "check_code", "check_digit", "check_in_range", "check_index", "check_model", "check_positive_float",
-    "check_positive_int", "check_same_length", "check_text",
+    "IMAGE_SHAPE",
+    "NUM_CLASSES",
+    "as_images",
+    "as_labels",
+    "as_latent",
+    "as_one_hot",
+    "as_soft_labels",
+    "check_beta",
+    "check_code",
+    "check_digit",
+    "check_in_range",
+    "check_index",
+    "check_model",
+    "check_positive_float",
+    "check_positive_int",
+    "check_same_length",
+    "check_text",
 ]
 
 NUM_CLASSES = 10
@@ -103,8 +117,10 @@ def as_soft_labels(rows, name: str = "labels") -> np.ndarray:
     two digits as in an interpolation); returns them as float32."""
     x = _label_rows(rows, name)
     if np.any(x < 0) or not np.allclose(x.sum(axis=1), 1.0, atol=1e-4):
-        raise ValueError(f"{name} rows must hold weights >= 0 that sum to 1 (a one-hot row, or a blend of two "
-                         "digits such as 0.3 * one_hot(3) + 0.7 * one_hot(8)).")
+        raise ValueError(
+            f"{name} rows must hold weights >= 0 that sum to 1 (a one-hot row, or a blend of two "
+            "digits such as 0.3 * one_hot(3) + 0.7 * one_hot(8))."
+        )
     return x
 
 
@@ -165,8 +181,10 @@ def check_in_range(value, name: str, low: float, high: float) -> float:
     except (TypeError, ValueError) as err:
         raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}") from err
     if not np.isfinite(v) or not low <= v <= high:
-        raise ValueError(f"{name} must be in [{low:g}, {high:g}] (the slider's range), got {value!r}. "
-                         f"Choose a value between {low:g} and {high:g}.")
+        raise ValueError(
+            f"{name} must be in [{low:g}, {high:g}] (the slider's range), got {value!r}. "
+            f"Choose a value between {low:g} and {high:g}."
+        )
     return v
 
 
@@ -185,8 +203,12 @@ def check_code(values, size: int, name: str, limit: float) -> np.ndarray:
 
 def check_beta(beta) -> float:
     """The KL weight beta: a finite number >= 0 (1 is the true ELBO), as a float."""
-    if isinstance(beta, bool) or not isinstance(beta, (int, float, np.integer, np.floating)) or not beta >= 0 \
-            or not np.isfinite(beta):
+    if (
+        isinstance(beta, bool)
+        or not isinstance(beta, (int, float, np.integer, np.floating))
+        or not beta >= 0
+        or not np.isfinite(beta)
+    ):
         raise ValueError(f"beta must be a finite number >= 0 (the KL weight; 1 is the true ELBO), got {beta!r}")
     return float(beta)
 
@@ -207,6 +229,8 @@ def check_model(model, expected: type, *, kind: str | None = None, hint: str | N
     if not isinstance(model, expected):
         kind = kind or getattr(expected, "WANTED", None) or expected.__name__
         hint = getattr(expected, "HINT", "") if hint is None else hint
-        raise ValueError(f"model must be a {kind} from cvae_course.models, got {type(model).__name__}."
-                         + (f" {hint}" if hint else ""))
+        raise ValueError(
+            f"model must be a {kind} from cvae_course.models, got {type(model).__name__}."
+            + (f" {hint}" if hint else "")
+        )
     return model

@@ -116,7 +116,7 @@ def _line(slope: float, width: int = 1) -> np.ndarray:
 
 def test_stroke_features_read_slant_direction_and_stroke_width():
     ink, slant = app.stroke_features(np.stack([_line(0.5), _line(-0.5), _line(0.5, width=3)]))
-    assert slant[0] == pytest.approx(0.5, abs=0.05)   # leaning right, like /
+    assert slant[0] == pytest.approx(0.5, abs=0.05)  # leaning right, like /
     assert slant[1] == pytest.approx(-0.5, abs=0.05)  # leaning left, like \
     assert ink[2] > 2.5 * ink[0]
 
@@ -218,8 +218,8 @@ def test_label_gap_flags_corrupted_labels(cvae, mnist):
 
 def test_total_ink_sums_the_pixel_values_of_each_image():
     x = np.zeros((2, 28, 28, 1), dtype=np.float32)
-    x[0, :3, :4] = 1.0   # 12 black pixels
-    x[1, 0, :10] = 0.5   # 10 half-grey pixels
+    x[0, :3, :4] = 1.0  # 12 black pixels
+    x[1, 0, :10] = 0.5  # 10 half-grey pixels
     assert app.total_ink(x).tolist() == [12.0, 5.0]
 
 

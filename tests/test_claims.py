@@ -34,8 +34,13 @@ def test_a_failed_claim_is_an_assertion_error_so_nbval_and_pytest_report_it(fast
 
 
 def test_a_full_mode_claim_is_not_checked_in_fast_mode_and_says_why(capsys, fast_mode):
-    record = claim("the judge reads 99% of the samples", False, measured=0.71, full_only=True,
-                   reason="two epochs are not enough to draw every digit")
+    record = claim(
+        "the judge reads 99% of the samples",
+        False,
+        measured=0.71,
+        full_only=True,
+        reason="two epochs are not enough to draw every digit",
+    )
     assert record.status == "not checked"
     out = capsys.readouterr().out
     assert "not checked in fast mode (two epochs are not enough to draw every digit)" in out
@@ -72,11 +77,32 @@ def test_measured_values_read_well():
 def test_in_a_notebook_the_claim_is_recorded_for_the_full_course_report(fast_mode):
     """The display bundle carries the record; records() reads it back from a cell's stored outputs."""
     record = claim("one plus one is two", 1 + 1 == 2, measured=2)
-    stored = [{"output_type": "display_data", "data": {"text/plain": record.line(), MIME: {
-        "sentence": record.sentence, "measured": record.measured, "status": record.status, "mode": record.mode,
-        "full_only": record.full_only, "reason": record.reason}}}]
-    assert records(stored) == [{"sentence": "one plus one is two", "measured": "2", "status": "holds",
-                                "mode": "fast", "full_only": False, "reason": ""}]
+    stored = [
+        {
+            "output_type": "display_data",
+            "data": {
+                "text/plain": record.line(),
+                MIME: {
+                    "sentence": record.sentence,
+                    "measured": record.measured,
+                    "status": record.status,
+                    "mode": record.mode,
+                    "full_only": record.full_only,
+                    "reason": record.reason,
+                },
+            },
+        }
+    ]
+    assert records(stored) == [
+        {
+            "sentence": "one plus one is two",
+            "measured": "2",
+            "status": "holds",
+            "mode": "fast",
+            "full_only": False,
+            "reason": "",
+        }
+    ]
 
 
 def test_a_claim_cell_ending_in_claim_shows_its_line_once(fast_mode):

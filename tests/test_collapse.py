@@ -46,10 +46,10 @@ def test_a_collapsed_cvae_reads_well_to_the_judge_but_loses_diversity(mnist, jud
     # the lesson's point: judge accuracy alone hides collapse. Measured in fast mode (20 samples per label):
     # beta 1 -> judge accuracy 0.40, diversity 0.51; beta 16 -> judge accuracy 0.92, diversity 0.11
     x, y = mnist.x_test[:1000], mnist.y_test[:1000]
-    healthy = collapse.collapse_report(recipes.train_beta_cvae(1, mnist, progress=False), "beta 1", x, y,
-                                       judge=judge)
-    collapsed = collapse.collapse_report(recipes.train_beta_cvae(16, mnist, progress=False), "beta 16", x, y,
-                                         judge=judge)
+    healthy = collapse.collapse_report(recipes.train_beta_cvae(1, mnist, progress=False), "beta 1", x, y, judge=judge)
+    collapsed = collapse.collapse_report(
+        recipes.train_beta_cvae(16, mnist, progress=False), "beta 16", x, y, judge=judge
+    )
     assert collapsed.judge_accuracy > healthy.judge_accuracy
     assert collapsed.diversity < 0.5 * healthy.diversity
 
@@ -84,8 +84,13 @@ def test_collapse_report_without_a_judge_leaves_accuracy_and_diversity_unmeasure
 # ------------------------------------------------------------------------------------------------- figures
 def _report(name: str, per_label: int = 3) -> collapse.CollapseReport:
     rng = np.random.default_rng(0)
-    return collapse.CollapseReport(name, np.array([0.5, 0.0]), np.array([0.2, 0.001]), 100.0,
-                                   rng.random((10 * per_label, 28, 28, 1)).astype(np.float32))
+    return collapse.CollapseReport(
+        name,
+        np.array([0.5, 0.0]),
+        np.array([0.2, 0.001]),
+        100.0,
+        rng.random((10 * per_label, 28, 28, 1)).astype(np.float32),
+    )
 
 
 def test_collapse_report_counts_active_units_and_total_kl():
@@ -112,7 +117,7 @@ def test_kl_bars_show_inactive_dimensions_as_visible_bars_of_their_own_colour():
     bottom = ax.get_ylim()[0]
     bars = ax.patches
     assert len(bars) == 2 and ax.get_yscale() == "log"
-    assert all(bar.get_y() + bar.get_height() > 2 * bottom for bar in bars)   # both reach clearly above the axis
+    assert all(bar.get_y() + bar.get_height() > 2 * bottom for bar in bars)  # both reach clearly above the axis
     assert bars[0].get_facecolor() != bars[1].get_facecolor()
     legend = fig.legends[0]
     assert [t.get_text() for t in legend.get_texts()] == ["active", "inactive"]

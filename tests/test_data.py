@@ -123,7 +123,7 @@ def test_the_shared_offline_file_loads_when_configured():
 
 def test_make_dataset_yields_images_or_image_label_pairs_as_model_input():
     x = np.zeros((10, 28, 28, 1), np.float32)
-    (images,) = next(iter(data.make_dataset(x, batch_size=4, shuffle=False))),
+    (images,) = (next(iter(data.make_dataset(x, batch_size=4, shuffle=False))),)
     assert tuple(images.shape) == (4, 28, 28, 1)
     (pair,) = next(iter(data.make_dataset(x, np.arange(10), batch_size=4)))
     assert tuple(pair[0].shape) == (4, 28, 28, 1) and tuple(pair[1].shape) == (4, 10)

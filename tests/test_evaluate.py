@@ -154,8 +154,7 @@ def tiny_vae():
     rng = np.random.default_rng(0)
     x = (rng.uniform(size=(64, 28, 28, 1)) < np.linspace(0.1, 0.9, 64)[:, None, None, None]).astype(np.float32)
     model = models.build_vae(1, seed=0, hidden=(16,))
-    training.train(model, x, epochs=30, batch_size=32, learning_rate=1e-2, schedule="constant",
-                   progress=False)
+    training.train(model, x, epochs=30, batch_size=32, learning_rate=1e-2, schedule="constant", progress=False)
     return model, x
 
 
@@ -188,8 +187,10 @@ def test_the_importance_sampled_nll_agrees_with_brute_force_integration_on_a_tin
 def test_the_importance_sampled_nll_is_below_the_negative_elbo_on_average_and_converges(tiny_vae, exact_nll):
     model, x = tiny_vae
     neg_elbo = evaluate.negative_elbo_per_image(model, x, n_samples=200).mean()
-    excess = [evaluate.importance_sampled_nll(model, x, n_samples=s, seed=1).mean() - exact_nll.mean()
-              for s in (1, 10, 100, 1000)]  # measured: 4.9, 2.6, 1.9, 1.5 nats above -log p(x)
+    excess = [
+        evaluate.importance_sampled_nll(model, x, n_samples=s, seed=1).mean() - exact_nll.mean()
+        for s in (1, 10, 100, 1000)
+    ]  # measured: 4.9, 2.6, 1.9, 1.5 nats above -log p(x)
     assert excess[0] == pytest.approx(neg_elbo - exact_nll.mean(), abs=1.5)  # S = 1: a one-sample -ELBO
     assert exact_nll.mean() + excess[1] < neg_elbo  # the IWAE bound is tighter than the ELBO ...
     steps = -np.diff(excess)
@@ -222,7 +223,7 @@ def test_the_aggregate_posterior_variance_is_the_spread_of_means_plus_the_mean_v
 def test_the_aggregate_posterior_density_is_the_mixture_of_the_images_posteriors():
     means, log_vars = np.array([[0.0, 0.0], [3.0, 0.0]]), np.zeros((2, 2))
     z = np.array([[0.0, 0.0], [1.5, 0.0], [3.0, 0.0]])
-    direct = 0.5 * (np.exp(-0.5 * np.sum(z ** 2, 1)) + np.exp(-0.5 * np.sum((z - [3, 0]) ** 2, 1))) / (2 * np.pi)
+    direct = 0.5 * (np.exp(-0.5 * np.sum(z**2, 1)) + np.exp(-0.5 * np.sum((z - [3, 0]) ** 2, 1))) / (2 * np.pi)
     np.testing.assert_allclose(evaluate.aggregate_posterior_density(z, means, log_vars), direct)
     with pytest.raises(ValueError, match="latent_dim"):
         evaluate.aggregate_posterior_density(np.zeros((3, 3)), means, log_vars)

@@ -90,7 +90,9 @@ def test_beta_weights_the_kl_in_the_loss(batch):
 
 def test_a_custom_loss_terms_function_is_what_the_model_minimises(batch):
     x, _ = batch
-    vae = models.build_vae(2, seed=0, loss_terms=lambda x, logits, m, lv: (keras.ops.mean(logits * 0) + 1.0, 2.0 + m[0, 0] * 0))
+    vae = models.build_vae(
+        2, seed=0, loss_terms=lambda x, logits, m, lv: (keras.ops.mean(logits * 0) + 1.0, 2.0 + m[0, 0] * 0)
+    )
     h = training.train(vae, x, epochs=1, batch_size=32, progress=False).history
     assert h["reconstruction"][0] == pytest.approx(1.0) and h["kl"][0] == pytest.approx(2.0)
 
@@ -106,8 +108,11 @@ def test_a_saved_model_loads_with_its_class_and_gives_the_same_outputs(tmp_path,
     loaded = keras.saving.load_model(path)
     assert type(loaded) is type(model)
     np.testing.assert_allclose(loaded.encode(x, labels), model.encode(x, labels), atol=1e-6)
-    np.testing.assert_allclose(loaded.decode(np.ones((3, 2)), None if labels is None else [1, 2, 3]),
-                               model.decode(np.ones((3, 2)), None if labels is None else [1, 2, 3]), atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.decode(np.ones((3, 2)), None if labels is None else [1, 2, 3]),
+        model.decode(np.ones((3, 2)), None if labels is None else [1, 2, 3]),
+        atol=1e-6,
+    )
 
 
 def test_a_trained_cvae_keeps_beta_and_weights_after_loading(tmp_path, batch):
@@ -135,7 +140,9 @@ def test_decoding_far_from_the_prior_writes_no_warning(capfd):
 def test_decode_takes_one_hot_rows_as_well_as_digits():
     model = models.build_cvae(2, seed=0)
     z = np.array([[0.1, -0.2], [0.5, 0.3]], np.float32)
-    np.testing.assert_allclose(model.decode(z, np.eye(10, dtype=np.float32)[[3, 8]]), model.decode(z, [3, 8]), atol=1e-6)
+    np.testing.assert_allclose(
+        model.decode(z, np.eye(10, dtype=np.float32)[[3, 8]]), model.decode(z, [3, 8]), atol=1e-6
+    )
 
 
 def test_decode_of_a_soft_label_row_blends_two_digits_as_the_decoder_does():

@@ -66,21 +66,32 @@ def test_the_loss_counts_the_hidden_pixels_only(digits):
     x, y = quadrants.make_task(digits[:4], 1)
     logits = np.random.default_rng(0).normal(size=x.shape).astype(np.float32)
     changed = np.where(x >= 0, logits + 5.0, logits)  # other logits on the visible pixels only
-    a, b = (ops.convert_to_numpy(quadrants.hidden_reconstruction_loss(x, y, ops.convert_to_tensor(v)))
-            for v in (logits, changed))
+    a, b = (
+        ops.convert_to_numpy(quadrants.hidden_reconstruction_loss(x, y, ops.convert_to_tensor(v)))
+        for v in (logits, changed)
+    )
     np.testing.assert_allclose(a, b)
     everything_hidden = np.full_like(x, -1.0)
     whole = ops.convert_to_numpy(losses.reconstruction_loss(digits[:4], ops.convert_to_tensor(logits)))
-    np.testing.assert_allclose(ops.convert_to_numpy(quadrants.hidden_reconstruction_loss(
-        everything_hidden, digits[:4], ops.convert_to_tensor(logits))), whole, rtol=1e-5)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(
+            quadrants.hidden_reconstruction_loss(everything_hidden, digits[:4], ops.convert_to_tensor(logits))
+        ),
+        whole,
+        rtol=1e-5,
+    )
 
 
 def test_the_gaussian_kl_is_lesson_02s_against_n01_and_zero_against_itself():
     rng = np.random.default_rng(1)
     mu, log_var = rng.normal(size=(2, 5, 3)).astype(np.float32)
     zeros = np.zeros_like(mu)
-    np.testing.assert_allclose(ops.convert_to_numpy(quadrants.gaussian_kl(mu, log_var, zeros, zeros)),
-                               ops.convert_to_numpy(losses.kl_divergence(mu, log_var)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(quadrants.gaussian_kl(mu, log_var, zeros, zeros)),
+        ops.convert_to_numpy(losses.kl_divergence(mu, log_var)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
     np.testing.assert_allclose(ops.convert_to_numpy(quadrants.gaussian_kl(mu, log_var, mu, log_var)), 0, atol=1e-6)
 
 
@@ -90,8 +101,11 @@ def test_the_gaussian_kl_matches_a_monte_carlo_estimate():
     log_var_q, log_var_p = rng.uniform(-1.0, 1.0, size=(2, 1, 3))
     z = mu_q + np.exp(0.5 * log_var_q) * rng.normal(size=(400_000, 3))
     terms = evaluate.gaussian_log_density(z, mu_q, log_var_q) - evaluate.gaussian_log_density(z, mu_p, log_var_p)
-    closed = float(ops.convert_to_numpy(quadrants.gaussian_kl(*(a.astype(np.float32) for a in
-                                                                 (mu_q, log_var_q, mu_p, log_var_p))))[0])
+    closed = float(
+        ops.convert_to_numpy(
+            quadrants.gaussian_kl(*(a.astype(np.float32) for a in (mu_q, log_var_q, mu_p, log_var_p)))
+        )[0]
+    )
     assert closed > 0
     assert abs(terms.mean() - closed) < 4 * terms.std() / np.sqrt(len(terms))
 
@@ -102,8 +116,9 @@ def test_the_cvae_loss_is_the_reconstruction_plus_the_kl(tiny_cvae, digits):
     out = tiny_cvae((x, y))
     loss = float(ops.convert_to_numpy(tiny_cvae.compute_loss((x, y), None, out)))
     rec = ops.convert_to_numpy(quadrants.hidden_reconstruction_loss(x, y, out["logits"])).mean()
-    kl = ops.convert_to_numpy(quadrants.gaussian_kl(out["q_mean"], out["q_log_var"], out["p_mean"],
-                                                    out["p_log_var"])).mean()
+    kl = ops.convert_to_numpy(
+        quadrants.gaussian_kl(out["q_mean"], out["q_log_var"], out["p_mean"], out["p_log_var"])
+    ).mean()
     assert loss == pytest.approx(rec + kl, rel=1e-5)
 
 
@@ -112,15 +127,21 @@ def test_the_hybrid_adds_the_gsnn_term_and_a_fixed_prior_is_n01(digits):
     hybrid = quadrants.build_quadrant_cvae(latent_dim=3, hidden=(16,), alpha=0.5, seed=0)
     out = hybrid((x, y))
     gsnn = ops.convert_to_numpy(quadrants.hidden_reconstruction_loss(x, y, out["prior_logits"])).mean()
-    cvae = (ops.convert_to_numpy(quadrants.hidden_reconstruction_loss(x, y, out["logits"])).mean()
-            + ops.convert_to_numpy(quadrants.gaussian_kl(out["q_mean"], out["q_log_var"], out["p_mean"],
-                                                         out["p_log_var"])).mean())
+    cvae = (
+        ops.convert_to_numpy(quadrants.hidden_reconstruction_loss(x, y, out["logits"])).mean()
+        + ops.convert_to_numpy(
+            quadrants.gaussian_kl(out["q_mean"], out["q_log_var"], out["p_mean"], out["p_log_var"])
+        ).mean()
+    )
     loss = float(ops.convert_to_numpy(hybrid.compute_loss((x, y), None, out)))
     assert loss == pytest.approx(0.5 * cvae + 0.5 * gsnn, rel=1e-5)
     fixed = quadrants.build_quadrant_cvae(latent_dim=3, hidden=(16,), learned_prior=False)
     p_mean, p_log_var = fixed.prior_distribution(x)
-    assert not fixed.learned_prior and not np.any(ops.convert_to_numpy(p_mean)) and not np.any(
-        ops.convert_to_numpy(p_log_var))
+    assert (
+        not fixed.learned_prior
+        and not np.any(ops.convert_to_numpy(p_mean))
+        and not np.any(ops.convert_to_numpy(p_log_var))
+    )
     with pytest.raises(ValueError, match="alpha"):
         quadrants.build_quadrant_cvae(latent_dim=3, hidden=(16,), alpha=1.5)
 

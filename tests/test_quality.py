@@ -44,7 +44,8 @@ def test_judge_reads_at_least_98_percent_of_the_real_test_digits(judge, mnist):
 def test_the_shipped_judge_scores_on_the_real_test_digits_what_its_file_records(judge, mnist):
     assert len(mnist.x_test) == recipes.judge_info()["test_images"] == 10_000
     assert evaluate.accuracy(judge, mnist.x_test, mnist.y_test) == pytest.approx(
-        recipes.judge_info()["test_accuracy"], abs=1e-4)
+        recipes.judge_info()["test_accuracy"], abs=1e-4
+    )
 
 
 def test_cvae_scores_at_most_150_nats_negative_elbo_on_the_full_test_set(cvae, mnist):

@@ -6,19 +6,19 @@ from cvae_course.quiz import Question, Quiz
 
 
 def make_question(**changes):
-    args = dict(prompt="What does the KL term pull q(z|x) towards?",
-                options=["the data", "the prior N(0, I)", "the decoder"], answer=1,
-                explanation="KL(q || p) is zero only when q equals the prior.")
+    args = dict(
+        prompt="What does the KL term pull q(z|x) towards?",
+        options=["the data", "the prior N(0, I)", "the decoder"],
+        answer=1,
+        explanation="KL(q || p) is zero only when q equals the prior.",
+    )
     args.update(changes)
     return Question(**args)
 
 
 def test_question_text_numbers_the_prompt_and_letters_the_options():
     assert make_question().text(2) == (
-        "2. What does the KL term pull q(z|x) towards?\n"
-        "   (a) the data\n"
-        "   (b) the prior N(0, I)\n"
-        "   (c) the decoder"
+        "2. What does the KL term pull q(z|x) towards?\n   (a) the data\n   (b) the prior N(0, I)\n   (c) the decoder"
     )
 
 
@@ -76,8 +76,9 @@ def test_prompt_and_explanation_must_not_be_empty(field):
 
 def test_quiz_text_is_the_title_then_the_numbered_questions():
     quiz = Quiz([make_question(), make_question(prompt="Second?")], title="Check yourself")
-    assert quiz.text() == "\n\n".join(["Check yourself", make_question().text(1),
-                                       make_question(prompt="Second?").text(2)])
+    assert quiz.text() == "\n\n".join(
+        ["Check yourself", make_question().text(1), make_question(prompt="Second?").text(2)]
+    )
 
 
 def test_quiz_shows_its_plain_text_next_to_the_widget():
@@ -191,8 +192,11 @@ def _strictly_longest(q):
 
 def _uneven(questions):
     """The questions whose longest option is over MAX_LENGTH_RATIO times their shortest."""
-    return [f"{name} question {n}: {[len(o) for o in q.options]} characters" for name, n, q in questions
-            if max(map(len, q.options)) > MAX_LENGTH_RATIO * min(map(len, q.options))]
+    return [
+        f"{name} question {n}: {[len(o) for o in q.options]} characters"
+        for name, n, q in questions
+        if max(map(len, q.options)) > MAX_LENGTH_RATIO * min(map(len, q.options))
+    ]
 
 
 def _longest_is_right(questions):
@@ -212,8 +216,14 @@ def _crowded_position(questions):
 
 def test_the_balance_rules_cover_the_rewritten_quiz_files():
     checked = {name for name, _, _ in _balanced_questions()}
-    assert {"00_welcome", "01_autoencoder", "02_variational_autoencoder", "03_conditional_vae", "05_applications",
-            "07_challenges"} <= checked
+    assert {
+        "00_welcome",
+        "01_autoencoder",
+        "02_variational_autoencoder",
+        "03_conditional_vae",
+        "05_applications",
+        "07_challenges",
+    } <= checked
 
 
 def test_within_a_question_the_options_have_similar_lengths():
@@ -230,7 +240,13 @@ def test_no_position_holds_more_than_half_of_the_right_answers():
 
 def test_the_balance_rules_catch_a_quiz_that_gives_its_answers_away():
     """A made-up quiz whose right option is always the long one at (b) breaks all three rules."""
-    telltale = [("made-up", i, Question(f"Question {i}?", ["short", "the right one, much longer than the rest",
-                                                         "brief"], 1, "Because.")) for i in range(3)]
+    telltale = [
+        (
+            "made-up",
+            i,
+            Question(f"Question {i}?", ["short", "the right one, much longer than the rest", "brief"], 1, "Because."),
+        )
+        for i in range(3)
+    ]
     assert len(_uneven(telltale)) == 3 and len(_longest_is_right(telltale)) == 3
     assert _crowded_position(telltale) == {"b": 3}

@@ -32,6 +32,8 @@ def test_the_course_cvae_saved_by_lesson_03_is_what_later_lessons_load(empty_cac
 def test_saving_something_other_than_a_cvae_as_the_course_cvae_is_rejected(empty_cache):
     with pytest.raises(ValueError, match="model must be a CVAE"):
         recipes.save_cvae(build_vae(2))
+
+
 def test_a_corrupt_cached_course_cvae_is_replaced_not_a_crash(empty_cache, capfd):
     path = cache.model_path(recipes.CVAE_NAME)
     path.write_bytes(b"this is not a keras file")
@@ -172,8 +174,9 @@ def test_a_beta_sweep_trains_the_missing_models_together_and_caches_each(tmp_pat
     monkeypatch.setenv(settings.CACHE_ENV, str(tmp_path))
     together = []
     real = recipes.train_together
-    monkeypatch.setattr(recipes, "train_together",
-                        lambda models, x, **kw: together.append(len(models)) or real(models, x, **kw))
+    monkeypatch.setattr(
+        recipes, "train_together", lambda models, x, **kw: together.append(len(models)) or real(models, x, **kw)
+    )
     recipes.train_beta_cvae(4.0, tiny_mnist, latent_dim=2, epochs=1, progress=False)  # one alone, cached
     sweep = recipes.train_beta_cvaes([1.0, 4.0, 16.0], tiny_mnist, latent_dim=2, epochs=1, progress=False)
     assert together == [2]  # beta 4 came from the cache
@@ -186,14 +189,16 @@ def test_a_beta_sweep_trains_the_missing_models_together_and_caches_each(tmp_pat
 
 def test_an_annealed_sweep_warms_each_model_up_to_its_own_beta(tmp_path, monkeypatch, tiny_mnist):
     monkeypatch.setenv(settings.CACHE_ENV, str(tmp_path))
-    sweep = recipes.train_beta_cvaes([2.0, 8.0], tiny_mnist, latent_dim=2, epochs=3, warmup_epochs=2,
-                                     progress=False, use_cache=False)
+    sweep = recipes.train_beta_cvaes(
+        [2.0, 8.0], tiny_mnist, latent_dim=2, epochs=3, warmup_epochs=2, progress=False, use_cache=False
+    )
     assert [float(m.beta.numpy()) for m in sweep.values()] == [2.0, 8.0]  # set to 0, 1, 2 and 0, 4, 8 per epoch
     assert list(tmp_path.iterdir()) == []
 
 
 def test_the_beta_sweep_trains_four_models_together_for_equal_epochs_the_annealed_one_warming_up(
-        tmp_path, monkeypatch, tiny_mnist):
+    tmp_path, monkeypatch, tiny_mnist
+):
     monkeypatch.setenv(settings.CACHE_ENV, str(tmp_path))
     calls = []
     monkeypatch.setattr(recipes, "train_together", lambda models, x, **kw: calls.append((models, kw)))
@@ -216,4 +221,3 @@ def test_the_beta_sweep_trains_four_models_together_for_equal_epochs_the_anneale
 def test_a_beta_sweep_rejects_repeated_or_bad_weights(betas, message):
     with pytest.raises(ValueError, match=message):
         recipes.train_beta_cvaes(betas, use_cache=False)
-

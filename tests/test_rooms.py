@@ -27,8 +27,10 @@ def test_importing_the_command_line_loads_no_tensorflow_and_no_keras():
 
 def test_the_full_course_report_loads_no_tensorflow_itself():
     """It runs the lessons in their own kernels; reading the data file and the claims needs no TensorFlow."""
-    statement = ("from cvae_course.tools import report; from cvae_course.claims import records; "
-                 "report.machine(); report.data_sizes({})")
+    statement = (
+        "from cvae_course.tools import report; from cvae_course.claims import records; "
+        "report.machine(); report.data_sizes({})"
+    )
     assert loaded_after(statement, ["tensorflow", "keras"]) == []
 
 

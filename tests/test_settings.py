@@ -42,8 +42,11 @@ def test_fast_mode_trains_on_fewer_images_for_fewer_epochs_than_full_mode():
 
 
 def test_the_budget_table_in_the_docstring_shows_every_field_with_its_values():
-    rows = {line.split()[0]: line.split()[1:3] for line in settings.__doc__.splitlines()
-            if line and line.split()[0] in {f.name for f in dataclasses.fields(settings.Budget)}}
+    rows = {
+        line.split()[0]: line.split()[1:3]
+        for line in settings.__doc__.splitlines()
+        if line and line.split()[0] in {f.name for f in dataclasses.fields(settings.Budget)}
+    }
     for field in dataclasses.fields(settings.Budget):
         if field.name == "mode":
             continue

@@ -29,7 +29,9 @@ def test_images_with_nan_are_rejected():
 
 
 def test_images_in_0_255_are_rejected_with_the_fix():
-    with pytest.raises(ValueError, match=r"pixel values in \[0, 1\], got values in \[0, 255\].*Divide uint8 images by 255"):
+    with pytest.raises(
+        ValueError, match=r"pixel values in \[0, 1\], got values in \[0, 255\].*Divide uint8 images by 255"
+    ):
         validation.as_images(np.arange(784).reshape(1, 28, 28) % 256)
 
 
@@ -134,7 +136,9 @@ def test_a_non_positive_manifold_span_is_rejected(cvae):
 
 
 def test_a_wrong_model_is_told_what_to_use_and_how_to_get_one():
-    with pytest.raises(ValueError, match=r"model must be a CVAE from cvae_course.models, got VAE\. Load the course CVAE"):
+    with pytest.raises(
+        ValueError, match=r"model must be a CVAE from cvae_course.models, got VAE\. Load the course CVAE"
+    ):
         validation.check_model(models.build_vae(2), models.CVAE)
 
 

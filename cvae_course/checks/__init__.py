@@ -44,8 +44,10 @@ def lessons() -> list[str]:
 for _lesson in lessons():
     _module = importlib.import_module(f"{__name__}.{_lesson}")
     if set(_module.__all__) & set(__all__):
-        raise ImportError(f"cvae_course.checks.{_lesson} exports names another module of checks already has: "
-                          f"{sorted(set(_module.__all__) & set(__all__))}; rename them")
+        raise ImportError(
+            f"cvae_course.checks.{_lesson} exports names another module of checks already has: "
+            f"{sorted(set(_module.__all__) & set(__all__))}; rename them"
+        )
     globals().update({name: getattr(_module, name) for name in _module.__all__})
     __all__ += list(_module.__all__)
     add_tasks(getattr(_module, "TASKS", {}))

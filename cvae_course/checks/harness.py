@@ -18,7 +18,8 @@ import linecache
 import re
 import traceback
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -97,11 +98,13 @@ def _quiet():
 def _check_double_sigmoid(caught: list, label: str) -> None:
     __tracebackhide__ = True
     if any(_KERAS_DOUBLE_SIGMOID in str(w.message) for w in caught):
-        _fail(f"{label} gave binary_crossentropy(..., from_logits=True) the output of a sigmoid: the sigmoid is "
-              "applied twice. Keras noticed, warned (\"...produced by a Sigmoid activation and thus does not "
-              "represent logits\") and used the logits behind your sigmoid, so the numbers look right here; "
-              "any other loss code would be wrong.",
-              "pass the logits themselves: with from_logits=True the loss applies the sigmoid for you.")
+        _fail(
+            f"{label} gave binary_crossentropy(..., from_logits=True) the output of a sigmoid: the sigmoid is "
+            'applied twice. Keras noticed, warned ("...produced by a Sigmoid activation and thus does not '
+            'represent logits") and used the logits behind your sigmoid, so the numbers look right here; '
+            "any other loss code would be wrong.",
+            "pass the logits themselves: with from_logits=True the loss applies the sigmoid for you.",
+        )
 
 
 def _call(fn: Callable, label: str, *args, **kwargs):
@@ -116,15 +119,19 @@ def _call(fn: Callable, label: str, *args, **kwargs):
         if name is None:  # raised by a library (e.g. TensorFlow), with its own message: an error like any other
             err.add_note(f"(raised while the check ran {label})")
             raise
-        _fail(f"{_task(name)} is not written yet.",
-              "replace `raise NotImplementedError()` with your code, run its cell, then rerun this one.")
+        _fail(
+            f"{_task(name)} is not written yet.",
+            "replace `raise NotImplementedError()` with your code, run its cell, then rerun this one.",
+        )
     except Exception as err:  # keep the learner's own traceback, add what the check was doing
         err.add_note(f"(raised while the check ran {label})")
         raise
     _check_double_sigmoid(caught, label)
     if result is None:
-        _fail(f"{label} returned None: did you forget `return`?",
-              "end the function with `return ...` (a function without one gives None).")
+        _fail(
+            f"{label} returned None: did you forget `return`?",
+            "end the function with `return ...` (a function without one gives None).",
+        )
     return result
 
 
@@ -138,8 +145,10 @@ def _numpy(value: Any, label: str) -> np.ndarray:
     try:
         return np.asarray(ops.convert_to_numpy(value), dtype=np.float64)
     except Exception:
-        _fail(f"{label} returned {type(value).__name__}, which is not an array of numbers.",
-              "return a NumPy array or a tensor (keras.ops results are tensors).")
+        _fail(
+            f"{label} returned {type(value).__name__}, which is not an array of numbers.",
+            "return a NumPy array or a tensor (keras.ops results are tensors).",
+        )
 
 
 def _close(a: np.ndarray, b: np.ndarray, rtol: float = 1e-3, atol: float = 1e-3) -> bool:
@@ -164,8 +173,11 @@ def _last_line(message) -> str:
     """What an error says, without TensorFlow's "in user code:" preamble or Keras's list of the arguments a
     layer received: the last line that says something."""
     text = _ANSI.sub("", str(message)).split("Arguments received by")[0]
-    lines = [ln.strip() for ln in text.splitlines()
-             if ln.strip() and not ln.strip().startswith(("Exception encountered when calling", "in user code:"))]
+    lines = [
+        ln.strip()
+        for ln in text.splitlines()
+        if ln.strip() and not ln.strip().startswith(("Exception encountered when calling", "in user code:"))
+    ]
     return lines[-1] if lines else ""
 
 
@@ -179,13 +191,18 @@ def _graph_mode(fn: Callable, label: str, *args) -> None:
     except Exception as err:  # NotImplementedError too: TensorFlow raises it for np.asarray(symbolic tensor)
         said = _last_line(err) or type(err).__name__
         if re.search(r"NoneType|None values|partially known|\bNone\b(?!,)", said):  # not just "shape=(None, 2)"
-            hint = ("while Keras traces a training step it does not know the batch size yet: there a tensor's "
-                    ".shape[0] is None. Use ops.shape(x) (e.g. ops.shape(x)[0]), or average with ops.mean, "
-                    "instead of x.shape.")
+            hint = (
+                "while Keras traces a training step it does not know the batch size yet: there a tensor's "
+                ".shape[0] is None. Use ops.shape(x) (e.g. ops.shape(x)[0]), or average with ops.mean, "
+                "instead of x.shape."
+            )
         else:
             hint = "use keras.ops (ops.sum, ops.exp, ops.square, ops.mean ...) instead of NumPy functions."
-        _fail(f"{label} works on NumPy arrays but fails on the symbolic tensors Keras uses while training "
-              f"({type(err).__name__}: {said}).", hint)
+        _fail(
+            f"{label} works on NumPy arrays but fails on the symbolic tensors Keras uses while training "
+            f"({type(err).__name__}: {said}).",
+            hint,
+        )
 
 
 @contextlib.contextmanager
@@ -217,8 +234,10 @@ def _requires(check: Callable, fn: Callable, name: str, why: str) -> None:
             said = " ".join(str(failed).split())
         except Exception as err:
             said = f"{type(err).__name__}: {_last_line(err)}"
-    _fail(f"{why}, and your {_task(name)} does not pass its check yet: fix it first, then rerun the cells "
-          f"from there. (Its check says: {said})")
+    _fail(
+        f"{why}, and your {_task(name)} does not pass its check yet: fix it first, then rerun the cells "
+        f"from there. (Its check says: {said})"
+    )
 
 
 def _is_model(obj: Any) -> bool:
@@ -267,8 +286,14 @@ def _explain(etype: type, value: BaseException, tb) -> str | None:
         where, said = _user_code(message)
         if issubclass(etype, NotImplementedError) and where and "raise NotImplementedError()" in message:
             return _not_written(where)
-        return (f"{said}\n(raised in {where} while Keras trained the model: run that function's test cell above "
-                "to see what to fix)") if where else said
+        return (
+            (
+                f"{said}\n(raised in {where} while Keras trained the model: run that function's test cell above "
+                "to see what to fix)"
+            )
+            if where
+            else said
+        )
     if issubclass(etype, NotImplementedError):
         name = _unwritten_name(tb)
         return _not_written(name) if name else None
@@ -276,15 +301,19 @@ def _explain(etype: type, value: BaseException, tb) -> str | None:
         frame, lineno = list(traceback.walk_tb(tb))[-1]
         if frame.f_code.co_name.startswith("<") and _in_cell(frame.f_code.co_filename):  # <module>, <listcomp>
             name = getattr(value, "name", None) or message
-            return (f"`{name}` does not exist yet (line {lineno} of this cell). A cell above makes it but has not "
-                    "run, or stopped with an error: run the notebook from the top (Run > Run All Cells) and fix "
-                    f"the first cell that fails. If you typed `{name}` yourself, check its spelling.")
+            return (
+                f"`{name}` does not exist yet (line {lineno} of this cell). A cell above makes it but has not "
+                "run, or stopped with an error: run the notebook from the top (Run > Run All Cells) and fix "
+                f"the first cell that fails. If you typed `{name}` yourself, check its spelling."
+            )
     return None
 
 
 def _not_written(name: str) -> str:
-    return (f"{_task(name)} is not written yet: replace `raise NotImplementedError()` in its cell with your "
-            "code and run that cell, then run this one again.")
+    return (
+        f"{_task(name)} is not written yet: replace `raise NotImplementedError()` in its cell with your "
+        "code and run that cell, then run this one again."
+    )
 
 
 def _show_friendly(shell, etype, value, tb, tb_offset=None):
@@ -336,20 +365,30 @@ class _Spy:
     def _run(self, parts, raw):
         kinds = {isinstance(p, np.ndarray) for p in raw}
         if len(kinds) > 1:
-            _fail("the model was called with a mix of NumPy arrays and tensors; a Keras model refuses that.",
-                  "make every input a tensor (ops.one_hot(...), ops.convert_to_tensor(images)) or every input "
-                  "a NumPy array (data.one_hot(...), ops.convert_to_numpy(z)).")
+            _fail(
+                "the model was called with a mix of NumPy arrays and tensors; a Keras model refuses that.",
+                "make every input a tensor (ops.one_hot(...), ops.convert_to_tensor(images)) or every input "
+                "a NumPy array (data.one_hot(...), ops.convert_to_numpy(z)).",
+            )
         expected = len(self.model.inputs)
         if len(parts) != expected:
             names = ", ".join(t.name for t in self.model.inputs)
-            _fail(f"the model was called with {len(parts)} input(s); it takes {expected}: [{names}].",
-                  "pass a list, e.g. decoder([z, labels_one_hot]).")
+            _fail(
+                f"the model was called with {len(parts)} input(s); it takes {expected}: [{names}].",
+                "pass a list, e.g. decoder([z, labels_one_hot]).",
+            )
         for part, t in zip(parts, self.model.inputs):
             if tuple(part.shape[1:]) != tuple(t.shape[1:]):
-                hint = ("labels go in as one-hot rows: ops.one_hot(labels, 10) or data.one_hot(labels)."
-                        if t.shape[-1] == NUM_CLASSES else None)
-                _fail(f"the model's input '{t.name}' got shape {part.shape}; expected (n, "
-                      f"{', '.join(str(d) for d in t.shape[1:])}).", hint)
+                hint = (
+                    "labels go in as one-hot rows: ops.one_hot(labels, 10) or data.one_hot(labels)."
+                    if t.shape[-1] == NUM_CLASSES
+                    else None
+                )
+                _fail(
+                    f"the model's input '{t.name}' got shape {part.shape}; expected (n, "
+                    f"{', '.join(str(d) for d in t.shape[1:])}).",
+                    hint,
+                )
         return self.model(parts if len(parts) > 1 else parts[0], training=False)
 
     def __call__(self, inputs, training=False):
@@ -373,11 +412,15 @@ def _check_built_model(build: Callable, name: str, latent_dim: int) -> keras.Mod
     __tracebackhide__ = True
     model = _call(build, f"{name}({latent_dim})", latent_dim)
     if not _is_model(model):
-        _fail(f"{name}({latent_dim}) returned {type(model).__name__}; expected a keras.Model.",
-              "finish with `return keras.Model(inputs, outputs)` (or a keras.Sequential).")
+        _fail(
+            f"{name}({latent_dim}) returned {type(model).__name__}; expected a keras.Model.",
+            "finish with `return keras.Model(inputs, outputs)` (or a keras.Sequential).",
+        )
     if not model.built or not model.inputs:
-        _fail(f"{name}({latent_dim}) returned a model that does not know its input shape.",
-              "start from `keras.Input(shape=...)` so that the model is built.")
+        _fail(
+            f"{name}({latent_dim}) returned a model that does not know its input shape.",
+            "start from `keras.Input(shape=...)` so that the model is built.",
+        )
     return model
 
 
@@ -393,17 +436,24 @@ def _reference_decoder(latent_dim: int, seed: int, conditional: bool = False) ->
 def _check_images(got: np.ndarray, logits: np.ndarray, n: int, label: str) -> None:
     __tracebackhide__ = True
     if got.shape in {(n, 784), (n, 28, 28)}:
-        _fail(f"{label} returned shape {got.shape}; expected (n, 28, 28, 1) = ({n}, 28, 28, 1).",
-              "return the decoder's output shape unchanged.")
+        _fail(
+            f"{label} returned shape {got.shape}; expected (n, 28, 28, 1) = ({n}, 28, 28, 1).",
+            "return the decoder's output shape unchanged.",
+        )
     if got.shape != (n, *IMAGE_SHAPE):
         _fail(f"{label} returned shape {got.shape}; expected ({n}, 28, 28, 1).")
     probs = models.sigmoid(logits)
     if _close(got, logits, atol=1e-4):
-        _fail(f"{label} returned logits (values from {got.min():.1f} to {got.max():.1f}); expected pixel "
-              "probabilities in [0, 1].", "the decoder returns logits: apply keras.ops.sigmoid to them.")
+        _fail(
+            f"{label} returned logits (values from {got.min():.1f} to {got.max():.1f}); expected pixel "
+            "probabilities in [0, 1].",
+            "the decoder returns logits: apply keras.ops.sigmoid to them.",
+        )
     if not _close(got, probs, atol=1e-4):
-        _fail(f"{label} returned images that are not sigmoid(decoder(...)) of the codes it decoded.",
-              "return keras.ops.sigmoid(decoder(...)) for the codes you drew, without other changes.")
+        _fail(
+            f"{label} returned images that are not sigmoid(decoder(...)) of the codes it decoded.",
+            "return keras.ops.sigmoid(decoder(...)) for the codes you drew, without other changes.",
+        )
 
 
 def _squared_errors(x: np.ndarray, logits: np.ndarray) -> list[np.ndarray]:
@@ -418,22 +468,29 @@ def _squared_errors(x: np.ndarray, logits: np.ndarray) -> list[np.ndarray]:
 
 
 def _is_squared_error(got: np.ndarray, x: np.ndarray, logits: np.ndarray, batch_mean: bool = False) -> bool:
-    return any(_close(got, np.asarray(v.mean()) if batch_mean else v, rtol=1e-3, atol=1e-4)
-               for v in _squared_errors(x, logits))
+    return any(
+        _close(got, np.asarray(v.mean()) if batch_mean else v, rtol=1e-3, atol=1e-4) for v in _squared_errors(x, logits)
+    )
 
 
-_MSE_HINT = ("that is a squared error (MSE), the loss for real-valued pixels. Here each pixel is a coin flip "
-             "with probability sigmoid(logit): its cost is the binary cross-entropy, "
-             "ops.binary_crossentropy(x, logits, from_logits=True), summed over the pixels.")
+_MSE_HINT = (
+    "that is a squared error (MSE), the loss for real-valued pixels. Here each pixel is a coin flip "
+    "with probability sigmoid(logit): its cost is the binary cross-entropy, "
+    "ops.binary_crossentropy(x, logits, from_logits=True), summed over the pixels."
+)
 
 
 def _check_prior_codes(z: np.ndarray, n: int, latent_dim: int, label: str) -> None:
     __tracebackhide__ = True
     if z.shape != (n, latent_dim):
-        _fail(f"{label} passed codes of shape {z.shape} to the decoder; expected ({n}, {latent_dim}).",
-              "draw one code of latent_dim numbers per image.")
+        _fail(
+            f"{label} passed codes of shape {z.shape} to the decoder; expected ({n}, {latent_dim}).",
+            "draw one code of latent_dim numbers per image.",
+        )
     if np.allclose(z, 0.0):
         _fail(f"{label} decoded only zero codes.", "draw the codes from the prior N(0, I): keras.random.normal.")
     if n >= 500 and (abs(z.mean()) > 0.15 or not 0.85 < z.std() < 1.15):
-        _fail(f"{label}: the codes have mean {z.mean():.2f} and spread {z.std():.2f}; the prior N(0, I) has 0 and 1.",
-              "use keras.random.normal((n, latent_dim), seed=seed) (standard normal, not uniform).")
+        _fail(
+            f"{label}: the codes have mean {z.mean():.2f} and spread {z.std():.2f}; the prior N(0, I) has 0 and 1.",
+            "use keras.random.normal((n, latent_dim), seed=seed) (standard normal, not uniform).",
+        )

@@ -7,13 +7,14 @@ Each ``check_*`` is called by a test cell of ``solutions/`` and ``exercises/`` (
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from cvae_course import losses
 from cvae_course._keras import keras, ops, tf
 from cvae_course.checks.harness import (
+    _MSE_HINT,
     _RNG_NOT_SEEDED,
     _call,
     _check_images,
@@ -24,7 +25,6 @@ from cvae_course.checks.harness import (
     _fail,
     _graph_mode,
     _is_squared_error,
-    _MSE_HINT,
     _numpy,
     _passed,
     _quiet,
@@ -51,13 +51,17 @@ def check_sampling(sampling_class: type, seed: int = 0, latent_dim: int = 2, n: 
     """``Sampling(seed)`` layer: z = mu + exp(0.5 * log_var) * eps, repeatable with a seed, differentiable."""
     __tracebackhide__ = True
     if not (isinstance(sampling_class, type) and issubclass(sampling_class, keras.layers.Layer)):
-        _fail(f"Sampling is {sampling_class!r}; expected a subclass of keras.layers.Layer.",
-              "write `class Sampling(keras.layers.Layer):` with __init__(self, seed=None, **kwargs) and call.")
+        _fail(
+            f"Sampling is {sampling_class!r}; expected a subclass of keras.layers.Layer.",
+            "write `class Sampling(keras.layers.Layer):` with __init__(self, seed=None, **kwargs) and call.",
+        )
     try:
         layer = _call(sampling_class, f"Sampling(seed={seed})", seed=seed)
     except TypeError as err:
-        _fail(f"Sampling(seed={seed}) failed: {err}.",
-              "accept a seed: def __init__(self, seed=None, **kwargs): super().__init__(**kwargs) ...")
+        _fail(
+            f"Sampling(seed={seed}) failed: {err}.",
+            "accept a seed: def __init__(self, seed=None, **kwargs): super().__init__(**kwargs) ...",
+        )
     rng = _rng(seed)
     mu_row = rng.uniform(-2, 2, size=latent_dim).astype(np.float32)
     log_var_row = rng.uniform(-1.5, 1.0, size=latent_dim).astype(np.float32)
@@ -66,15 +70,20 @@ def check_sampling(sampling_class: type, seed: int = 0, latent_dim: int = 2, n: 
     label = f"Sampling()([z_mean, z_log_var]) with shape ({n}, {latent_dim})"
     z = _draw(layer, mu, log_var, label)
     if z.shape != mu.shape:
-        _fail(f"{label} returned shape {z.shape}; expected {mu.shape}, the shape of z_mean.",
-              "draw eps with keras.random.normal(ops.shape(z_mean), seed=...).")
+        _fail(
+            f"{label} returned shape {z.shape}; expected {mu.shape}, the shape of z_mean.",
+            "draw eps with keras.random.normal(ops.shape(z_mean), seed=...).",
+        )
     mean, std = z.mean(axis=0), z.std(axis=0)
     sigma = np.exp(0.5 * log_var_row)
     if np.all(std < 1e-6):
         _fail(f"{label} returned z without noise (std 0).", "z = z_mean + sigma * eps with eps ~ N(0, 1).")
     if not np.allclose(mean, mu_row, atol=0.1 + 4 * sigma / np.sqrt(n)):
-        hint = ("you forgot to add z_mean." if np.allclose(mean, 0, atol=0.1)
-                else "z = z_mean + exp(0.5 * z_log_var) * eps.")
+        hint = (
+            "you forgot to add z_mean."
+            if np.allclose(mean, 0, atol=0.1)
+            else "z = z_mean + exp(0.5 * z_log_var) * eps."
+        )
         _fail(f"the mean of z is {mean.round(2)}; expected z_mean = {mu_row.round(2)}.", hint)
     if not np.allclose(std, sigma, rtol=0.05):
         if np.allclose(std, np.exp(log_var_row), rtol=0.05):
@@ -88,21 +97,27 @@ def check_sampling(sampling_class: type, seed: int = 0, latent_dim: int = 2, n: 
         _fail(f"the spread of z is {std.round(3)}; expected sigma = {sigma.round(3)}.", hint)
     again = _draw(layer, mu[:8], log_var[:8], label)
     if np.allclose(again, z[:8]):
-        _fail("two calls of the same layer returned the same z: eps is not redrawn.",
-              "draw eps inside call() with a keras.random.SeedGenerator, not once in __init__.")
+        _fail(
+            "two calls of the same layer returned the same z: eps is not redrawn.",
+            "draw eps inside call() with a keras.random.SeedGenerator, not once in __init__.",
+        )
     twin = _call(sampling_class, f"Sampling(seed={seed})", seed=seed)
     if not np.allclose(_draw(twin, mu[:8], log_var[:8], label), z[:8], atol=1e-5):
-        _fail(f"two Sampling(seed={seed}) layers gave different draws ({_RNG_NOT_SEEDED}).",
-              "keep self.seed_generator = keras.random.SeedGenerator(seed) and pass seed=self.seed_generator "
-              "to keras.random.normal.")
+        _fail(
+            f"two Sampling(seed={seed}) layers gave different draws ({_RNG_NOT_SEEDED}).",
+            "keep self.seed_generator = keras.random.SeedGenerator(seed) and pass seed=self.seed_generator "
+            "to keras.random.normal.",
+        )
     _graph_mode(lambda m, v: layer([m, v]), "Sampling", mu[:8], log_var[:8])
     mu_t, lv_t = tf.Variable(mu[:8]), tf.Variable(log_var[:8])
     with tf.GradientTape() as tape, _quiet():
         total = ops.sum(_call(layer, label, [mu_t, lv_t]))
     grad_mu, grad_lv = tape.gradient(total, [mu_t, lv_t])
     if grad_mu is None or grad_lv is None:
-        _fail("no gradient flows from z back to z_mean and z_log_var.",
-              "compute z with keras.ops (ops.exp, +, *) on the inputs; NumPy breaks the gradient path.")
+        _fail(
+            "no gradient flows from z back to z_mean and z_log_var.",
+            "compute z with keras.ops (ops.exp, +, *) on the inputs; NumPy breaks the gradient path.",
+        )
     if not np.allclose(ops.convert_to_numpy(grad_mu), 1.0, atol=1e-5):
         _fail("dz/dz_mean is not 1.", "z should be z_mean + sigma * eps: z_mean enters with weight 1.")
     _passed(f"Sampling: mean {mean.round(2)}, spread {std.round(2)} as expected; seeded and differentiable")
@@ -129,19 +144,20 @@ def _diagnose_kl(got: np.ndarray, mu: np.ndarray, log_var: np.ndarray, label: st
             hint = "sum over the latent axis (axis=-1)."
         _fail(f"{label} returned shape {got.shape}; expected ({n},), one KL per image.", hint)
     if not per_image and got.shape != ():
-        _fail(f"{label}: the KL term has shape {got.shape}; expected a single number (the batch mean).",
-              "sum over the latent axis, then average over the batch (ops.mean).")
+        _fail(
+            f"{label}: the KL term has shape {got.shape}; expected a single number (the batch mean).",
+            "sum over the latent axis, then average over the batch (ops.mean).",
+        )
     if not np.all(np.isfinite(got)):
         _fail(f"{label} returned NaN or infinity.", "the variance is exp(z_log_var); no log of z_log_var.")
     wrong = {
-        "the sign is wrong: a KL divergence is never negative; KL = -0.5 * sum(1 + log_var - mu^2 - exp(log_var))":
-            -want,
+        "the sign is wrong: a KL divergence is never negative; KL = -0.5 * sum(1 + log_var - mu^2 - exp(log_var))": -want,
         "you forgot the 0.5 (or the 1/2): KL = -0.5 * sum(...)": 2 * want,
         "you averaged over the latent dimensions; sum over them": want / d,
         "the variance is exp(z_log_var), not z_log_var": -0.5 * np.sum(1 + log_var - mu**2 - log_var, axis=-1),
         "square the mean: the term is z_mean ** 2": -0.5 * np.sum(1 + log_var - mu - np.exp(log_var), axis=-1),
-        "the 1 inside the sum is missing: KL = -0.5 * sum(1 + log_var - mu^2 - exp(log_var))":
-            -0.5 * np.sum(log_var - mu**2 - np.exp(log_var), axis=-1),
+        "the 1 inside the sum is missing: KL = -0.5 * sum(1 + log_var - mu^2 - exp(log_var))": -0.5
+        * np.sum(log_var - mu**2 - np.exp(log_var), axis=-1),
     }
     if _close(got, want, rtol=1e-3, atol=1e-3):
         return
@@ -149,8 +165,10 @@ def _diagnose_kl(got: np.ndarray, mu: np.ndarray, log_var: np.ndarray, label: st
         value = np.asarray(value if per_image else np.mean(value))
         if _close(got, value, rtol=1e-3, atol=1e-3):
             _fail(f"{label} returned {np.round(got, 3).ravel()[:3]}, expected {np.round(want, 3).ravel()[:3]}.", hint)
-    _fail(f"{label} returned {np.round(got, 3).ravel()[:3]}, expected {np.round(want, 3).ravel()[:3]}.",
-          "KL(N(mu, sigma^2) || N(0, 1)) = -0.5 * sum over dimensions of (1 + log_var - mu^2 - exp(log_var)).")
+    _fail(
+        f"{label} returned {np.round(got, 3).ravel()[:3]}, expected {np.round(want, 3).ravel()[:3]}.",
+        "KL(N(mu, sigma^2) || N(0, 1)) = -0.5 * sum over dimensions of (1 + log_var - mu^2 - exp(log_var)).",
+    )
 
 
 def _latent_batch(batch: int, latent_dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -171,8 +189,10 @@ def check_kl(kl_divergence: Callable, batch: int = 8, latent_dim: int = 2, seed:
     if not np.allclose(zero, 0.0, atol=1e-6):
         _fail(f"{label} is {zero.round(3)} when q(z|x) = N(0, I); expected 0 (a distribution against itself).")
     _graph_mode(kl_divergence, "kl_divergence", mu, log_var)
-    _passed(f"kl_divergence: {batch} images, {latent_dim} latent dimensions, "
-            f"e.g. {_reference_kl(mu, log_var)[0]:.3f} nats for the first one")
+    _passed(
+        f"kl_divergence: {batch} images, {latent_dim} latent dimensions, "
+        f"e.g. {_reference_kl(mu, log_var)[0]:.3f} nats for the first one"
+    )
 
 
 def check_elbo_terms(elbo_terms: Callable, batch: int = 8, latent_dim: int = 2, seed: int = 0) -> None:
@@ -194,28 +214,40 @@ def _check_elbo_terms(elbo_terms: Callable, batch: int, latent_dim: int, seed: i
     args = [ops.convert_to_tensor(a) for a in (x, logits, mu, log_var)]
     out = _call(elbo_terms, label, *args)
     if not isinstance(out, (list, tuple)) or len(out) != 2:
-        _fail(f"{label} returned {type(out).__name__}; expected a pair (reconstruction, kl).",
-              "return reconstruction, kl (two numbers); the model adds them up and reports both.")
+        _fail(
+            f"{label} returned {type(out).__name__}; expected a pair (reconstruction, kl).",
+            "return reconstruction, kl (two numbers); the model adds them up and reports both.",
+        )
     rec = _numpy(out[0], label + " (reconstruction)")
     kl = _numpy(out[1], label + " (kl)")
     want_rec = np.asarray(_reference_reconstruction(x, logits).mean())
     if rec.shape != ():
-        hint = ("average the per-image errors over the batch with ops.mean." if rec.shape == (batch,)
-                else "sum over pixels per image, then average over the batch.")
+        hint = (
+            "average the per-image errors over the batch with ops.mean."
+            if rec.shape == (batch,)
+            else "sum over pixels per image, then average over the batch."
+        )
         _fail(f"{label}: the reconstruction term has shape {rec.shape}; expected a single number.", hint)
     if _close(rec, want_rec / 784):
-        _fail(f"{label}: reconstruction {float(rec):.3f} is the per-pixel average; expected {float(want_rec):.1f}.",
-              "sum over the 784 pixels before averaging over the batch; averaging over pixels makes the KL "
-              "784 times too strong and the VAE collapses.")
+        _fail(
+            f"{label}: reconstruction {float(rec):.3f} is the per-pixel average; expected {float(want_rec):.1f}.",
+            "sum over the 784 pixels before averaging over the batch; averaging over pixels makes the KL "
+            "784 times too strong and the VAE collapses.",
+        )
     if _is_squared_error(rec, x, logits, batch_mean=True):
-        _fail(f"{label}: reconstruction {float(rec):.3f} is a squared error; expected {float(want_rec):.2f}.",
-              _MSE_HINT)
+        _fail(
+            f"{label}: reconstruction {float(rec):.3f} is a squared error; expected {float(want_rec):.2f}.", _MSE_HINT
+        )
     if _close(rec, -want_rec):
-        _fail(f"{label}: reconstruction {float(rec):.1f} is negative; expected {float(want_rec):.1f}.",
-              "the reconstruction term is a negative log-likelihood: positive.")
+        _fail(
+            f"{label}: reconstruction {float(rec):.1f} is negative; expected {float(want_rec):.1f}.",
+            "the reconstruction term is a negative log-likelihood: positive.",
+        )
     if not _close(rec, want_rec, rtol=1e-3, atol=1e-2):
-        _fail(f"{label}: reconstruction {float(rec):.2f}, expected {float(want_rec):.2f}.",
-              "use the per-image reconstruction error of lesson 01 (losses.reconstruction_loss), then ops.mean.")
+        _fail(
+            f"{label}: reconstruction {float(rec):.2f}, expected {float(want_rec):.2f}.",
+            "use the per-image reconstruction error of lesson 01 (losses.reconstruction_loss), then ops.mean.",
+        )
     _diagnose_kl(kl, mu, log_var, label, per_image=False)
     _graph_mode(lambda *a: elbo_terms(*a)[0] + elbo_terms(*a)[1], "elbo_terms", x, logits, mu, log_var)
     _passed(f"elbo_terms: reconstruction {float(want_rec):.1f} + KL {float(kl):.2f} nats per image")
@@ -233,16 +265,19 @@ def check_sample_images(sample_images: Callable, n: int = 1000, latent_dim: int 
     _check_images(got, logits, n, label)
     again = _numpy(_call(sample_images, label, _Spy(spy.model), n, latent_dim, seed), label)
     if not np.allclose(again, got):
-        _fail(f"two calls with seed={seed} gave different images ({_RNG_NOT_SEEDED}).",
-              "pass the seed on: keras.random.normal(..., seed=seed).")
+        _fail(
+            f"two calls with seed={seed} gave different images ({_RNG_NOT_SEEDED}).",
+            "pass the seed on: keras.random.normal(..., seed=seed).",
+        )
     other = _numpy(_call(sample_images, label, _Spy(spy.model), n, latent_dim, seed + 1), label)
     if np.allclose(other, got):
         _fail(f"seed={seed} and seed={seed + 1} gave the same images.", "use the seed argument to draw the codes.")
     _passed(f"sample_images: {n} images from codes drawn from N(0, I), repeatable with a seed")
 
 
-def check_vae_trained(history: keras.callbacks.History, *, elbo_terms: Callable | None = None,
-                      kl_divergence: Callable | None = None) -> None:
+def check_vae_trained(
+    history: keras.callbacks.History, *, elbo_terms: Callable | None = None, kl_divergence: Callable | None = None
+) -> None:
     """The VAE trained on the learner's loss: the negative ELBO went down and the KL is positive.
 
     When the training went wrong and ``kl_divergence`` or ``elbo_terms`` (the learner's, which it trained on) fails
@@ -254,12 +289,16 @@ def check_vae_trained(history: keras.callbacks.History, *, elbo_terms: Callable 
         _fail("the training history is empty.", "run the training cell above first.")
     loss, kl = logs["loss"], logs.get("kl", [float("nan")])
     if not (np.isfinite(loss[-1]) and np.isfinite(kl[-1])):
-        problem = (f"the training ended with loss {loss[-1]} and KL {kl[-1]}: NaN (not a number) or infinity, so "
-                   "some value overflowed or a log was taken of a negative number")
+        problem = (
+            f"the training ended with loss {loss[-1]} and KL {kl[-1]}: NaN (not a number) or infinity, so "
+            "some value overflowed or a log was taken of a negative number"
+        )
         hint = "the variance is ops.exp(z_log_var): never take a log of z_log_var, and use keras.ops throughout."
     elif kl[-1] < 0.0:
-        problem = (f"the KL term ended at {kl[-1]:.2f} nats per image, below 0, which a KL divergence never is "
-                   "(the training then pushes it further down instead of towards the prior)")
+        problem = (
+            f"the KL term ended at {kl[-1]:.2f} nats per image, below 0, which a KL divergence never is "
+            "(the training then pushes it further down instead of towards the prior)"
+        )
         hint = "check the sign of kl_divergence: KL = -0.5 * sum(1 + log_var - mu^2 - exp(log_var)) >= 0."
     elif not loss[-1] < 543.0:
         problem = f"the negative ELBO is {loss[-1]:.1f} nats per image after training; a grey guess costs 543"
@@ -277,8 +316,12 @@ def check_vae_trained(history: keras.callbacks.History, *, elbo_terms: Callable 
         _fail(problem + ".", hint)
     remark = ""
     if collapsed:
-        remark = (f"\n  Note: the KL is only {kl[-1]:.2f} nats: the codes carry almost no information about the "
-                  "images (posterior collapse). Your functions pass their checks, so this is the short training; "
-                  "lesson 05 shows what else causes it.")
-    _passed(f"the VAE trained: negative ELBO {loss[-1]:.1f} = reconstruction {logs['reconstruction'][-1]:.1f} "
-            f"+ KL {kl[-1]:.1f} nats per image{remark}")
+        remark = (
+            f"\n  Note: the KL is only {kl[-1]:.2f} nats: the codes carry almost no information about the "
+            "images (posterior collapse). Your functions pass their checks, so this is the short training; "
+            "lesson 05 shows what else causes it."
+        )
+    _passed(
+        f"the VAE trained: negative ELBO {loss[-1]:.1f} = reconstruction {logs['reconstruction'][-1]:.1f} "
+        f"+ KL {kl[-1]:.1f} nats per image{remark}"
+    )

@@ -35,7 +35,22 @@ from cvae_course.playground.panels import (
 from cvae_course.playground.pictures import ink, png_to_array, tile, to_png, untile
 
 __all__ = [
-    "MAX_SLIDERS", "TEMPERATURE_RANGE", "Z_LIMIT", "Z_STEP", "BrowserGenerator", "BrowserInterpolation", "DrawDigit",
-    "Generator", "Interpolation", "LiveView", "Playground", "StyleTransfer", "ink", "mnist_like", "png_to_array",
-    "tile", "to_png", "untile",
+    "MAX_SLIDERS",
+    "TEMPERATURE_RANGE",
+    "Z_LIMIT",
+    "Z_STEP",
+    "BrowserGenerator",
+    "BrowserInterpolation",
+    "DrawDigit",
+    "Generator",
+    "Interpolation",
+    "LiveView",
+    "Playground",
+    "StyleTransfer",
+    "ink",
+    "mnist_like",
+    "png_to_array",
+    "tile",
+    "to_png",
+    "untile",
 ]

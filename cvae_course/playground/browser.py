@@ -25,20 +25,26 @@ from __future__ import annotations
 
 import pathlib
 import weakref
-from typing import Sequence
+from collections.abc import Sequence
 
+import anywidget  # noqa: E402, I001  (after cvae_course.models: TensorFlow is imported quietly first)
+import ipywidgets  # noqa: E402
 import numpy as np
+import traitlets  # noqa: E402
 
 from cvae_course.models import CVAE, sigmoid
 from cvae_course.playground.panels import MAX_SLIDERS, TEMPERATURE_RANGE, Z_LIMIT, Z_STEP
 from cvae_course.validation import NUM_CLASSES, check_model, check_positive_int
 
-import anywidget  # noqa: E402, I001  (after cvae_course.models: TensorFlow is imported quietly first)
-import ipywidgets  # noqa: E402
-import traitlets  # noqa: E402
-
-__all__ = ["BrowserGenerator", "BrowserInterpolation", "DecoderWeights", "decoder_weights", "forward", "pack_decoder",
-           "runs_in_browser"]
+__all__ = [
+    "BrowserGenerator",
+    "BrowserInterpolation",
+    "DecoderWeights",
+    "decoder_weights",
+    "forward",
+    "pack_decoder",
+    "runs_in_browser",
+]
 
 STATIC = pathlib.Path(__file__).resolve().parent / "static"
 ESM = STATIC / "decoder.js"
@@ -47,9 +53,11 @@ CSS = STATIC / "playground.css"
 ACTIVATIONS = ("relu", "linear")  # what decoder.js implements
 PACK_TOLERANCE = 1e-4  # packed forward pass vs Keras on probe inputs: float32 noise is ~1e-6
 SYNC_MS = 100  # browser -> kernel: at most one state message per 100 ms while dragging, the last one always
-_HINT = ("Only a dense CVAE decoder (Dense layers with relu or no activation) can run in the browser: keep the "
-         "kernel-decoded panels of cvae_course.playground.panels for this model, or build one with "
-         "cvae_course.models.build_cvae(latent_dim, kind='dense').")
+_HINT = (
+    "Only a dense CVAE decoder (Dense layers with relu or no activation) can run in the browser: keep the "
+    "kernel-decoded panels of cvae_course.playground.panels for this model, or build one with "
+    "cvae_course.models.build_cvae(latent_dim, kind='dense')."
+)
 
 
 # --------------------------------------------------------------------------------------------- packing
@@ -67,14 +75,18 @@ def pack_decoder(model: CVAE) -> tuple[dict, bytes]:
     names = [type(layer).__name__ for layer in decoder.layers]
     conv = [n for n in names if n.startswith("Conv")]
     if conv:
-        raise ValueError(f"this CVAE has a convolutional decoder ({', '.join(sorted(set(conv)))}) and the browser "
-                         f"decoder runs only dense ones. {_HINT}")
+        raise ValueError(
+            f"this CVAE has a convolutional decoder ({', '.join(sorted(set(conv)))}) and the browser "
+            f"decoder runs only dense ones. {_HINT}"
+        )
     unknown = sorted({n for n in names if n not in ("InputLayer", "Concatenate", "Dense", "Reshape")})
     if unknown:
         raise ValueError(f"the decoder has layers the browser decoder cannot run: {', '.join(unknown)}. {_HINT}")
     if len(decoder.inputs) != 2 or int(decoder.inputs[1].shape[-1]) != NUM_CLASSES:
-        raise ValueError(f"the decoder must take [z, one-hot label of {NUM_CLASSES}] as inputs, got "
-                         f"{len(decoder.inputs)} input(s). {_HINT}")
+        raise ValueError(
+            f"the decoder must take [z, one-hot label of {NUM_CLASSES}] as inputs, got "
+            f"{len(decoder.inputs)} input(s). {_HINT}"
+        )
     if tuple(decoder.outputs[0].shape[1:]) != (28, 28, 1):
         raise ValueError(f"the decoder must return (28, 28, 1) logits, got {tuple(decoder.outputs[0].shape[1:])}")
     layers, chunks, offset = [], [], 0
@@ -82,16 +94,31 @@ def pack_decoder(model: CVAE) -> tuple[dict, bytes]:
     for layer in (layer for layer in decoder.layers if type(layer).__name__ == "Dense"):
         activation = getattr(layer.activation, "__name__", str(layer.activation))
         if activation not in ACTIVATIONS:
-            raise ValueError(f"Dense layer {layer.name!r} uses activation {activation!r}; the browser decoder "
-                             f"implements {' and '.join(ACTIVATIONS)}. {_HINT}")
+            raise ValueError(
+                f"Dense layer {layer.name!r} uses activation {activation!r}; the browser decoder "
+                f"implements {' and '.join(ACTIVATIONS)}. {_HINT}"
+            )
         kernel = np.asarray(layer.kernel.numpy(), dtype=np.float32)
-        bias = (np.asarray(layer.bias.numpy(), dtype=np.float32) if layer.use_bias
-                else np.zeros(kernel.shape[1], np.float32))
+        bias = (
+            np.asarray(layer.bias.numpy(), dtype=np.float32)
+            if layer.use_bias
+            else np.zeros(kernel.shape[1], np.float32)
+        )
         if kernel.shape[0] != n_in:
-            raise ValueError(f"Dense layer {layer.name!r} takes {kernel.shape[0]} inputs where {n_in} were expected: "
-                             f"the decoder is not a plain chain of Dense layers. {_HINT}")
-        layers.append({"name": layer.name, "n_in": int(kernel.shape[0]), "n_out": int(kernel.shape[1]),
-                       "activation": activation, "w": offset, "b": offset + kernel.size})
+            raise ValueError(
+                f"Dense layer {layer.name!r} takes {kernel.shape[0]} inputs where {n_in} were expected: "
+                f"the decoder is not a plain chain of Dense layers. {_HINT}"
+            )
+        layers.append(
+            {
+                "name": layer.name,
+                "n_in": int(kernel.shape[0]),
+                "n_out": int(kernel.shape[1]),
+                "activation": activation,
+                "w": offset,
+                "b": offset + kernel.size,
+            }
+        )
         chunks += [kernel.ravel(), bias]
         offset += kernel.size + bias.size
         n_in = kernel.shape[1]
@@ -142,8 +169,10 @@ def _check_packing(model: CVAE, layout: dict, weights: bytes) -> None:
     keras_logits = np.asarray(model.decoder([z, y], training=False)).reshape(16, -1)
     worst = float(np.max(np.abs(_logits(layout, weights, np.concatenate([z, y], axis=1)) - keras_logits)))
     if not worst <= PACK_TOLERANCE * max(1.0, float(np.max(np.abs(keras_logits)))):
-        raise ValueError(f"the decoder's layers, run one after the other, differ from the decoder itself by up to "
-                         f"{worst:.3g} in the logits: it is not a plain chain of Dense layers. {_HINT}")
+        raise ValueError(
+            f"the decoder's layers, run one after the other, differ from the decoder itself by up to "
+            f"{worst:.3g} in the logits: it is not a plain chain of Dense layers. {_HINT}"
+        )
 
 
 # --------------------------------------------------------------------------------------------- widgets
@@ -155,7 +184,7 @@ class DecoderWeights(anywidget.AnyWidget):
     weights = traitlets.Bytes().tag(sync=True)  # float32 little-endian, sent once as a binary buffer
 
 
-_WEIGHTS: "weakref.WeakKeyDictionary[CVAE, DecoderWeights]" = weakref.WeakKeyDictionary()
+_WEIGHTS: weakref.WeakKeyDictionary[CVAE, DecoderWeights] = weakref.WeakKeyDictionary()
 
 
 def decoder_weights(model: CVAE) -> DecoderWeights:
@@ -177,8 +206,10 @@ def _check_number(value, name: str, low: float, high: float) -> float:
     except (TypeError, ValueError) as err:
         raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}") from err
     if not np.isfinite(v) or not low <= v <= high:
-        raise ValueError(f"{name} must be in [{low:g}, {high:g}] (the slider's range), got {value!r}. "
-                         f"Choose a value between {low:g} and {high:g}.")
+        raise ValueError(
+            f"{name} must be in [{low:g}, {high:g}] (the slider's range), got {value!r}. "
+            f"Choose a value between {low:g} and {high:g}."
+        )
     return v
 
 
@@ -195,8 +226,10 @@ def _check_code(values, latent_dim: int, name: str) -> list[float]:
         raise ValueError(f"{name} contains NaN or infinite values.")
     bad = np.flatnonzero(np.abs(z) > Z_LIMIT)
     if bad.size:
-        raise ValueError(f"{name} must stay within [-{Z_LIMIT:g}, {Z_LIMIT:g}] (the map's and sliders' range), got "
-                         f"{name}[{bad[0]}] = {z[bad[0]]:g}. Use values between -{Z_LIMIT:g} and {Z_LIMIT:g}.")
+        raise ValueError(
+            f"{name} must stay within [-{Z_LIMIT:g}, {Z_LIMIT:g}] (the map's and sliders' range), got "
+            f"{name}[{bad[0]}] = {z[bad[0]]:g}. Use values between -{Z_LIMIT:g} and {Z_LIMIT:g}."
+        )
     return [float(v) for v in z]
 
 
@@ -204,8 +237,10 @@ def _check_label_vector(values, name: str = "label") -> list[float]:
     """10 non-negative weights summing to 1 (a one-hot row, or a soft label between digits)."""
     y = np.asarray(values, dtype=np.float64)
     if y.shape != (NUM_CLASSES,) or not np.all(np.isfinite(y)) or np.any(y < 0) or abs(y.sum() - 1.0) > 1e-4:
-        raise ValueError(f"{name} must be {NUM_CLASSES} non-negative weights that sum to 1 (one per digit), got "
-                         f"{values!r}. For digit d use set_label(d).")
+        raise ValueError(
+            f"{name} must be {NUM_CLASSES} non-negative weights that sum to 1 (one per digit), got "
+            f"{values!r}. For digit d use set_label(d)."
+        )
     return [float(v) for v in y]
 
 
@@ -242,13 +277,15 @@ class _BrowserPanel(anywidget.AnyWidget):
     temperature = traitlets.Float(1.0).tag(sync=True, echo_update=False)
 
     def __init__(self, model: CVAE, *, scale: int = 8, smooth: bool = False, sync_ms: int = SYNC_MS, **state):
-        self.model = check_model(model, CVAE, kind="trained CVAE",
-                                 hint="Load the course CVAE with cvae_course.recipes.load_cvae().")
+        self.model = check_model(
+            model, CVAE, kind="trained CVAE", hint="Load the course CVAE with cvae_course.recipes.load_cvae()."
+        )
         weights = decoder_weights(model)  # ValueError for a decoder the page cannot run
         check_positive_int(scale, "scale")
         check_positive_int(sync_ms, "sync_ms")
-        super().__init__(decoder=weights, latent_dim=model.latent_dim, scale=scale, smooth=bool(smooth),
-                         sync_ms=sync_ms, **state)
+        super().__init__(
+            decoder=weights, latent_dim=model.latent_dim, scale=scale, smooth=bool(smooth), sync_ms=sync_ms, **state
+        )
 
     @traitlets.validate("z")
     def _valid_z(self, proposal):
@@ -290,15 +327,33 @@ class BrowserGenerator(_BrowserPanel):
 
     map_cells = traitlets.Int(9).tag(sync=True)  # the latent map is map_cells x map_cells decoded digits
 
-    def __init__(self, model: CVAE, *, digit: int = 0, z: Sequence[float] | None = None, temperature: float = 1.0,
-                 map_cells: int = 9, scale: int = 8, smooth: bool = False, sync_ms: int = SYNC_MS, seed: int = 0):
+    def __init__(
+        self,
+        model: CVAE,
+        *,
+        digit: int = 0,
+        z: Sequence[float] | None = None,
+        temperature: float = 1.0,
+        map_cells: int = 9,
+        scale: int = 8,
+        smooth: bool = False,
+        sync_ms: int = SYNC_MS,
+        seed: int = 0,
+    ):
         self._rng = np.random.default_rng(seed)
         latent_dim = check_model(model, CVAE, kind="trained CVAE").latent_dim
         code = [0.0] * latent_dim if z is None else _check_code(z, latent_dim, "z")
-        super().__init__(model, scale=scale, smooth=smooth, sync_ms=sync_ms, panel="generator",
-                         map_cells=check_positive_int(map_cells, "map_cells"), z=code,
-                         label=_one_hot(_check_digit(digit, "digit")),
-                         temperature=_check_number(temperature, "temperature", *TEMPERATURE_RANGE))
+        super().__init__(
+            model,
+            scale=scale,
+            smooth=smooth,
+            sync_ms=sync_ms,
+            panel="generator",
+            map_cells=check_positive_int(map_cells, "map_cells"),
+            z=code,
+            label=_one_hot(_check_digit(digit, "digit")),
+            temperature=_check_number(temperature, "temperature", *TEMPERATURE_RANGE),
+        )
 
     @property
     def n_sliders(self) -> int:
@@ -317,8 +372,10 @@ class BrowserGenerator(_BrowserPanel):
         """Set the code: all ``latent_dim`` values, or the first ``n_sliders`` (the rest stay), each in [-3, 3]."""
         size = np.size(values)
         if size not in (self.n_sliders, self.latent_dim):
-            raise ValueError(f"z must hold {self.n_sliders} values (one per slider) or {self.latent_dim} (the whole "
-                             f"code), got {size}: {values!r}")
+            raise ValueError(
+                f"z must hold {self.n_sliders} values (one per slider) or {self.latent_dim} (the whole "
+                f"code), got {size}: {values!r}"
+            )
         new = _check_code(values, size, "z")
         self.z = new + list(self.z[size:])
 
@@ -352,17 +409,41 @@ class BrowserInterpolation(_BrowserPanel):
     t = traitlets.Float(0.5).tag(sync=True, echo_update=False)
     steps = traitlets.Int(9).tag(sync=True)
 
-    def __init__(self, model: CVAE, *, start_digit: int = 3, end_digit: int = 8, t: float = 0.5, steps: int = 9,
-                 scale: int = 8, smooth: bool = False, sync_ms: int = SYNC_MS, seed: int = 0):
+    def __init__(
+        self,
+        model: CVAE,
+        *,
+        start_digit: int = 3,
+        end_digit: int = 8,
+        t: float = 0.5,
+        steps: int = 9,
+        scale: int = 8,
+        smooth: bool = False,
+        sync_ms: int = SYNC_MS,
+        seed: int = 0,
+    ):
         self._rng = np.random.default_rng(seed)
         latent_dim = check_model(model, CVAE, kind="trained CVAE").latent_dim
         a, b = _check_digit(start_digit, "start_digit"), _check_digit(end_digit, "end_digit")
         za, zb = self._draw(latent_dim), self._draw(latent_dim)
         t = _check_number(t, "t", 0.0, 1.0)
         z, y = _point(za, zb, a, b, t)
-        super().__init__(model, scale=scale, smooth=smooth, sync_ms=sync_ms, panel="interpolation",
-                         steps=check_positive_int(steps, "steps"), start_digit=a, end_digit=b, start_z=za, end_z=zb,
-                         t=t, z=z, label=y, temperature=1.0)
+        super().__init__(
+            model,
+            scale=scale,
+            smooth=smooth,
+            sync_ms=sync_ms,
+            panel="interpolation",
+            steps=check_positive_int(steps, "steps"),
+            start_digit=a,
+            end_digit=b,
+            start_z=za,
+            end_z=zb,
+            t=t,
+            z=z,
+            label=y,
+            temperature=1.0,
+        )
 
     def _draw(self, latent_dim: int) -> list[float]:
         return [float(v) for v in np.clip(self._rng.standard_normal(latent_dim), -Z_LIMIT, Z_LIMIT)]
@@ -404,8 +485,7 @@ class BrowserInterpolation(_BrowserPanel):
 
     def set_styles(self, start: Sequence[float], end: Sequence[float]) -> None:
         """The codes at the two ends of the path (each value in [-3, 3])."""
-        self._move(start_z=_check_code(start, self.latent_dim, "start"),
-                   end_z=_check_code(end, self.latent_dim, "end"))
+        self._move(start_z=_check_code(start, self.latent_dim, "start"), end_z=_check_code(end, self.latent_dim, "end"))
 
     def new_styles(self) -> None:
         """Two new end styles from the prior: the "new styles" button."""

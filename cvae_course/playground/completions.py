@@ -32,18 +32,24 @@ class Completions(widgets.VBox):
         index: the digit shown first; n_visible: 1, 2 or 3 visible quadrants at first.
     """
 
-    def __init__(self, model: QuadrantCVAE, baseline: Baseline, images, *, n_samples: int = 8, index: int = 0,
-                 n_visible: int = 1):
+    def __init__(
+        self, model: QuadrantCVAE, baseline: Baseline, images, *, n_samples: int = 8, index: int = 0, n_visible: int = 1
+    ):
         self.model = check_model(model, QuadrantCVAE, kind="trained quadrants.QuadrantCVAE")
         self.baseline = check_model(baseline, Baseline, kind="trained quadrants.Baseline")
         self.images = as_images(images)
         self.n_samples = check_positive_int(n_samples, "n_samples")
         self.presses = 0
         self.last_images = np.zeros((0, 28, 28, 1), dtype=np.float32)
-        self.index = widgets.BoundedIntText(value=check_index(index, len(self.images), "index", "test digit"),
-                                            min=0, max=len(self.images) - 1, description="test digit")
-        self.visible = widgets.ToggleButtons(options=[(f"{k} visible", k) for k in SETTINGS], value=n_visible,
-                                             description="quadrants")
+        self.index = widgets.BoundedIntText(
+            value=check_index(index, len(self.images), "index", "test digit"),
+            min=0,
+            max=len(self.images) - 1,
+            description="test digit",
+        )
+        self.visible = widgets.ToggleButtons(
+            options=[(f"{k} visible", k) for k in SETTINGS], value=n_visible, description="quadrants"
+        )
         self.sample = widgets.Button(description="sample", tooltip="draw new completions", icon="refresh")
         self.picture = widgets.Image(format="png")
         self.caption = widgets.HTML()
@@ -58,12 +64,14 @@ class Completions(widgets.VBox):
         self._render()
 
     def _render(self, _change=None) -> None:
-        image = self.images[self.index.value:self.index.value + 1]
+        image = self.images[self.index.value : self.index.value + 1]
         x, _ = make_task(image, self.visible.value)
         mean = fill(x, self.baseline.predict_hidden(x))
         samples = complete(self.model, x, self.n_samples, seed=self.presses)[:, 0]
         shown = np.where(x < 0, np.float32(SHOWN_HIDDEN), x)
         self.last_images = np.concatenate([image, shown, mean, samples]).astype(np.float32)
         self.picture.value = to_png(tile(self.last_images, len(self.last_images)))
-        self.caption.value = (f"digit, what the models see, the baseline's prediction, then {self.n_samples} "
-                              f"CVAE completions (press {self.presses}: each press draws new codes z ~ p(z | x))")
+        self.caption.value = (
+            f"digit, what the models see, the baseline's prediction, then {self.n_samples} "
+            f"CVAE completions (press {self.presses}: each press draws new codes z ~ p(z | x))"
+        )

@@ -19,7 +19,10 @@ from __future__ import annotations
 import html
 import pathlib
 
+import anywidget  # noqa: E402, I001  (after cvae_course.models: TensorFlow is imported quietly first)
+import ipywidgets  # noqa: E402
 import numpy as np
+import traitlets  # noqa: E402
 from PIL import Image as PILImage
 from PIL import ImageDraw
 
@@ -28,10 +31,6 @@ from cvae_course.models import CVAE
 from cvae_course.playground.panels import PLAYGROUND_CSS, _show, path_note, style_sheet
 from cvae_course.playground.pictures import tile
 from cvae_course.validation import NUM_CLASSES, as_images, check_model, check_positive_int
-
-import anywidget  # noqa: E402, I001  (after cvae_course.models: TensorFlow is imported quietly first)
-import ipywidgets  # noqa: E402
-import traitlets  # noqa: E402
 
 __all__ = ["BOX", "PAD_SIZE", "DrawDigit", "DrawPad", "label_scores", "mnist_like", "rasterize"]
 
@@ -129,7 +128,8 @@ def _bars(probabilities: np.ndarray, scores: np.ndarray) -> str:
         rows.append(
             f'<div class="cvae-bar-row" style="font-weight:{weight}"><span class="cvae-bar-digit">{k}</span>'
             f'<span class="cvae-bar"><span class="cvae-bar-fill" style="width:{100 * p:.1f}%"></span></span>'
-            f'<span class="cvae-bar-value">{p:6.1%} <span class="cvae-bar-score">-ELBO {s:.1f}</span></span></div>')
+            f'<span class="cvae-bar-value">{p:6.1%} <span class="cvae-bar-score">-ELBO {s:.1f}</span></span></div>'
+        )
     return '<div class="cvae-bars" role="list" aria-label="p(label | drawing)">' + "".join(rows) + "</div>"
 
 
@@ -165,23 +165,28 @@ class DrawDigit(ipywidgets.VBox):
         self.redrawn.add_class("cvae-draw-redrawn")
         note = ipywidgets.HTML(
             "What the CVAE sees: your drawing <b>scaled to fit 20 x 20 pixels and centred by its centre of mass in "
-            "28 x 28</b>, as MNIST's digits were made.")
+            "28 x 28</b>, as MNIST's digits were made."
+        )
         note.add_class("cvae-caption")
         left = ipywidgets.VBox([self.pad])
         middle = ipywidgets.VBox([note, self.preview, self.summary])
         self.add_class("cvae-draw")
         self.add_class("cvae-panel")
-        self.children = [style_sheet(),
-                         path_note("kernel", "needs the encoder: each finished stroke makes one round trip"),
-                         ipywidgets.HBox([left, middle, self.bars]), self.redrawn]
+        self.children = [
+            style_sheet(),
+            path_note("kernel", "needs the encoder: each finished stroke makes one round trip"),
+            ipywidgets.HBox([left, middle, self.bars]),
+            self.redrawn,
+        ]
         self.pad.observe(self._changed, names="strokes")
         self._render()
 
     # Python API -------------------------------------------------------------------------------
     def draw(self, strokes) -> None:
         """Set the drawing from Python: strokes of [x, y] points in [0, 1], as the canvas sends them."""
-        self.pad.strokes = [[[float(x), float(y)] for x, y in np.asarray(s, dtype=np.float64).reshape(-1, 2)]
-                            for s in strokes]
+        self.pad.strokes = [
+            [[float(x), float(y)] for x, y in np.asarray(s, dtype=np.float64).reshape(-1, 2)] for s in strokes
+        ]
 
     def clear(self) -> None:
         """Wipe the drawing (the "clear" button)."""
@@ -210,9 +215,15 @@ class DrawDigit(ipywidgets.VBox):
         code = self.model.encode(x[None], [label])[0]
         redrawn = self.model.generate(np.arange(NUM_CLASSES), z=np.repeat(code[None], NUM_CLASSES, axis=0))
         anomaly = float(scores[label])
-        return {"scores": scores, "probabilities": probabilities, "label": label, "code": code,
-                "anomaly": anomaly, "anomaly_share": float(np.mean(self.reference_scores < anomaly)),
-                "redrawn": redrawn}
+        return {
+            "scores": scores,
+            "probabilities": probabilities,
+            "label": label,
+            "code": code,
+            "anomaly": anomaly,
+            "anomaly_share": float(np.mean(self.reference_scores < anomaly)),
+            "redrawn": redrawn,
+        }
 
     # rendering --------------------------------------------------------------------------------
     def _changed(self, _change=None) -> None:
@@ -225,8 +236,15 @@ class DrawDigit(ipywidgets.VBox):
         if self.last is None:
             self.bars.value = _bars(np.full(NUM_CLASSES, 0.0), np.full(NUM_CLASSES, np.nan))
             self.summary.value = "<p>Draw a digit in the box (mouse, pen or finger).</p>"
-            _show(self.redrawn, tile(np.zeros((NUM_CLASSES, SIDE, SIDE)), NUM_CLASSES, scale=self.scale,
-                                     captions=[str(k) for k in range(NUM_CLASSES)]))
+            _show(
+                self.redrawn,
+                tile(
+                    np.zeros((NUM_CLASSES, SIDE, SIDE)),
+                    NUM_CLASSES,
+                    scale=self.scale,
+                    captions=[str(k) for k in range(NUM_CLASSES)],
+                ),
+            )
             return
         r = self.last
         code = ", ".join(f"{v:.2f}" for v in r["code"])
@@ -234,6 +252,15 @@ class DrawDigit(ipywidgets.VBox):
         self.summary.value = (
             f"<p>Read as a <b>{r['label']}</b> (highest ELBO).<br>Style code z = [{html.escape(code)}].<br>"
             f"Anomaly score: -ELBO {r['anomaly']:.1f} nats, higher than {r['anomaly_share']:.0%} of "
-            f"{len(self.reference_scores)} real test digits.</p>")
-        _show(self.redrawn, tile(r["redrawn"], NUM_CLASSES, scale=self.scale, highlight=r["label"],
-                                 captions=[str(k) for k in range(NUM_CLASSES)]))
+            f"{len(self.reference_scores)} real test digits.</p>"
+        )
+        _show(
+            self.redrawn,
+            tile(
+                r["redrawn"],
+                NUM_CLASSES,
+                scale=self.scale,
+                highlight=r["label"],
+                captions=[str(k) for k in range(NUM_CLASSES)],
+            ),
+        )

@@ -75,9 +75,12 @@ class LiveView(keras.callbacks.Callback):
         if self._show:
             scatter_image, digits_image, caption = self._widgets_now()
             loss = (logs or {}).get("loss")
-            caption.value = (f"After epoch {epoch + 1}" + (f": -ELBO {loss:.1f} nats per training image" if loss
-                             is not None else "") + ". Left: the test digits' codes z[0], z[1], coloured by digit; "
-                             "right: 0-9 drawn from one fixed code.")
+            caption.value = (
+                f"After epoch {epoch + 1}"
+                + (f": -ELBO {loss:.1f} nats per training image" if loss is not None else "")
+                + ". Left: the test digits' codes z[0], z[1], coloured by digit; "
+                "right: 0-9 drawn from one fixed code."
+            )
             scatter_image.value, digits_image.value = scatter, digits
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import pathlib
-from typing import Sequence
+from collections.abc import Sequence
 
 import ipywidgets as widgets
 import numpy as np
@@ -38,8 +38,19 @@ from cvae_course.validation import (
     check_positive_int,
 )
 
-__all__ = ["MAX_SLIDERS", "PLAYGROUND_CSS", "TEMPERATURE_RANGE", "Z_LIMIT", "Z_STEP", "Generator", "Interpolation",
-           "Playground", "StyleTransfer", "path_note", "style_sheet"]
+__all__ = [
+    "MAX_SLIDERS",
+    "PLAYGROUND_CSS",
+    "TEMPERATURE_RANGE",
+    "Z_LIMIT",
+    "Z_STEP",
+    "Generator",
+    "Interpolation",
+    "Playground",
+    "StyleTransfer",
+    "path_note",
+    "style_sheet",
+]
 
 Z_LIMIT = 3.0  # sliders span [-3, 3]: the prior N(0, 1) puts 99.7% of its mass there
 Z_STEP = 0.05  # slider resolution; random styles are rounded to it so that a slider can show them exactly
@@ -49,8 +60,10 @@ _WIDE_LABEL = {"description_width": "6.5em"}  # room for "temperature" and "test
 SLIDER_WIDTH = "40em"  # about 480 px of track: one pixel is 0.0125 in z (the test image slider has a step button)
 PLAYGROUND_CSS = pathlib.Path(__file__).resolve().parent / "static" / "playground.css"
 
-_PATHS = {"browser": "decoded in your browser: the picture follows every move without a round trip to the kernel",
-          "kernel": "computed in the Python kernel: every change makes one round trip through Jupyter"}
+_PATHS = {
+    "browser": "decoded in your browser: the picture follows every move without a round trip to the kernel",
+    "kernel": "computed in the Python kernel: every change makes one round trip through Jupyter",
+}
 
 
 def path_note(path: str, detail: str = "") -> widgets.HTML:
@@ -58,8 +71,9 @@ def path_note(path: str, detail: str = "") -> widgets.HTML:
     if path not in _PATHS:
         raise ValueError(f"path must be 'browser' or 'kernel', got {path!r}")
     text = _PATHS[path] + (f" ({detail})" if detail else "")
-    note = widgets.HTML(f'<div class="cvae-path-note" role="note"><span class="cvae-b-badge">{path}</span> '
-                        f"{text}</div>")
+    note = widgets.HTML(
+        f'<div class="cvae-path-note" role="note"><span class="cvae-b-badge">{path}</span> {text}</div>'
+    )
     note.add_class("cvae-path")
     return note
 
@@ -105,15 +119,24 @@ class _Panel(widgets.VBox):
 
 
 def _digit_buttons(description: str = "digit") -> widgets.ToggleButtons:
-    buttons = widgets.ToggleButtons(options=[(str(k), k) for k in range(NUM_CLASSES)], value=0,
-                                    description=description, style={**_WIDE_LABEL, "button_width": "2.6em"})
+    buttons = widgets.ToggleButtons(
+        options=[(str(k), k) for k in range(NUM_CLASSES)],
+        value=0,
+        description=description,
+        style={**_WIDE_LABEL, "button_width": "2.6em"},
+    )
     buttons.add_class("cvae-digit-buttons")
     return buttons
 
 
 def _digit_dropdown(description: str, value: int) -> widgets.Dropdown:
-    return widgets.Dropdown(options=[(str(k), k) for k in range(NUM_CLASSES)], value=value,
-                            description=description, layout=widgets.Layout(width="13em"), style=_WIDE_LABEL)
+    return widgets.Dropdown(
+        options=[(str(k), k) for k in range(NUM_CLASSES)],
+        value=value,
+        description=description,
+        layout=widgets.Layout(width="13em"),
+        style=_WIDE_LABEL,
+    )
 
 
 def _image(css_class: str) -> widgets.Image:
@@ -175,15 +198,30 @@ class Generator(_Panel):
             control.observe(self._changed, names="value")
         self.add_class("cvae-generator")
         self.add_class("cvae-panel")
-        self.children = [style_sheet(), path_note("kernel"), self.digit, *self.sliders,
-                         widgets.HBox([self.temperature, self.new_style_button]), self.caption, self.image]
+        self.children = [
+            style_sheet(),
+            path_note("kernel"),
+            self.digit,
+            *self.sliders,
+            widgets.HBox([self.temperature, self.new_style_button]),
+            self.caption,
+            self.image,
+        ]
         self._render()
 
     @staticmethod
     def _slider(description: str, low: float, high: float, value: float, step: float) -> widgets.FloatSlider:
-        slider = widgets.FloatSlider(value=value, min=low, max=high, step=step, description=description,
-                                     readout_format=".2f", continuous_update=True, style=_WIDE_LABEL,
-                                     layout=widgets.Layout(width=SLIDER_WIDTH))
+        slider = widgets.FloatSlider(
+            value=value,
+            min=low,
+            max=high,
+            step=step,
+            description=description,
+            readout_format=".2f",
+            continuous_update=True,
+            style=_WIDE_LABEL,
+            layout=widgets.Layout(width=SLIDER_WIDTH),
+        )
         slider.add_class("cvae-slider-" + description.replace("[", "").replace("]", ""))
         return slider
 
@@ -201,8 +239,10 @@ class Generator(_Panel):
         """Set the code: ``n_sliders`` values (one per slider) or all ``latent_dim`` values, each in [-3, 3]."""
         size = np.size(values)
         if size not in (self.n_sliders, self.latent_dim):
-            raise ValueError(f"z must hold {self.n_sliders} values (one per slider) or {self.latent_dim} (the whole "
-                             f"code), got {size}: {values!r}")
+            raise ValueError(
+                f"z must hold {self.n_sliders} values (one per slider) or {self.latent_dim} (the whole "
+                f"code), got {size}: {values!r}"
+            )
         z = check_code(values, size, "z", Z_LIMIT)
         with self.hold():
             for slider, v in zip(self.sliders, z):
@@ -252,8 +292,10 @@ class Generator(_Panel):
         self.last_images = self._decode(codes * np.float32(self.temperature.value), one_hot([self.label] * len(codes)))
         centre = len(codes) // 2
         _show(self.image, tile(self.last_images, self.window, scale=self.scale, highlight=centre))
-        self.caption.value = (f"<b>{self.label}</b> at the framed code; columns step z[0] by {self.step:g} to the "
-                              f"right{', rows step z[1] up' if self.latent_dim > 1 else ''}.")
+        self.caption.value = (
+            f"<b>{self.label}</b> at the framed code; columns step z[0] by {self.step:g} to the "
+            f"right{', rows step z[1] up' if self.latent_dim > 1 else ''}."
+        )
 
 
 class StyleTransfer(_Panel):
@@ -274,13 +316,21 @@ class StyleTransfer(_Panel):
         super().__init__(model)
         self.images, self.labels = as_images(images), as_labels(labels)
         if len(self.images) != len(self.labels) or not len(self.images):
-            raise ValueError(f"images and labels must be non-empty and as long as each other, got "
-                             f"{len(self.images)} images and {len(self.labels)} labels")
+            raise ValueError(
+                f"images and labels must be non-empty and as long as each other, got "
+                f"{len(self.images)} images and {len(self.labels)} labels"
+            )
         self.scale = check_positive_int(scale, "scale")
         self._rng = np.random.default_rng(seed)
-        self.index = widgets.IntSlider(value=0, min=0, max=len(self.images) - 1, description="test image",
-                                       continuous_update=True, style=_WIDE_LABEL,
-                                       layout=widgets.Layout(width=SLIDER_WIDTH))
+        self.index = widgets.IntSlider(
+            value=0,
+            min=0,
+            max=len(self.images) - 1,
+            description="test image",
+            continuous_update=True,
+            style=_WIDE_LABEL,
+            layout=widgets.Layout(width=SLIDER_WIDTH),
+        )
         self.index.add_class("cvae-slider-test-image")
         self.random_button = _button("random digit", "cvae-random-digit", self.random)
         self.pair_image = _image("cvae-style-pair-image")
@@ -289,9 +339,13 @@ class StyleTransfer(_Panel):
         self.index.observe(self._changed, names="value")
         self.add_class("cvae-style-transfer")
         self.add_class("cvae-panel")
-        self.children = [style_sheet(), path_note("kernel", "needs the encoder"),
-                         widgets.HBox([self.index, self.random_button]), self.caption,
-                         widgets.HBox([self.pair_image, self.image])]
+        self.children = [
+            style_sheet(),
+            path_note("kernel", "needs the encoder"),
+            widgets.HBox([self.index, self.random_button]),
+            self.caption,
+            widgets.HBox([self.pair_image, self.image]),
+        ]
         self._render()
 
     def show(self, index: int) -> None:
@@ -317,12 +371,29 @@ class StyleTransfer(_Panel):
         transfer = self._decode(np.repeat(style, NUM_CLASSES, axis=0), np.eye(NUM_CLASSES, dtype=np.float32))
         self.last_images = transfer
         self.last_reconstruction = transfer[self.label]
-        _show(self.pair_image, tile(np.stack([self.original, self.last_reconstruction]), 2, scale=self.scale,
-                                    captions=["original", "reconstructed"]))
-        _show(self.image, tile(transfer, NUM_CLASSES, scale=self.scale, highlight=self.label,
-                               captions=[str(k) for k in range(NUM_CLASSES)]))
-        self.caption.value = (f"Test image {self.index.value}, a <b>{self.label}</b>: the original and its "
-                              f"reconstruction, then the same style as 0-9 (its own digit framed).")
+        _show(
+            self.pair_image,
+            tile(
+                np.stack([self.original, self.last_reconstruction]),
+                2,
+                scale=self.scale,
+                captions=["original", "reconstructed"],
+            ),
+        )
+        _show(
+            self.image,
+            tile(
+                transfer,
+                NUM_CLASSES,
+                scale=self.scale,
+                highlight=self.label,
+                captions=[str(k) for k in range(NUM_CLASSES)],
+            ),
+        )
+        self.caption.value = (
+            f"Test image {self.index.value}, a <b>{self.label}</b>: the original and its "
+            f"reconstruction, then the same style as 0-9 (its own digit framed)."
+        )
 
 
 class Interpolation(_Panel):
@@ -348,9 +419,17 @@ class Interpolation(_Panel):
         self.end_digit = _digit_dropdown("to digit", 8)
         self.same_style = widgets.Checkbox(value=False, description="same style at both ends", indent=False)
         self.new_styles_button = _button("new styles", "cvae-new-styles", self.new_styles)
-        self.position = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.01, description="t",
-                                            readout_format=".2f", continuous_update=True, style=_WIDE_LABEL,
-                                            layout=widgets.Layout(width=SLIDER_WIDTH))
+        self.position = widgets.FloatSlider(
+            value=0.5,
+            min=0.0,
+            max=1.0,
+            step=0.01,
+            description="t",
+            readout_format=".2f",
+            continuous_update=True,
+            style=_WIDE_LABEL,
+            layout=widgets.Layout(width=SLIDER_WIDTH),
+        )
         self.position.add_class("cvae-slider-t")
         self.image = _image("cvae-interpolation-image")
         self.path_image = _image("cvae-interpolation-path-image")
@@ -360,9 +439,13 @@ class Interpolation(_Panel):
         self.position.observe(self._changed, names="value")
         self.add_class("cvae-interpolation")
         self.add_class("cvae-panel")
-        self.children = [style_sheet(), path_note("kernel"),
-                         widgets.HBox([self.start_digit, self.end_digit, self.same_style, self.new_styles_button]),
-                         self.position, widgets.HBox([self.image, self.path_image])]
+        self.children = [
+            style_sheet(),
+            path_note("kernel"),
+            widgets.HBox([self.start_digit, self.end_digit, self.same_style, self.new_styles_button]),
+            self.position,
+            widgets.HBox([self.image, self.path_image]),
+        ]
         self._render_path()
         self._render()
 

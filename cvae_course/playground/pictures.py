@@ -13,8 +13,17 @@ from PIL import ImageDraw, ImageFont
 
 from cvae_course.validation import check_positive_int
 
-__all__ = ["CAPTION_HEIGHT", "HIGHLIGHT", "PNG_COMPRESSION", "ink", "png_to_array", "tile", "to_png", "untile",
-           "with_marker"]
+__all__ = [
+    "CAPTION_HEIGHT",
+    "HIGHLIGHT",
+    "PNG_COMPRESSION",
+    "ink",
+    "png_to_array",
+    "tile",
+    "to_png",
+    "untile",
+    "with_marker",
+]
 
 HIGHLIGHT = 96  # the dark grey frame around the cell that matches the controls exactly
 PNG_COMPRESSION = 1  # fastest zlib level: digit pictures are small anyway
@@ -28,8 +37,9 @@ def ink(probabilities) -> np.ndarray:
     return np.round(255.0 * (1.0 - np.clip(p, 0.0, 1.0))).astype(np.uint8)
 
 
-def tile(images, ncols: int, *, scale: int = 2, gap: int = 3, highlight: int | None = None,
-         captions=None) -> np.ndarray:
+def tile(
+    images, ncols: int, *, scale: int = 2, gap: int = 3, highlight: int | None = None, captions=None
+) -> np.ndarray:
     """Images (N, 28, 28[, 1]) as one greyscale picture: ``ncols`` per row, each pixel ``scale`` x ``scale``,
     ``gap`` white pixels between cells, a dark frame around cell ``highlight`` and, with ``captions`` (one short
     text per image), a band of ``CAPTION_HEIGHT`` pixels above each row with each cell's caption centred over it.
@@ -70,8 +80,9 @@ def with_marker(picture: np.ndarray, x: float) -> np.ndarray:
     return np.concatenate([picture, band])
 
 
-def untile(picture: np.ndarray, n: int, ncols: int, *, scale: int = 2, gap: int = 3,
-           captioned: bool = False) -> np.ndarray:
+def untile(
+    picture: np.ndarray, n: int, ncols: int, *, scale: int = 2, gap: int = 3, captioned: bool = False
+) -> np.ndarray:
     """The inverse of :func:`tile`: the n cells of a picture as uint8 grey images (n, 28, 28); ``captioned`` for a
     picture tiled with captions."""
     cell = 28 * scale

@@ -40,4 +40,5 @@ def need_nbgrader(command: str) -> None:
         raise RuntimeError(
             f"`cvae-course {command}` needs nbgrader, the instructors' grading tool, which is not installed in this "
             "environment (the learners' set leaves it out). Install the instructor set: `python3 course.py "
-            "instructor` in your clone of the course, or `pip install -e '.[instructor]'`.")
+            "instructor` in your clone of the course, or `pip install -e '.[instructor]'`."
+        )

@@ -42,8 +42,11 @@ def lab_command(jupyter_args: list[str]) -> list[str]:
 
 def _lab(args: argparse.Namespace) -> int:
     if not NOTEBOOKS.is_dir():
-        print(f"No notebooks/ folder next to the package ({NOTEBOOKS}); run this from a clone of the course "
-              "installed with `pip install -e .`.", file=sys.stderr)
+        print(
+            f"No notebooks/ folder next to the package ({NOTEBOOKS}); run this from a clone of the course "
+            "installed with `pip install -e .`.",
+            file=sys.stderr,
+        )
         return 2
     env = os.environ.copy() if args.instructor else learner_environment(os.environ)
     return subprocess.call(lab_command(args.jupyter_args), cwd=ROOT, env=env)
@@ -76,8 +79,16 @@ def _grade(args: argparse.Namespace) -> int:
 
     try:
         limits = grading.Limits(args.cell_timeout, args.notebook_timeout, args.max_output_lines)
-        rows = grading.grade(args.submissions, args.out, solutions=args.solutions, notebooks=args.notebook,
-                             students=args.student, jobs=args.jobs, limits=limits, fast=not args.full)
+        rows = grading.grade(
+            args.submissions,
+            args.out,
+            solutions=args.solutions,
+            notebooks=args.notebook,
+            students=args.student,
+            jobs=args.jobs,
+            limits=limits,
+            fast=not args.full,
+        )
     except (ValueError, RuntimeError) as err:  # bad arguments, no nbgrader, or solutions nbgrader cannot generate from
         print(f"cvae-course grade: {err}", file=sys.stderr)
         return 2
@@ -85,8 +96,10 @@ def _grade(args: argparse.Namespace) -> int:
     for row in rows:
         counts[row.status] = counts.get(row.status, 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    print(f"{len(rows)} rows graded ({summary}) -> {Path(args.out) / 'grades.csv'}; "
-          f"feedback in {Path(args.out) / 'feedback'}")
+    print(
+        f"{len(rows)} rows graded ({summary}) -> {Path(args.out) / 'grades.csv'}; "
+        f"feedback in {Path(args.out) / 'feedback'}"
+    )
     return 0
 
 
@@ -125,8 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cvae-course", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     lab = sub.add_parser("lab", help="open the course in JupyterLab (other options go to `jupyter lab`)")
-    lab.add_argument("--instructor", action="store_true", help="show nbgrader's tools (Nbgrader menu, Create "
-                                                               "Assignment, Formgrader), hidden from learners")
+    lab.add_argument(
+        "--instructor",
+        action="store_true",
+        help="show nbgrader's tools (Nbgrader menu, Create Assignment, Formgrader), hidden from learners",
+    )
     lab.set_defaults(func=_lab, passes_extra_args=True)
 
     release = sub.add_parser("release", help="generate exercises/ from solutions/ with nbgrader's preprocessors")
@@ -140,8 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", type=Path, required=True, help="where grades.csv and feedback/ go")
     grade.add_argument("-j", "--jobs", type=int, default=1, help="notebooks graded in parallel (default 1)")
     grade.add_argument("--notebook", action="append", help="grade only this notebook (repeatable), e.g. 01_autoencoder")
-    grade.add_argument("--student", action="append", help="grade only this student's folder (repeatable); their rows "
-                                                          "replace their old ones in an existing grades.csv")
+    grade.add_argument(
+        "--student",
+        action="append",
+        help="grade only this student's folder (repeatable); their rows "
+        "replace their old ones in an existing grades.csv",
+    )
     grade.add_argument("--solutions", type=Path, default=SOLUTIONS, help="source notebooks (default: solutions/)")
     grade.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell (default 120)")
     grade.add_argument("--notebook-timeout", type=int, default=900, help="seconds per notebook (default 900)")
@@ -149,33 +169,62 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--full", action="store_true", help="grade in full mode (all data, more epochs; slower)")
     grade.set_defaults(func=_grade)
 
-    refresh = sub.add_parser("refresh", help="re-run lessons in fast mode and store them as committed: outputs "
-                                             "cleared except the cells tagged nbval-check-output")
-    refresh.add_argument("notebooks", nargs="*", type=Path, help="notebooks to refresh (default: every lesson in "
-                                                                  "notebooks/)")
-    refresh.add_argument("--check", action="store_true", help="only report what keeps a notebook from its committed "
-                                                              "state; change nothing")
+    refresh = sub.add_parser(
+        "refresh",
+        help="re-run lessons in fast mode and store them as committed: outputs "
+        "cleared except the cells tagged nbval-check-output",
+    )
+    refresh.add_argument(
+        "notebooks", nargs="*", type=Path, help="notebooks to refresh (default: every lesson in notebooks/)"
+    )
+    refresh.add_argument(
+        "--check",
+        action="store_true",
+        help="only report what keeps a notebook from its committed state; change nothing",
+    )
     refresh.add_argument("--timeout", type=int, default=1200, help="seconds per cell (default 1200)")
     refresh.set_defaults(func=_refresh)
 
-    report = sub.add_parser("report", help="run every lesson in full mode, in order, each in a fresh kernel, from an "
-                                           "empty model cache; write docs/full-course-report.md (times, claims, "
-                                           "errors) and the README's time statements; exit 1 unless every claim held")
-    report.add_argument("notebooks", nargs="*", type=Path, help="run only these notebooks, in this order (default: "
-                                                                 "every lesson in notebooks/; then the README is "
-                                                                 "left alone)")
-    report.add_argument("--out", type=Path, default=None, help="the markdown report; a .json sidecar goes next to it "
-                                                               "(default: docs/full-course-report.md)")
+    report = sub.add_parser(
+        "report",
+        help="run every lesson in full mode, in order, each in a fresh kernel, from an "
+        "empty model cache; write docs/full-course-report.md (times, claims, "
+        "errors) and the README's time statements; exit 1 unless every claim held",
+    )
+    report.add_argument(
+        "notebooks",
+        nargs="*",
+        type=Path,
+        help="run only these notebooks, in this order (default: "
+        "every lesson in notebooks/; then the README is "
+        "left alone)",
+    )
+    report.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="the markdown report; a .json sidecar goes next to it (default: docs/full-course-report.md)",
+    )
     report.add_argument("--executed", type=Path, help="also save the executed notebooks in this folder")
-    report.add_argument("--keep-cache", action="store_true", help="use the model cache as it is (CVAE_COURSE_CACHE) "
-                                                                  "instead of an empty one: cached models load, not "
-                                                                  "train")
-    report.add_argument("--cell-timeout", type=int, default=900, help="seconds before a cell is interrupted and "
-                                                                      "recorded as a time-out (default 900)")
-    report.add_argument("--fast", action="store_true", help="run in fast mode (for trying the tool; the report "
-                                                            "says so and the README is left alone)")
-    report.add_argument("--no-readme", dest="readme", action="store_false", help="do not rewrite the README's time "
-                                                                                 "statements")
+    report.add_argument(
+        "--keep-cache",
+        action="store_true",
+        help="use the model cache as it is (CVAE_COURSE_CACHE) instead of an empty one: cached models load, not train",
+    )
+    report.add_argument(
+        "--cell-timeout",
+        type=int,
+        default=900,
+        help="seconds before a cell is interrupted and recorded as a time-out (default 900)",
+    )
+    report.add_argument(
+        "--fast",
+        action="store_true",
+        help="run in fast mode (for trying the tool; the report says so and the README is left alone)",
+    )
+    report.add_argument(
+        "--no-readme", dest="readme", action="store_false", help="do not rewrite the README's time statements"
+    )
     report.set_defaults(func=_report)
     return parser
 

@@ -30,10 +30,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 
@@ -41,8 +41,19 @@ from cvae_course import settings
 from cvae_course.tools import SOLUTIONS, need_nbgrader
 from cvae_course.validation import check_positive_int
 
-__all__ = ["FIELDS", "LEARNER_TEXT", "STATUSES", "Limits", "Row", "collect", "grade", "nbgrader_config",
-           "read_csv", "task_order", "write_csv"]
+__all__ = [
+    "FIELDS",
+    "LEARNER_TEXT",
+    "STATUSES",
+    "Limits",
+    "Row",
+    "collect",
+    "grade",
+    "nbgrader_config",
+    "read_csv",
+    "task_order",
+    "write_csv",
+]
 
 STATUSES = {
     "graded": "autograded normally; the points are the learner's",
@@ -59,23 +70,23 @@ STATUSES = {
 # machine failed (no traceback, no path).
 LEARNER_TEXT = {
     "graded": "Your notebook was graded. The detailed page could not be made this time; your instructor has "
-              "the details.",
+    "the details.",
     "tests-restored": "Your notebook was graded with the original test cells (locked cells that were changed or "
-                      "deleted were put back). The detailed page could not be made this time; your instructor "
-                      "has the details.",
+    "deleted were put back). The detailed page could not be made this time; your instructor "
+    "has the details.",
     "cell-timeout": "Your notebook was graded, but a cell ran longer than the time allowed per cell and was "
-                    "stopped (it scored 0). The detailed page could not be made this time.",
+    "stopped (it scored 0). The detailed page could not be made this time.",
     "notebook-timeout": "Your notebook ran longer than the time allowed for a whole notebook and was stopped, so "
-                        "it could not be graded. Look for a loop that never ends or training you added, run the "
-                        "notebook from top to bottom (Kernel > Restart Kernel and Run All Cells), and submit again.",
+    "it could not be graded. Look for a loop that never ends or training you added, run the "
+    "notebook from top to bottom (Kernel > Restart Kernel and Run All Cells), and submit again.",
     "kernel-died": "The Python kernel stopped while your notebook ran (for example os._exit, a crash or running "
-                   "out of memory), so it could not be graded. Run the notebook from top to bottom (Kernel > "
-                   "Restart Kernel and Run All Cells) to find the cell, fix it and submit again.",
+    "out of memory), so it could not be graded. Run the notebook from top to bottom (Kernel > "
+    "Restart Kernel and Run All Cells) to find the cell, fix it and submit again.",
     "invalid-notebook": "The file you submitted is not a readable notebook, so it could not be graded. Download "
-                        "your notebook again from Jupyter (File > Download) and submit that file.",
+    "your notebook again from Jupyter (File > Download) and submit that file.",
     "missing": "No notebook of this name was found in your submission.",
     "error": "Your notebook could not be graded this time because of a problem on the grading side, not in your "
-             "work. Your instructor has the details and will grade it again.",
+    "work. Your instructor has the details and will grade it again.",
 }
 FIELDS = ["student_id", "notebook", "status", "score", "max_score", "submitted_at"]
 TIMEOUT_ERRORS = {"CellTimeoutError"}
@@ -128,8 +139,10 @@ class _Job:
 def _notebook_names(solutions: Path, only: list[str] | None = None) -> list[str]:
     names = sorted(p.stem for p in Path(solutions).glob("*.ipynb"))
     if not names:
-        raise ValueError(f"found no solution notebooks (*.ipynb) in {solutions}; give the folder with the source "
-                         "notebooks with --solutions (the solutions/ folder of your clone of the course)")
+        raise ValueError(
+            f"found no solution notebooks (*.ipynb) in {solutions}; give the folder with the source "
+            "notebooks with --solutions (the solutions/ folder of your clone of the course)"
+        )
     if only:
         unknown = sorted(set(only) - set(names))
         if unknown:
@@ -155,19 +168,25 @@ def _read_submission(path: Path) -> tuple[nbformat.NotebookNode | None, str]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        return None, (f"{path.name} is not UTF-8 text (byte {err.start}); it is not a notebook. "
-                      "Ask the learner to download it again from Jupyter (File > Download) and resubmit.")
+        return None, (
+            f"{path.name} is not UTF-8 text (byte {err.start}); it is not a notebook. "
+            "Ask the learner to download it again from Jupyter (File > Download) and resubmit."
+        )
     try:
         json.loads(text)
     except json.JSONDecodeError as err:
-        return None, (f"{path.name} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}); "
-                      "it was probably damaged when copied or edited by hand. Ask the learner to download it "
-                      "again from Jupyter (File > Download) and resubmit.")
+        return None, (
+            f"{path.name} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}); "
+            "it was probably damaged when copied or edited by hand. Ask the learner to download it "
+            "again from Jupyter (File > Download) and resubmit."
+        )
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as err:  # nbformat's own errors: not a notebook structure, unknown version ...
-        return None, (f"{path.name} is JSON but not a Jupyter notebook ({type(err).__name__}: "
-                      f"{str(err).splitlines()[0][:200]}). Ask the learner to resubmit the .ipynb from Jupyter.")
+        return None, (
+            f"{path.name} is JSON but not a Jupyter notebook ({type(err).__name__}: "
+            f"{str(err).splitlines()[0][:200]}). Ask the learner to resubmit the .ipynb from Jupyter."
+        )
     if not isinstance(nb.get("cells"), list):
         return None, f"{path.name} has no list of cells; ask the learner to resubmit the .ipynb from Jupyter."
     return nb, ""
@@ -200,8 +219,9 @@ def _chosen(name: str, candidates: list[tuple[Path, str]]) -> tuple[Path, str]:
     if exact:
         note = ""
     elif dict(candidates)[path] == "download":
-        note = (f"graded {path.name}, the name a browser gives a second download of {name}.ipynb (accepted as "
-                f"{name}.ipynb)")
+        note = (
+            f"graded {path.name}, the name a browser gives a second download of {name}.ipynb (accepted as {name}.ipynb)"
+        )
     else:
         note = f"graded {path.name}, the name JupyterLab gives a copy of {name}.ipynb (accepted as {name}.ipynb)"
     if others:
@@ -211,8 +231,9 @@ def _chosen(name: str, candidates: list[tuple[Path, str]]) -> tuple[Path, str]:
     return path, note
 
 
-def collect(submissions: Path, notebooks: list[str], course: list[str] | None = None,
-            students: list[str] | None = None) -> tuple[list[_Job], list[Row]]:
+def collect(
+    submissions: Path, notebooks: list[str], course: list[str] | None = None, students: list[str] | None = None
+) -> tuple[list[_Job], list[Row]]:
     """Jobs to autograde and rows for what cannot be graded (missing, misnamed, unreadable).
 
     Args:
@@ -230,8 +251,10 @@ def collect(submissions: Path, notebooks: list[str], course: list[str] | None = 
         known = {p.name for p in folders}
         unknown = sorted(set(students) - known)
         if unknown:
-            raise ValueError(f"no folder for student(s) {unknown} in {submissions}; "
-                             f"there are {len(known)}: {', '.join(sorted(known)[:20])}")
+            raise ValueError(
+                f"no folder for student(s) {unknown} in {submissions}; "
+                f"there are {len(known)}: {', '.join(sorted(known)[:20])}"
+            )
         folders = [p for p in folders if p.name in students]
     jobs: list[_Job] = []
     rows: list[Row] = []
@@ -248,9 +271,17 @@ def collect(submissions: Path, notebooks: list[str], course: list[str] | None = 
         for path in misnamed:
             close = difflib.get_close_matches(path.name, [f"{n}.ipynb" for n in notebooks], n=1, cutoff=0.6)
             guess = f"; it looks like {close[0]}: rename it and grade again" if close else ""
-            rows.append(Row(student, path.stem, "wrong-name", reason=(
-                f"{path.relative_to(student_dir)} is not one of the notebooks being graded "
-                f"({', '.join(n + '.ipynb' for n in notebooks)}){guess}.")))
+            rows.append(
+                Row(
+                    student,
+                    path.stem,
+                    "wrong-name",
+                    reason=(
+                        f"{path.relative_to(student_dir)} is not one of the notebooks being graded "
+                        f"({', '.join(n + '.ipynb' for n in notebooks)}){guess}."
+                    ),
+                )
+            )
         for name in notebooks:
             if name not in by_notebook:
                 extra = f" (but see {', '.join(p.name for p in misnamed)})" if misnamed else ""
@@ -262,8 +293,16 @@ def collect(submissions: Path, notebooks: list[str], course: list[str] | None = 
             nbgrader_dir = path.parent if submitted_at and (path.parent / "submission_secret.txt").is_file() else None
             nb, problem = _read_submission(path)
             if nb is None:
-                rows.append(Row(student, name, "invalid-notebook", reason="; ".join(filter(None, [note, problem])),
-                                submitted_at=submitted_at, nbgrader_dir=nbgrader_dir))
+                rows.append(
+                    Row(
+                        student,
+                        name,
+                        "invalid-notebook",
+                        reason="; ".join(filter(None, [note, problem])),
+                        submitted_at=submitted_at,
+                        nbgrader_dir=nbgrader_dir,
+                    )
+                )
             else:
                 jobs.append(_Job(student, name, path, nb, note, submitted_at, nbgrader_dir))
     return jobs, rows
@@ -272,29 +311,31 @@ def collect(submissions: Path, notebooks: list[str], course: list[str] | None = 
 # ------------------------------------------------------------------------------------ the course
 def nbgrader_config(limits: Limits = Limits()) -> str:
     """The ``nbgrader_config.py`` of a grading run: the same settings the README gives for your own course."""
-    return "\n".join([
-        "# Written by cvae-course grade: nbgrader settings of this grading run.",
-        "c = get_config()",
-        "c.CourseDirectory.course_id = 'cvae-course'",
-        f"c.Execute.timeout = {limits.cell_timeout}",
-        "c.Execute.startup_timeout = 180",
-        "c.Execute.iopub_timeout = 30",
-        "c.Execute.raise_on_iopub_timeout = False",
-        f"c.LimitOutput.max_lines = {limits.max_output_lines}",
-        "c.LimitOutput.max_traceback = 100",
-        "from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor",
-        "from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades,",
-        "                                    OverwriteCells, OverwriteKernelspec)",
-        "from cvae_course.tools.nbgrader_plugins import HideHiddenTests, RestoreLockedCells",
-        "# Put back every locked cell a learner deleted (nbgrader alone restores only test cells, and crashes when",
-        "# the deleted test followed a training cell); edited locked cells are restored by OverwriteCells.",
-        "c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, RestoreLockedCells, OverwriteKernelspec,",
-        "                                      OverwriteCells, CheckCellMetadata]",
-        "c.OverwriteCells.add_missing_cells = True",
-        "# Feedback shows the tests' results, never hidden-test code (not in the cells, not in any output).",
-        "c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]",
-        "",
-    ])
+    return "\n".join(
+        [
+            "# Written by cvae-course grade: nbgrader settings of this grading run.",
+            "c = get_config()",
+            "c.CourseDirectory.course_id = 'cvae-course'",
+            f"c.Execute.timeout = {limits.cell_timeout}",
+            "c.Execute.startup_timeout = 180",
+            "c.Execute.iopub_timeout = 30",
+            "c.Execute.raise_on_iopub_timeout = False",
+            f"c.LimitOutput.max_lines = {limits.max_output_lines}",
+            "c.LimitOutput.max_traceback = 100",
+            "from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor",
+            "from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades,",
+            "                                    OverwriteCells, OverwriteKernelspec)",
+            "from cvae_course.tools.nbgrader_plugins import HideHiddenTests, RestoreLockedCells",
+            "# Put back every locked cell a learner deleted (nbgrader alone restores only test cells, and crashes when",
+            "# the deleted test followed a training cell); edited locked cells are restored by OverwriteCells.",
+            "c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, RestoreLockedCells, OverwriteKernelspec,",
+            "                                      OverwriteCells, CheckCellMetadata]",
+            "c.OverwriteCells.add_missing_cells = True",
+            "# Feedback shows the tests' results, never hidden-test code (not in the cells, not in any output).",
+            "c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]",
+            "",
+        ]
+    )
 
 
 def _nbgrader(args: list[str], cwd: Path, env: dict, log: Path, deadline: float) -> str:
@@ -304,8 +345,15 @@ def _nbgrader(args: list[str], cwd: Path, env: dict, log: Path, deadline: float)
     with open(log, "ab") as out:
         out.write(f"$ nbgrader {' '.join(args)}\n".encode())
         out.flush()
-        proc = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nbgrader", *args],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
@@ -358,8 +406,9 @@ def _locked_cells(nb: nbformat.NotebookNode) -> dict[str, str]:
     return cells
 
 
-def _tampering(submission: nbformat.NotebookNode, release: nbformat.NotebookNode,
-               source: nbformat.NotebookNode) -> tuple[list[str], list[str]]:
+def _tampering(
+    submission: nbformat.NotebookNode, release: nbformat.NotebookNode, source: nbformat.NotebookNode
+) -> tuple[list[str], list[str]]:
     """(edited, deleted) grade ids of locked cells: missing from the submission, or unlike both the
     released cell and the solutions' cell (an instructor may submit a solution notebook itself)."""
     given = _locked_cells(submission)
@@ -398,8 +447,9 @@ def _read_outcome(autograded: Path) -> tuple[list[str], list[str], bool]:
     return timed_out, failures, truncated
 
 
-def _describe(timed_out: list[str], failures: list[str], truncated: bool, edited: list[str], deleted: list[str],
-              limits: Limits) -> tuple[str, str]:
+def _describe(
+    timed_out: list[str], failures: list[str], truncated: bool, edited: list[str], deleted: list[str], limits: Limits
+) -> tuple[str, str]:
     """Status and reason of a notebook that nbgrader autograded."""
     notes = []
     if timed_out:
@@ -437,8 +487,16 @@ def _join(*parts: str) -> str:
     return "; ".join(p for p in parts if p)
 
 
-def _run_job(job: _Job, template: Path, maxima: dict[str, float], work: Path, out: Path, limits: Limits,
-             env: dict, hidden: list[str]) -> Row:
+def _run_job(
+    job: _Job,
+    template: Path,
+    maxima: dict[str, float],
+    work: Path,
+    out: Path,
+    limits: Limits,
+    env: dict,
+    hidden: list[str],
+) -> Row:
     course = work / "jobs" / f"{job.student_id}__{job.notebook}"
     shutil.copytree(template, course, ignore=shutil.ignore_patterns("*.log"))
     target = course / "submitted" / job.student_id / job.notebook / f"{job.notebook}.ipynb"
@@ -447,33 +505,53 @@ def _run_job(job: _Job, template: Path, maxima: dict[str, float], work: Path, ou
     log = out / "logs" / job.student_id / f"{job.notebook}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("")
-    row = Row(job.student_id, job.notebook, "error", 0.0, sum(maxima.values()), {k: 0.0 for k in maxima},
-              submitted_at=job.submitted_at, nbgrader_dir=job.nbgrader_dir)
+    row = Row(
+        job.student_id,
+        job.notebook,
+        "error",
+        0.0,
+        sum(maxima.values()),
+        {k: 0.0 for k in maxima},
+        submitted_at=job.submitted_at,
+        nbgrader_dir=job.nbgrader_dir,
+    )
     release = nbformat.read(template / "release" / job.notebook / f"{job.notebook}.ipynb", as_version=4)
     source = nbformat.read(template / "source" / job.notebook / f"{job.notebook}.ipynb", as_version=4)
     edited, deleted = _tampering(job.submission, release, source)
     job_env = {**env, settings.CACHE_ENV: str(course / "cache")}
     deadline = time.monotonic() + limits.notebook_timeout
-    state = _nbgrader(["autograde", job.notebook, "--student", job.student_id, "--force"], course, job_env, log, deadline)
+    state = _nbgrader(
+        ["autograde", job.notebook, "--student", job.student_id, "--force"], course, job_env, log, deadline
+    )
     if state == "timeout":
         row.status = "notebook-timeout"
-        row.reason = _join(job.note, (
-            f"the notebook ran longer than {limits.notebook_timeout} s and was stopped (per-cell limit "
-            f"{limits.cell_timeout} s). Look for a loop or heavy training the learner added; rerun with a larger "
-            "--notebook-timeout if the work is legitimate."))
+        row.reason = _join(
+            job.note,
+            (
+                f"the notebook ran longer than {limits.notebook_timeout} s and was stopped (per-cell limit "
+                f"{limits.cell_timeout} s). Look for a loop or heavy training the learner added; rerun with a larger "
+                "--notebook-timeout if the work is legitimate."
+            ),
+        )
         return row
     log_text = log.read_text(errors="replace")
     if state == "failed":
         if "DeadKernelError" in log_text or "Kernel died" in log_text:
             row.status = "kernel-died"
-            row.reason = _join(job.note, (
-                "the Python kernel died while the notebook ran (os._exit, a crash in native code or running out "
-                "of memory), so nbgrader could not grade it. Run the notebook top to bottom to find the cell; "
-                f"the log is logs/{job.student_id}/{job.notebook}.log."))
+            row.reason = _join(
+                job.note,
+                (
+                    "the Python kernel died while the notebook ran (os._exit, a crash in native code or running out "
+                    "of memory), so nbgrader could not grade it. Run the notebook top to bottom to find the cell; "
+                    f"the log is logs/{job.student_id}/{job.notebook}.log."
+                ),
+            )
         else:
             error = next((ln for ln in reversed(log_text.splitlines()) if "Error" in ln), "see the log")
-            row.reason = _join(job.note, f"nbgrader autograde failed ({_first_line(error)}); "
-                                         f"see logs/{job.student_id}/{job.notebook}.log.")
+            row.reason = _join(
+                job.note,
+                f"nbgrader autograde failed ({_first_line(error)}); see logs/{job.student_id}/{job.notebook}.log.",
+            )
         return row
     row.tasks, row.score, row.max_score = _scores(course, job.notebook, job.student_id)
     autograded = course / "autograded" / job.student_id / job.notebook / f"{job.notebook}.ipynb"
@@ -482,21 +560,33 @@ def _run_job(job: _Job, template: Path, maxima: dict[str, float], work: Path, ou
     shutil.copyfile(autograded, dest)
     row.status, outcome = _describe(*_read_outcome(autograded), edited, deleted, limits)
     row.reason = _join(job.note, outcome)
-    state = _nbgrader(["generate_feedback", job.notebook, "--student", job.student_id, "--force"], course, job_env,
-                      log, time.monotonic() + 300)
+    state = _nbgrader(
+        ["generate_feedback", job.notebook, "--student", job.student_id, "--force"],
+        course,
+        job_env,
+        log,
+        time.monotonic() + 300,
+    )
     feedback = course / "feedback" / job.student_id / job.notebook / f"{job.notebook}.html"
     if state != "ok" or not feedback.is_file():
         error = next((ln for ln in reversed(log.read_text(errors="replace").splitlines()) if "Error" in ln), state)
-        row.reason = _join(row.reason, (
-            f"the detailed feedback page could not be made (nbgrader generate_feedback: {_first_line(error)}; see "
-            f"logs/{job.student_id}/{job.notebook}.log); the learner's page shows the score of each task"))
+        row.reason = _join(
+            row.reason,
+            (
+                f"the detailed feedback page could not be made (nbgrader generate_feedback: {_first_line(error)}; see "
+                f"logs/{job.student_id}/{job.notebook}.log); the learner's page shows the score of each task"
+            ),
+        )
         return row
     page = feedback.read_text(errors="replace")
     from cvae_course.tools.nbgrader_plugins import leaked_lines
 
     if leaked_lines(page, hidden):  # HideHiddenTests should make this impossible; never hand such a page out
-        row.reason = _join(row.reason, "the detailed feedback page was withheld because it showed hidden-test code "
-                                       "(a bug: please report it); the learner's page shows the score of each task")
+        row.reason = _join(
+            row.reason,
+            "the detailed feedback page was withheld because it showed hidden-test code "
+            "(a bug: please report it); the learner's page shows the score of each task",
+        )
         return row
     _write_page(out, row, page)
     return row
@@ -522,16 +612,21 @@ def _plain_page(row: Row, maxima: dict[str, float], misnamed: list[str]) -> str:
     and what to do; never the grading machine's details."""
     text = LEARNER_TEXT.get(row.status, LEARNER_TEXT["error"])
     if row.status == "missing" and misnamed:
-        text += (f" Found instead: {', '.join(misnamed)}. Name your notebook {row.notebook}.ipynb (as it was handed "
-                 "out) and submit again.")
+        text += (
+            f" Found instead: {', '.join(misnamed)}. Name your notebook {row.notebook}.ipynb (as it was handed "
+            "out) and submit again."
+        )
     tasks = ""
     if row.tasks and row.status in {"graded", "tests-restored", "cell-timeout"}:
-        cells = "".join(f"<tr><td>{html.escape(name)}</td><td>{points:g} / {maxima.get(name, 0):g}</td></tr>"
-                        for name, points in row.tasks.items())
+        cells = "".join(
+            f"<tr><td>{html.escape(name)}</td><td>{points:g} / {maxima.get(name, 0):g}</td></tr>"
+            for name, points in row.tasks.items()
+        )
         tasks = f"<table><tr><th>task</th><th>points</th></tr>{cells}</table>"
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>{0}</title></head><body><h1>{0}</h1>"
-            "<p>Score: {1:g} / {2:g}</p>{3}<p>{4}</p></body></html>").format(
-        html.escape(row.notebook), row.score, row.max_score, tasks, html.escape(text))
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>{0}</title></head><body><h1>{0}</h1>"
+        "<p>Score: {1:g} / {2:g}</p>{3}<p>{4}</p></body></html>"
+    ).format(html.escape(row.notebook), row.score, row.max_score, tasks, html.escape(text))
 
 
 def _plain_feedback(out: Path, row: Row, maxima: dict[str, float], misnamed: list[str]) -> None:
@@ -550,8 +645,12 @@ def write_csv(rows: list[Row], path: Path, order: list[str] | None = None, keep:
     kept = [k for k in keep if (k.get("student_id"), k.get("notebook")) not in fresh]
     known = {t for r in rows for t in r.tasks} | {k for r in kept for k in r if k not in FIELDS + ["reason"]}
     tasks = [t for t in (order or []) if t in known] + sorted(known - set(order or []))
-    table = [[r.student_id, r.notebook, r.status, f"{r.score:g}", f"{r.max_score:g}", r.submitted_at]
-             + [f"{r.tasks[t]:g}" if t in r.tasks else "" for t in tasks] + [r.reason] for r in rows]
+    table = [
+        [r.student_id, r.notebook, r.status, f"{r.score:g}", f"{r.max_score:g}", r.submitted_at]
+        + [f"{r.tasks[t]:g}" if t in r.tasks else "" for t in tasks]
+        + [r.reason]
+        for r in rows
+    ]
     table += [[k.get(c, "") or "" for c in FIELDS + tasks + ["reason"]] for k in kept]
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
@@ -567,8 +666,11 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 def _replaced(old: list[dict[str, str]], students: set[str], notebooks: list[str]) -> list[dict[str, str]]:
     """Rows of an earlier grades.csv that this run does not replace: other students, other notebooks."""
-    return [r for r in old if not (r.get("student_id") in students
-                                   and (r.get("notebook") in notebooks or r.get("status") == "wrong-name"))]
+    return [
+        r
+        for r in old
+        if not (r.get("student_id") in students and (r.get("notebook") in notebooks or r.get("status") == "wrong-name"))
+    ]
 
 
 # ------------------------------------------------------------------------------------ the batch
@@ -607,8 +709,10 @@ def grade(
     submissions, out = Path(submissions).resolve(), Path(out).resolve()
     jobs = check_positive_int(jobs, "jobs")
     if out == submissions or submissions in out.parents:
-        raise ValueError(f"out must be outside the submissions folder (got {out} inside {submissions}); "
-                         "otherwise the results would look like a student's folder next time")
+        raise ValueError(
+            f"out must be outside the submissions folder (got {out} inside {submissions}); "
+            "otherwise the results would look like a student's folder next time"
+        )
     course = _notebook_names(solutions)
     names = _notebook_names(solutions, notebooks)
     work_jobs, rows = collect(submissions, names, course, students)
@@ -620,11 +724,19 @@ def grade(
     # JUPYTER_NO_CONFIG: nbgrader reads only the throw-away course's nbgrader_config.py, never the instructor's
     # own (~/.jupyter, /etc/jupyter, JUPYTER_CONFIG_PATH), whose CourseDirectory.root would point it at their real
     # nbgrader course.
-    env = {**os.environ, "PATH": path, settings.FAST_ENV: "1" if fast else "0", "TF_CPP_MIN_LOG_LEVEL": "3",
-           "PYTHONUNBUFFERED": "1", "JUPYTER_NO_CONFIG": "1"}
+    env = {
+        **os.environ,
+        "PATH": path,
+        settings.FAST_ENV: "1" if fast else "0",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PYTHONUNBUFFERED": "1",
+        "JUPYTER_NO_CONFIG": "1",
+    }
     hidden = {n: hidden_lines(nbformat.read(Path(solutions) / f"{n}.ipynb", as_version=4)) for n in names}
-    misnamed = {s: [r.notebook + ".ipynb" for r in rows if r.student_id == s and r.status == "wrong-name"]
-                for s in graded_students}
+    misnamed = {
+        s: [r.notebook + ".ipynb" for r in rows if r.student_id == s and r.status == "wrong-name"]
+        for s in graded_students
+    }
     with tempfile.TemporaryDirectory(prefix="cvae-course-grade-") as tmp:
         work = Path(tmp)
         needed = sorted({j.notebook for j in work_jobs} | {r.notebook for r in rows if r.status != "wrong-name"})
@@ -639,22 +751,36 @@ def grade(
         def run(job: _Job) -> Row:
             start = time.monotonic()
             try:
-                row = _run_job(job, templates[job.notebook], maxima[job.notebook], work, out, limits, env,
-                               hidden[job.notebook])
+                row = _run_job(
+                    job, templates[job.notebook], maxima[job.notebook], work, out, limits, env, hidden[job.notebook]
+                )
             except Exception as err:  # one broken job must not stop the batch
-                row = Row(job.student_id, job.notebook, "error", reason=_join(
-                    job.note, f"grading failed on this machine ({type(err).__name__}: {_first_line(err)}); "
-                              "fix the cause and regrade this student with --student"),
-                    max_score=sum(maxima[job.notebook].values()), tasks={k: 0.0 for k in maxima[job.notebook]},
-                    submitted_at=job.submitted_at, nbgrader_dir=job.nbgrader_dir)
+                row = Row(
+                    job.student_id,
+                    job.notebook,
+                    "error",
+                    reason=_join(
+                        job.note,
+                        f"grading failed on this machine ({type(err).__name__}: {_first_line(err)}); "
+                        "fix the cause and regrade this student with --student",
+                    ),
+                    max_score=sum(maxima[job.notebook].values()),
+                    tasks={k: 0.0 for k in maxima[job.notebook]},
+                    submitted_at=job.submitted_at,
+                    nbgrader_dir=job.nbgrader_dir,
+                )
             _plain_feedback(out, row, maxima[job.notebook], misnamed.get(row.student_id, []))
-            report(f"{row.student_id}/{row.notebook}: {row.status}, {row.score:g}/{row.max_score:g} "
-                   f"({time.monotonic() - start:.0f} s)")
+            report(
+                f"{row.student_id}/{row.notebook}: {row.status}, {row.score:g}/{row.max_score:g} "
+                f"({time.monotonic() - start:.0f} s)"
+            )
             return row
 
         for job in work_jobs:  # a regrade must not leave an earlier page beside a newer grade
-            for stale in (out / "feedback" / job.student_id / f"{job.notebook}.html",
-                          out / "feedback" / job.student_id / job.notebook):
+            for stale in (
+                out / "feedback" / job.student_id / f"{job.notebook}.html",
+                out / "feedback" / job.student_id / job.notebook,
+            ):
                 if stale.is_dir():
                     shutil.rmtree(stale)
                 elif stale.exists():

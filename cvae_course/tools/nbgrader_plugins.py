@@ -30,8 +30,16 @@ import nbformat
 from nbformat import NotebookNode
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 
-__all__ = ["HIDDEN", "HideHiddenTests", "RestoreLockedCells", "hidden_lines", "leaked_lines", "restore_locked_cells",
-           "scrub_output", "visible_text"]
+__all__ = [
+    "HIDDEN",
+    "HideHiddenTests",
+    "RestoreLockedCells",
+    "hidden_lines",
+    "leaked_lines",
+    "restore_locked_cells",
+    "scrub_output",
+    "visible_text",
+]
 
 BEGIN, END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 HIDDEN = "[hidden test]"
@@ -93,12 +101,15 @@ class RestoreLockedCells(NbGraderPreprocessor):
         info = resources["nbgrader"]
         path = _course_root(self) / "release" / info["assignment"] / f"{info['notebook']}.ipynb"
         if not path.is_file():
-            raise FileNotFoundError(f"RestoreLockedCells needs the released notebook {path}: run "
-                                    f"`nbgrader generate_assignment {info['assignment']}` first")
+            raise FileNotFoundError(
+                f"RestoreLockedCells needs the released notebook {path}: run "
+                f"`nbgrader generate_assignment {info['assignment']}` first"
+            )
         nb, restored = restore_locked_cells(nb, nbformat.read(path, as_version=4))
         if restored:
-            self.log.warning("Locked cells deleted by %s, put back from %s: %s", info.get("student"), path,
-                             ", ".join(restored))
+            self.log.warning(
+                "Locked cells deleted by %s, put back from %s: %s", info.get("student"), path, ", ".join(restored)
+            )
         return nb, resources
 
 

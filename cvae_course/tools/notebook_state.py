@@ -30,8 +30,19 @@ import nbformat
 from cvae_course import settings
 
 __all__ = [
-    "CHECK_MARK", "CHECK_TAG", "CLAIM_TAG", "TRAIN_TAG", "TRAINS", "WIDGET_VIEW", "has_check_comment", "is_checked",
-    "is_claim_cell", "problems", "refresh", "strip", "trains",
+    "CHECK_MARK",
+    "CHECK_TAG",
+    "CLAIM_TAG",
+    "TRAIN_TAG",
+    "TRAINS",
+    "WIDGET_VIEW",
+    "has_check_comment",
+    "is_checked",
+    "is_claim_cell",
+    "problems",
+    "refresh",
+    "strip",
+    "trains",
 ]
 
 CHECK_MARK = "NBVAL_CHECK_OUTPUT"  # the comment form of the mark, still accepted from lessons not yet converted
@@ -72,8 +83,14 @@ def _claim_problems(i: int, cell) -> list[str]:
     calls_claim = "claim(" in cell.get("source", "")
     if is_claim_cell(cell):
         hidden = cell.get("metadata", {}).get("jupyter", {}).get("source_hidden", False)
-        found = [] if hidden else [f"cell {i} is a claim cell whose input is not hidden "
-                                   '(set metadata "jupyter": {"source_hidden": true})']
+        found = (
+            []
+            if hidden
+            else [
+                f"cell {i} is a claim cell whose input is not hidden "
+                '(set metadata "jupyter": {"source_hidden": true})'
+            ]
+        )
         if not calls_claim:
             found.append(f"cell {i} is tagged {CLAIM_TAG!r} but checks no claim(...)")
         return found
@@ -86,11 +103,15 @@ def _tag_problems(i: int, cell) -> list[str]:
     """The rules of a converted lesson: the tag marks a checked cell, and a training cell is tagged."""
     found = []
     if has_check_comment(cell):
-        found.append(f"cell {i} marks its output with the comment # {CHECK_MARK}; remove the comment and tag the "
-                     f"cell {CHECK_TAG!r} instead")
+        found.append(
+            f"cell {i} marks its output with the comment # {CHECK_MARK}; remove the comment and tag the "
+            f"cell {CHECK_TAG!r} instead"
+        )
     if trains(cell) and TRAIN_TAG not in _tags(cell):
-        found.append(f"cell {i} trains a model but is not tagged {TRAIN_TAG!r} (the full-course report times the "
-                     "cells so tagged)")
+        found.append(
+            f"cell {i} trains a model but is not tagged {TRAIN_TAG!r} (the full-course report times the "
+            "cells so tagged)"
+        )
     return found
 
 
@@ -150,8 +171,9 @@ def refresh(path: str | os.PathLike, timeout: int = 1200) -> list[str]:
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     kernel_env = {**os.environ, settings.FAST_ENV: "1"}
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute(env=kernel_env)
+    NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute(env=kernel_env)
     strip(nb)
     nbformat.write(nb, path)
     return problems(nb)

@@ -21,8 +21,17 @@ from nbformat import NotebookNode
 
 from cvae_course.tools import EXERCISES, SOLUTIONS
 
-__all__ = ["EXERCISES", "RAISES", "SOLUTIONS", "expected_exercises", "failing_cells", "release", "release_notebook",
-           "render", "stale_exercises"]
+__all__ = [
+    "EXERCISES",
+    "RAISES",
+    "SOLUTIONS",
+    "expected_exercises",
+    "failing_cells",
+    "release",
+    "release_notebook",
+    "render",
+    "stale_exercises",
+]
 
 RAISES = "raises-exception"
 
@@ -113,8 +122,11 @@ def stale_exercises(solutions: Path = SOLUTIONS, exercises: Path = EXERCISES) ->
     """Names of exercise notebooks that are missing, out of date or left over; empty when all is current."""
     wanted = expected_exercises(solutions)
     have = {p.name for p in Path(exercises).glob("*.ipynb")}
-    stale = [name for name, text in wanted.items()
-             if not (Path(exercises) / name).is_file() or (Path(exercises) / name).read_text() != text]
+    stale = [
+        name
+        for name, text in wanted.items()
+        if not (Path(exercises) / name).is_file() or (Path(exercises) / name).read_text() != text
+    ]
     return sorted(stale + sorted(have - set(wanted)))
 
 

@@ -38,7 +38,7 @@ import tempfile
 import textwrap
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -46,8 +46,22 @@ from cvae_course import settings
 from cvae_course.tools import NOTEBOOKS, ROOT
 
 __all__ = [
-    "FULL_TRAIN_SIZE", "README_BEGIN", "README_END", "REPORT_JSON", "REPORT_MD", "TRAIN_TAG", "CellRun", "LessonRun",
-    "Machine", "Report", "markdown", "readme_block", "run", "run_lesson", "update_readme", "write",
+    "FULL_TRAIN_SIZE",
+    "README_BEGIN",
+    "README_END",
+    "REPORT_JSON",
+    "REPORT_MD",
+    "TRAIN_TAG",
+    "CellRun",
+    "LessonRun",
+    "Machine",
+    "Report",
+    "markdown",
+    "readme_block",
+    "run",
+    "run_lesson",
+    "update_readme",
+    "write",
 ]
 
 TRAIN_TAG = "train"  # the tag of a cell that trains a model (cvae_course.tools.notebook_state checks it)
@@ -163,7 +177,7 @@ class Report:
         return json.dumps(asdict(self), indent=1, ensure_ascii=False) + "\n"
 
     @classmethod
-    def from_json(cls, text: str) -> "Report":
+    def from_json(cls, text: str) -> Report:
         raw = json.loads(text)
         machine = Machine(**raw.pop("machine"))
         lessons = []
@@ -200,8 +214,13 @@ def _version(package: str) -> str:
 
 def machine() -> Machine:
     """The machine this process runs on, with the load average now."""
-    return Machine(cores=os.cpu_count() or 0, cpu=_cpu_model(), tensorflow=_version("tensorflow"),
-                   python=platform.python_version(), load_before=_load())
+    return Machine(
+        cores=os.cpu_count() or 0,
+        cpu=_cpu_model(),
+        tensorflow=_version("tensorflow"),
+        python=platform.python_version(),
+        load_before=_load(),
+    )
 
 
 def _data_file(env: dict) -> Path | None:
@@ -258,8 +277,15 @@ def _cell_record(index: int, cell, seconds: float) -> CellRun:
             line = _first_line(out.get("text", ""))
             if line:
                 stderr.append(line)
-    return CellRun(index=index, label=_label(cell.get("source", "")), tags=list(cell.get("metadata", {}).get("tags", [])),
-                   seconds=round(seconds, 2), errors=errors, stderr=stderr, claims=claims.records(cell.get("outputs", [])))
+    return CellRun(
+        index=index,
+        label=_label(cell.get("source", "")),
+        tags=list(cell.get("metadata", {}).get("tags", [])),
+        seconds=round(seconds, 2),
+        errors=errors,
+        stderr=stderr,
+        claims=claims.records(cell.get("outputs", [])),
+    )
 
 
 def kernel_environment(mode: str = "full", cache: str | os.PathLike | None = None) -> dict:
@@ -273,8 +299,9 @@ def kernel_environment(mode: str = "full", cache: str | os.PathLike | None = Non
     return env
 
 
-def run_lesson(path: str | os.PathLike, env: dict, *, cell_timeout: int = 900, executed: Path | None = None,
-               log=print) -> LessonRun:
+def run_lesson(
+    path: str | os.PathLike, env: dict, *, cell_timeout: int = 900, executed: Path | None = None, log=print
+) -> LessonRun:
     """Run one notebook top to bottom in a fresh kernel with ``env``; never raises for what happens inside it.
 
     A cell error is recorded and the next cells still run (as after "Run All" with errors allowed); a cell that
@@ -292,8 +319,14 @@ def run_lesson(path: str | os.PathLike, env: dict, *, cell_timeout: int = 900, e
     except Exception as err:  # unreadable JSON, a missing file: the other lessons still run
         lesson.failure = f"could not read the notebook: {type(err).__name__}: {_first_line(str(err))}"
         return lesson
-    client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3", allow_errors=True,
-                            interrupt_on_timeout=True, resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=cell_timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        interrupt_on_timeout=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     try:
         with client.setup_kernel(env=env):
             for index, cell in enumerate(nb.cells):
@@ -306,7 +339,8 @@ def run_lesson(path: str | os.PathLike, env: dict, *, cell_timeout: int = 900, e
                     record = _cell_record(index, cell, time.perf_counter() - began)
                     if record.seconds >= cell_timeout:  # interrupted: the kernel reports a KeyboardInterrupt
                         record.errors = [f"CellTimeout: the cell ran over {cell_timeout} s and was interrupted"] + [
-                            e for e in record.errors if not e.startswith("KeyboardInterrupt")]
+                            e for e in record.errors if not e.startswith("KeyboardInterrupt")
+                        ]
                     lesson.cells.append(record)
                     if record.errors:
                         log(f"  {lesson.name} cell {index}: {record.errors[0]}")
@@ -320,8 +354,15 @@ def run_lesson(path: str | os.PathLike, env: dict, *, cell_timeout: int = 900, e
     return lesson
 
 
-def run(notebooks=None, *, mode: str = "full", keep_cache: bool = False, cell_timeout: int = 900,
-        executed: str | os.PathLike | None = None, log=print) -> Report:
+def run(
+    notebooks=None,
+    *,
+    mode: str = "full",
+    keep_cache: bool = False,
+    cell_timeout: int = 900,
+    executed: str | os.PathLike | None = None,
+    log=print,
+) -> Report:
     """Run ``notebooks`` (default: every lesson in ``notebooks/``, in order), each in a fresh kernel.
 
     Args:
@@ -337,17 +378,25 @@ def run(notebooks=None, *, mode: str = "full", keep_cache: bool = False, cell_ti
     empty_cache = None if keep_cache else tempfile.mkdtemp(prefix="cvae-course-report-cache-")
     env = kernel_environment(mode, empty_cache)
     source, train_size, test_size = data_sizes(env)
-    report = Report(mode=mode, started=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                    cache="empty at the start" if empty_cache else f"kept ({settings.cache_dir()})",
-                    data_source=source, train_size=train_size, test_size=test_size, machine=machine())
+    report = Report(
+        mode=mode,
+        started=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        cache="empty at the start" if empty_cache else f"kept ({settings.cache_dir()})",
+        data_source=source,
+        train_size=train_size,
+        test_size=test_size,
+        machine=machine(),
+    )
     executed = Path(executed) if executed is not None else None
     try:
         for path in paths:
             log(f"{path.stem}: running in {mode} mode (load average {_load()})")
             lesson = run_lesson(path, env, cell_timeout=cell_timeout, executed=executed, log=log)
             held = sum(c.get("status") == "holds" for c in lesson.claims)
-            log(f"{path.stem}: {lesson.seconds:.0f} s, {held}/{len(lesson.claims)} claims held, "
-                f"{len(lesson.errors)} cell errors{', ' + lesson.failure if lesson.failure else ''}")
+            log(
+                f"{path.stem}: {lesson.seconds:.0f} s, {held}/{len(lesson.claims)} claims held, "
+                f"{len(lesson.errors)} cell errors{', ' + lesson.failure if lesson.failure else ''}"
+            )
             report.lessons.append(lesson)
     finally:
         if empty_cache:
@@ -416,45 +465,71 @@ def markdown(report: Report) -> str:
     for lesson in report.lessons:
         held = sum(c.get("status") == "holds" for c in lesson.claims)
         errors = len(lesson.errors) + bool(lesson.failure)
-        lines.append(f"| {lesson.name} | {_s(lesson.seconds)} | {_s(lesson.training_seconds)} | "
-                     f"{_s(report.projected(lesson))} | {held} / {len(lesson.claims)} | {errors} |")
-    total_projected = (None if factor is None else sum(report.projected(lesson) for lesson in report.lessons))
-    lines.append(f"| **total** | **{_s(report.seconds)}** | "
-                 f"**{_s(sum(lesson.training_seconds for lesson in report.lessons))}** | **{_s(total_projected)}** | "
-                 f"{sum(c.get('status') == 'holds' for _, c in report.claims)} / {len(report.claims)} | "
-                 f"{sum(len(lesson.errors) + bool(lesson.failure) for lesson in report.lessons)} |")
+        lines.append(
+            f"| {lesson.name} | {_s(lesson.seconds)} | {_s(lesson.training_seconds)} | "
+            f"{_s(report.projected(lesson))} | {held} / {len(lesson.claims)} | {errors} |"
+        )
+    total_projected = None if factor is None else sum(report.projected(lesson) for lesson in report.lessons)
+    lines.append(
+        f"| **total** | **{_s(report.seconds)}** | "
+        f"**{_s(sum(lesson.training_seconds for lesson in report.lessons))}** | **{_s(total_projected)}** | "
+        f"{sum(c.get('status') == 'holds' for _, c in report.claims)} / {len(report.claims)} | "
+        f"{sum(len(lesson.errors) + bool(lesson.failure) for lesson in report.lessons)} |"
+    )
     untagged = [lesson.name for lesson in report.lessons if lesson.cells and not any(c.trains for c in lesson.cells)]
-    lines += ["", "## Training cells", "",
-              f"Code cells tagged `{TRAIN_TAG}` (a cell that calls `training.train` or a recipe that trains carries "
-              "the tag)." + (f" No cell is tagged so in {', '.join(untagged)}: their projections equal their wall "
-                             "times." if untagged else ""), "",
-              "| lesson | cell | what it runs | wall time | projected to 60,000 images |",
-              "| --- | ---: | --- | ---: | ---: |"]
+    lines += [
+        "",
+        "## Training cells",
+        "",
+        f"Code cells tagged `{TRAIN_TAG}` (a cell that calls `training.train` or a recipe that trains carries "
+        "the tag)."
+        + (
+            f" No cell is tagged so in {', '.join(untagged)}: their projections equal their wall times."
+            if untagged
+            else ""
+        ),
+        "",
+        "| lesson | cell | what it runs | wall time | projected to 60,000 images |",
+        "| --- | ---: | --- | ---: | ---: |",
+    ]
     for lesson in report.lessons:
         for cell in lesson.cells:
             if cell.trains:
-                lines.append(f"| {lesson.name} | {cell.index} | `{_cell(cell.label)}` | {_s(cell.seconds)} | "
-                             f"{_s(None if factor is None else cell.seconds * factor)} |")
-    slow = [(lesson.name, c) for lesson in report.lessons for c in lesson.cells
-            if c.seconds > SLOW_CELL_SECONDS and not c.trains]
+                lines.append(
+                    f"| {lesson.name} | {cell.index} | `{_cell(cell.label)}` | {_s(cell.seconds)} | "
+                    f"{_s(None if factor is None else cell.seconds * factor)} |"
+                )
+    slow = [
+        (lesson.name, c)
+        for lesson in report.lessons
+        for c in lesson.cells
+        if c.seconds > SLOW_CELL_SECONDS and not c.trains
+    ]
     lines += ["", "## Other cells over 5 s", ""]
     if slow:
         lines += ["| lesson | cell | what it runs | wall time |", "| --- | ---: | --- | ---: |"]
         lines += [f"| {name} | {c.index} | `{_cell(c.label)}` | {_s(c.seconds)} |" for name, c in slow]
     else:
         lines.append("None.")
-    lines += ["", "## Claims", "",
-              "Every sentence of a lesson that states a result of the run, checked by the claim cell after it "
-              "(`cvae_course.claims`).", ""]
+    lines += [
+        "",
+        "## Claims",
+        "",
+        "Every sentence of a lesson that states a result of the run, checked by the claim cell after it "
+        "(`cvae_course.claims`).",
+        "",
+    ]
     for lesson in report.lessons:
         lines += [f"### {lesson.name}", ""]
         if not lesson.claims:
             lines += ["No claim cells.", ""]
             continue
         lines += ["| status | claim | measured |", "| --- | --- | --- |"]
-        lines += [f"| {_STATUS.get(c.get('status'), c.get('status'))} | {_cell(c.get('sentence', ''))}"
-                  f"{' (full mode)' if c.get('full_only') else ''} | {_cell(c.get('measured', ''))} |"
-                  for c in lesson.claims]
+        lines += [
+            f"| {_STATUS.get(c.get('status'), c.get('status'))} | {_cell(c.get('sentence', ''))}"
+            f"{' (full mode)' if c.get('full_only') else ''} | {_cell(c.get('measured', ''))} |"
+            for c in lesson.claims
+        ]
         lines.append("")
     lines += ["## Problems", ""]
     problems = []
@@ -463,8 +538,10 @@ def markdown(report: Report) -> str:
             problems.append(f"- {lesson.name}: the lesson stopped: {_cell(lesson.failure)}")
         for c in lesson.claims:
             if c.get("status") == "fails":
-                problems.append(f"- {lesson.name}: claim failed: \"{c.get('sentence')}\" (measured "
-                                f"{c.get('measured') or 'otherwise'})")
+                problems.append(
+                    f'- {lesson.name}: claim failed: "{c.get("sentence")}" (measured '
+                    f"{c.get('measured') or 'otherwise'})"
+                )
         for index, error in lesson.errors:
             problems.append(f"- {lesson.name}, cell {index}: {_cell(error)}")
         for cell in lesson.cells:
@@ -477,11 +554,13 @@ def markdown(report: Report) -> str:
 def readme_block(report: Report) -> str:
     """The README's time statements, between :data:`README_BEGIN` and :data:`README_END`, from ``report``."""
     m = report.machine
-    intro = (f"How long the lessons take, from the [full-course report](docs/full-course-report.md) "
-             f"({report.started}, {report.mode} mode, model cache {report.cache}, {m.cores} cores ({m.cpu}), "
-             f"load average {_load_text(m.load_before)} before the run): wall time per lesson on "
-             f"{_n(report.train_size)} training images, and projected to the 60,000 of MNIST's download by scaling "
-             "its training cells (an upper estimate). On a busy machine the times are only indicative.")
+    intro = (
+        f"How long the lessons take, from the [full-course report](docs/full-course-report.md) "
+        f"({report.started}, {report.mode} mode, model cache {report.cache}, {m.cores} cores ({m.cpu}), "
+        f"load average {_load_text(m.load_before)} before the run): wall time per lesson on "
+        f"{_n(report.train_size)} training images, and projected to the 60,000 of MNIST's download by scaling "
+        "its training cells (an upper estimate). On a busy machine the times are only indicative."
+    )
     lines = [
         README_BEGIN,
         *textwrap.wrap(intro, width=117, break_long_words=False, break_on_hyphens=False),
@@ -502,9 +581,11 @@ def update_readme(report: Report, readme: str | os.PathLike = README) -> bool:
     text = path.read_text(encoding="utf-8")
     begin, end = text.find(README_BEGIN), text.find(README_END)
     if begin < 0 or end < begin:
-        raise ValueError(f"{path} has no block between {README_BEGIN!r} and {README_END!r}; add the two marker "
-                         "lines where the lesson times belong")
-    new = text[:begin] + readme_block(report) + text[end + len(README_END):]
+        raise ValueError(
+            f"{path} has no block between {README_BEGIN!r} and {README_END!r}; add the two marker "
+            "lines where the lesson times belong"
+        )
+    new = text[:begin] + readme_block(report) + text[end + len(README_END) :]
     if new != text:
         path.write_text(new, encoding="utf-8")
     return new != text
@@ -527,8 +608,13 @@ def main_report(args) -> int:
     if missing:
         print(f"cvae-course report: no such notebook: {', '.join(missing)}", file=sys.stderr)
         return 2
-    report = run(paths, mode="fast" if args.fast else "full", keep_cache=args.keep_cache,
-                 cell_timeout=args.cell_timeout, executed=args.executed)
+    report = run(
+        paths,
+        mode="fast" if args.fast else "full",
+        keep_cache=args.keep_cache,
+        cell_timeout=args.cell_timeout,
+        executed=args.executed,
+    )
     out = args.out or REPORT_MD
     md, sidecar = write(report, out)
     print(f"wrote {md} and {sidecar}")
@@ -539,8 +625,10 @@ def main_report(args) -> int:
         changed = update_readme(report)
         print(f"README.md time statements {'updated' if changed else 'unchanged'}")
     elif args.readme:
-        print(f"README.md left alone: only a full-mode run of every lesson written to {REPORT_MD.relative_to(ROOT)} "
-              "rewrites its time statements")
+        print(
+            f"README.md left alone: only a full-mode run of every lesson written to {REPORT_MD.relative_to(ROOT)} "
+            "rewrites its time statements"
+        )
     if not report.ok:
         print(f"Not every claim held or a cell failed: see the Problems section of {md}", file=sys.stderr)
     return 0 if report.ok else 1

@@ -20,10 +20,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -54,8 +54,18 @@ LAB_SETTINGS = {
 }
 
 # Files of the course the server needs; the rest (the venv, git, caches, artifacts) stays out of the copy.
-COPY_IGNORE = shutil.ignore_patterns(".venv", ".git", "test-artifacts", "__pycache__", ".ipynb_checkpoints",
-                                     ".pytest_cache", "*.egg-info", "*.npz", "*.keras", "results")
+COPY_IGNORE = shutil.ignore_patterns(
+    ".venv",
+    ".git",
+    "test-artifacts",
+    "__pycache__",
+    ".ipynb_checkpoints",
+    ".pytest_cache",
+    "*.egg-info",
+    "*.npz",
+    "*.keras",
+    "results",
+)
 
 
 def chromium_executable() -> str | None:
@@ -102,8 +112,9 @@ class LabServer:
 
     def api(self, path: str, method: str = "GET", timeout: float = 5.0) -> object:
         """Call the server's REST API with the token; returns the decoded JSON (or None for an empty body)."""
-        request = urllib.request.Request(f"{self.url}{path}", method=method,
-                                         headers={"Authorization": f"token {self.token}"})
+        request = urllib.request.Request(
+            f"{self.url}{path}", method=method, headers={"Authorization": f"token {self.token}"}
+        )
         with _DIRECT.open(request, timeout=timeout) as response:
             body = response.read()
         return json.loads(body) if body else None
@@ -168,7 +179,10 @@ def running_jupyterlab(root_dir: Path, sandbox: Path, start_timeout: float = 90.
     env.pop("JUPYTER_PATH", None)
     log_path = sandbox / "jupyterlab.log"
     cmd = [
-        sys.executable, "-m", "jupyter", "lab",
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
         "--no-browser",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
@@ -182,8 +196,15 @@ def running_jupyterlab(root_dir: Path, sandbox: Path, start_timeout: float = 90.
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # CI containers run as root; Jupyter refuses that unless told
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(cmd, cwd=root_dir, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            cmd,
+            cwd=root_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     server = LabServer(f"http://127.0.0.1:{port}", token, process, log_path, root_dir, sandbox / "runtime")
     try:
         _wait_until_ready(server, start_timeout)
@@ -197,16 +218,20 @@ def _wait_until_ready(server: LabServer, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if server.process.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with code {server.process.returncode} before it was ready.\n"
-                               f"Server log ({server.log_path}):\n{server.log_tail()}")
+            raise RuntimeError(
+                f"JupyterLab exited with code {server.process.returncode} before it was ready.\n"
+                f"Server log ({server.log_path}):\n{server.log_tail()}"
+            )
         try:
             server.api("/api/status", timeout=2.0)
             return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         if time.monotonic() > deadline:
-            raise RuntimeError(f"JupyterLab did not answer on {server.url} within {timeout:.0f} s.\n"
-                               f"Server log ({server.log_path}):\n{server.log_tail()}")
+            raise RuntimeError(
+                f"JupyterLab did not answer on {server.url} within {timeout:.0f} s.\n"
+                f"Server log ({server.log_path}):\n{server.log_tail()}"
+            )
         time.sleep(0.25)
 
 
@@ -304,8 +329,10 @@ class NotebookPage:
         self.prefix = prefix
         self.console: list[str] = []
         self.shots = 0
-        page.on("console", lambda msg: self.console.append(f"{msg.type}: {msg.text}") if msg.type in
-                ("error", "warning") else None)
+        page.on(
+            "console",
+            lambda msg: self.console.append(f"{msg.type}: {msg.text}") if msg.type in ("error", "warning") else None,
+        )
         page.on("pageerror", lambda exc: self.console.append(f"pageerror: {exc}"))
 
     @property
@@ -334,12 +361,17 @@ class NotebookPage:
             texts = self.panel.locator(".jp-OutputArea-output").all_inner_texts()
         except Exception:  # noqa: BLE001 - diagnosis only; the page may be gone
             return ""
-        bad = [t.strip()[:200] for t in texts
-               if any(p in t for p in WIDGET_PROBLEMS) or re.match(r"^[A-Z]\w*\((children|value|description)=", t)]
+        bad = [
+            t.strip()[:200]
+            for t in texts
+            if any(p in t for p in WIDGET_PROBLEMS) or re.match(r"^[A-Z]\w*\((children|value|description)=", t)
+        ]
         if not bad:
             return ""
-        return ("Widget outputs shown as text (is the JupyterLab widget extension installed and matching "
-                "ipywidgets?):\n" + "\n".join(bad[:3]) + "\n")
+        return (
+            "Widget outputs shown as text (is the JupyterLab widget extension installed and matching "
+            "ipywidgets?):\n" + "\n".join(bad[:3]) + "\n"
+        )
 
     def screenshot(self, name: str, locator=None) -> Path:
         """Save a PNG of the page (or of ``locator``) in the artifacts folder; returns its path."""
@@ -360,19 +392,20 @@ class NotebookPage:
 
         self.page.goto(self.server.lab_url(notebook, workspace=slug(self.prefix)), wait_until="domcontentloaded")
         expect(self.panel.locator(".jp-Cell").first).to_be_visible(timeout=timeout_ms)
-        state = self.page.wait_for_function(_KERNEL_READY_JS, arg=self.panel.element_handle(), timeout=timeout_ms,
-                                            polling=250).json_value()
+        state = self.page.wait_for_function(
+            _KERNEL_READY_JS, arg=self.panel.element_handle(), timeout=timeout_ms, polling=250
+        ).json_value()
         if state == "dialog":
             self.page.locator(".jp-Dialog").get_by_role("button", name="Select").click()
-            self.page.wait_for_function(_KERNEL_READY_JS, arg=self.panel.element_handle(), timeout=timeout_ms,
-                                        polling=250)
+            self.page.wait_for_function(
+                _KERNEL_READY_JS, arg=self.panel.element_handle(), timeout=timeout_ms, polling=250
+            )
 
     def run_all(self, timeout_ms: float = 150_000) -> None:
         """Run > Run All Cells from the menu bar, and wait until the run has finished (or stopped on an error)."""
         self.page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
         self.page.locator(".lm-Menu-item:visible", has_text=re.compile(r"^Run All Cells")).click()
-        self.page.wait_for_function(_RUN_FINISHED_JS, arg=self.panel.element_handle(), timeout=timeout_ms,
-                                    polling=250)
+        self.page.wait_for_function(_RUN_FINISHED_JS, arg=self.panel.element_handle(), timeout=timeout_ms, polling=250)
 
     def errors(self) -> list[str]:
         """Text of every error or stderr output in the notebook, with its cell number."""
@@ -394,11 +427,18 @@ class NotebookPage:
 
     def wait_for_new_image(self, img, old_src: str | None, timeout_ms: float = 30_000) -> str:
         """Wait until ``img`` shows a new picture (its src changes) and the kernel is idle again; return its data."""
-        self.page.wait_for_function("([img, old]) => img.isConnected && img.src && img.src !== old",
-                                    arg=[img.element_handle(), old_src], timeout=timeout_ms, polling=100)
+        self.page.wait_for_function(
+            "([img, old]) => img.isConnected && img.src && img.src !== old",
+            arg=[img.element_handle(), old_src],
+            timeout=timeout_ms,
+            polling=100,
+        )
         self.page.wait_for_function(
             "(panel) => panel.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status === 'idle'",
-            arg=self.panel.element_handle(), timeout=timeout_ms, polling=100)
+            arg=self.panel.element_handle(),
+            timeout=timeout_ms,
+            polling=100,
+        )
         return self.image_data(img)
 
     def drag_slider(self, slider, fraction: float) -> None:

@@ -9,9 +9,9 @@ course; the kernel runs this environment's Python with this process's environmen
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 from browser_support import CHROMIUM_ARGS, NotebookPage, chromium_executable, running_jupyterlab
 
@@ -30,8 +30,14 @@ def write_notebook(path: Path, cells: Sequence[str]) -> Path:
 
 
 @contextmanager
-def notebook_in_lab(cells: Sequence[str], artifacts: Path, prefix: str, *, viewport: tuple[int, int] = (1400, 1000),
-                    before_open: Callable | None = None) -> Iterator[NotebookPage]:
+def notebook_in_lab(
+    cells: Sequence[str],
+    artifacts: Path,
+    prefix: str,
+    *,
+    viewport: tuple[int, int] = (1400, 1000),
+    before_open: Callable | None = None,
+) -> Iterator[NotebookPage]:
     """JupyterLab on a fresh notebook made of ``cells``, opened (kernel idle, cells not run yet) in Chromium.
 
     ``before_open(page)`` is called with the Playwright page before JupyterLab loads (e.g. to watch its websockets).
@@ -48,8 +54,12 @@ def notebook_in_lab(cells: Sequence[str], artifacts: Path, prefix: str, *, viewp
         write_notebook(root / NOTEBOOK, cells)
         with running_jupyterlab(root, Path(tmp) / "jupyter") as server, sync_playwright() as playwright:
             context = playwright.chromium.launch_persistent_context(
-                str(Path(tmp) / "chromium-profile"), executable_path=chromium, headless=True, args=CHROMIUM_ARGS,
-                viewport={"width": viewport[0], "height": viewport[1]})
+                str(Path(tmp) / "chromium-profile"),
+                executable_path=chromium,
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport={"width": viewport[0], "height": viewport[1]},
+            )
             try:
                 raw = context.new_page()
                 if before_open is not None:
@@ -71,6 +81,8 @@ def run_cell(page: NotebookPage, index: int, timeout_ms: float = 60_000) -> str:
     page.page.keyboard.press("Control+Enter")  # run in place: the active cell stays where it is
     page.page.wait_for_function(
         "([prompt, before]) => { const t = prompt.textContent.trim(); return t !== before && /\\[\\d+\\]/.test(t); }",
-        arg=[prompt.element_handle(), before], timeout=timeout_ms, polling=50)
+        arg=[prompt.element_handle(), before],
+        timeout=timeout_ms,
+        polling=50,
+    )
     return "\n".join(cell.locator(".jp-OutputArea-output").all_inner_texts()).strip()
-

@@ -20,9 +20,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from browser_support import (ARTIFACTS, CHROMIUM_ARGS, WIDGET_PROBLEMS, NotebookPage, chromium_executable,
-                             copy_course, running_jupyterlab)
+from browser_support import (
+    ARTIFACTS,
+    CHROMIUM_ARGS,
+    WIDGET_PROBLEMS,
+    NotebookPage,
+    chromium_executable,
+    copy_course,
+    running_jupyterlab,
+)
 
 PLAYGROUND = "notebooks/04_cvae_playground.ipynb"
 EXERCISE = "exercises/01_autoencoder.ipynb"
@@ -78,8 +84,12 @@ def browser(chromium, sandbox):
 
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(sandbox / "chromium-profile"), executable_path=chromium, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 1000})
+            str(sandbox / "chromium-profile"),
+            executable_path=chromium,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1000},
+        )
         try:
             yield context
         finally:
@@ -173,11 +183,16 @@ def test_playground_widgets_render_as_real_controls_each_saying_where_it_compute
         text = playground.panel.locator(".jp-OutputArea").all_inner_texts()
         stuck = [problem for problem in WIDGET_PROBLEMS if any(problem in t for t in text)]
         assert not stuck, f"widget outputs show {stuck}: the JupyterLab widget extension is missing or mismatched"
-    notes = {name: playground.panel.locator(f"{name} .cvae-b-badge").first.inner_text().strip()
-             for name in (".cvae-browser-generator", ".cvae-draw", ".cvae-style-transfer",
-                          ".cvae-browser-interpolation")}
-    assert notes == {".cvae-browser-generator": "browser", ".cvae-draw": "kernel", ".cvae-style-transfer": "kernel",
-                     ".cvae-browser-interpolation": "browser"}, notes
+    notes = {
+        name: playground.panel.locator(f"{name} .cvae-b-badge").first.inner_text().strip()
+        for name in (".cvae-browser-generator", ".cvae-draw", ".cvae-style-transfer", ".cvae-browser-interpolation")
+    }
+    assert notes == {
+        ".cvae-browser-generator": "browser",
+        ".cvae-draw": "kernel",
+        ".cvae-style-transfer": "kernel",
+        ".cvae-browser-interpolation": "browser",
+    }, notes
 
 
 @pytest.mark.parametrize("temperature", [1.0, 0.5])
@@ -237,7 +252,9 @@ def test_the_arrow_keys_move_the_code_on_the_map_and_python_follows_the_page(pla
     with playground.step("run the cell that prints the generator's state in the kernel"):
         import nbformat
 
-        code = [c.source for c in nbformat.read(Path(__file__).parents[2] / PLAYGROUND, 4).cells if c.cell_type == "code"]
+        code = [
+            c.source for c in nbformat.read(Path(__file__).parents[2] / PLAYGROUND, 4).cells if c.cell_type == "code"
+        ]
         printed = run_cell(playground, code.index("print(playground.generator.describe())"))
     z = ", ".join(f"{v:.2f}" for v in state["z"])
     assert f"z = [{z}]" in printed and f"digit {int(np.argmax(state['label']))}" in printed, printed
@@ -294,8 +311,12 @@ def _choose_theme(page, theme: str) -> None:
 
 
 def _low_contrast(playground) -> list:
-    return [(selector, text, round(ratio, 2)) for selector in PANELS
-            for text, ratio in playground.panel.locator(selector).first.evaluate(_CONTRASTS_JS) if ratio < 4.5]
+    return [
+        (selector, text, round(ratio, 2))
+        for selector in PANELS
+        for text, ratio in playground.panel.locator(selector).first.evaluate(_CONTRASTS_JS)
+        if ratio < 4.5
+    ]
 
 
 def test_every_panel_text_reaches_wcag_aa_in_the_light_and_the_dark_theme(playground, generator):
@@ -304,8 +325,10 @@ def test_every_panel_text_reaches_wcag_aa_in_the_light_and_the_dark_theme(playgr
         _choose_theme(playground.page, "JupyterLab Dark")
     try:
         playground.page.wait_for_timeout(500)  # the browser panels redraw on the theme's attribute change
-        corner = generator.evaluate("el => [...el.querySelector('canvas.cvae-b-picture').getContext('2d')"
-                                    ".getImageData(1, 1, 1, 1).data.slice(0, 3)]")
+        corner = generator.evaluate(
+            "el => [...el.querySelector('canvas.cvae-b-picture').getContext('2d')"
+            ".getImageData(1, 1, 1, 1).data.slice(0, 3)]"
+        )
         playground.screenshot("generator in the dark theme", generator)
         assert sum(corner) < 200, f"the generated picture's paper {corner} did not follow the dark theme"
         low = _low_contrast(playground)
@@ -344,4 +367,5 @@ def test_notebook_kernels_run_the_project_python(lab, playground):
     elsewhere = sorted({command[0] for command in commands if Path(command[0]).parent != env_bin})
     assert not elsewhere, (
         f"JupyterLab's kernels run {elsewhere}, not the project's environment {env_bin}: "
-        "the python3 kernelspec it picked belongs to another Python")
+        "the python3 kernelspec it picked belongs to another Python"
+    )

@@ -69,7 +69,6 @@ def test_an_error_in_the_learners_own_function_keeps_its_traceback(shell):
 
 
 def test_tensorflows_in_user_code_report_shows_its_last_line_and_the_function(shell):
-    shell("from cvae_course._keras import tf\n"
-          "def elbo_terms(x):\n    return tf.reduce_sum(x) / x.shape[0]\n")
+    shell("from cvae_course._keras import tf\ndef elbo_terms(x):\n    return tf.reduce_sum(x) / x.shape[0]\n")
     shown = shell("tf.function(elbo_terms, input_signature=[tf.TensorSpec((None, 3))])(tf.ones((2, 3)))")
     assert "in user code" not in shown and "raised in elbo_terms" in shown and "Traceback" not in shown

@@ -138,24 +138,36 @@ def test_the_encoder_hint_names_latent_dim_not_the_number_the_check_used(fails_w
 def test_worst_reconstructions_is_graded_with_the_course_reconstruction_error(fails_with):
     """A wrong reconstruction_error (task 3) costs task 3 only: task 4 runs on the course's version."""
     namespace = {"np": np, "ops": ops, "reconstruction_error": lambda x, l: -bce(x, l)}  # task 3 wrong (sign)
-    exec("def worst_reconstructions(autoencoder, images, k):\n"
-         "    errors = ops.convert_to_numpy(reconstruction_error(images, autoencoder(images)))\n"
-         "    return np.argsort(-errors)[:k]\n", namespace)
+    exec(
+        "def worst_reconstructions(autoencoder, images, k):\n"
+        "    errors = ops.convert_to_numpy(reconstruction_error(images, autoencoder(images)))\n"
+        "    return np.argsort(-errors)[:k]\n",
+        namespace,
+    )
     checks.check_worst_reconstructions(namespace["worst_reconstructions"])
     assert namespace["reconstruction_error"](np.ones((1, 28, 28, 1), "float32"), np.ones((1, 28, 28, 1), "float32")) < 0
 
 
 def test_worst_reconstructions_scoring_probabilities_is_told_to_pass_logits(fails_with):
     namespace = {"np": np, "ops": ops, "reconstruction_error": bce}
-    exec("def worst_reconstructions(autoencoder, images, k):\n"
-         "    errors = reconstruction_error(images, ops.sigmoid(autoencoder(images)))\n"
-         "    return np.argsort(-ops.convert_to_numpy(errors))[:k]\n", namespace)
+    exec(
+        "def worst_reconstructions(autoencoder, images, k):\n"
+        "    errors = reconstruction_error(images, ops.sigmoid(autoencoder(images)))\n"
+        "    return np.argsort(-ops.convert_to_numpy(errors))[:k]\n",
+        namespace,
+    )
     fails_with(checks.check_worst_reconstructions, namespace["worst_reconstructions"], hint="already logits")
 
 
 def test_an_autoencoder_that_did_not_learn_names_the_task_to_fix_first(fails_with):
     untrained = models.build_autoencoder(2)
     images = data.load_mnist(50, 10, fast=True).x_test
-    said = fails_with(checks.check_autoencoder_learned, untrained, images, build_encoder=lambda d: encoder(d, "relu"),
-                      build_decoder=decoder, hint="your build_encoder (task 1) does not pass its check yet")
+    said = fails_with(
+        checks.check_autoencoder_learned,
+        untrained,
+        images,
+        build_encoder=lambda d: encoder(d, "relu"),
+        build_decoder=decoder,
+        hint="your build_encoder (task 1) does not pass its check yet",
+    )
     assert "fix it first" in said and "linear" in said  # and what its own check says

@@ -110,25 +110,35 @@ def test_a_nan_loss_after_training_is_explained(fails_with):
 
 
 def test_a_collapsed_vae_passes_with_a_remark_when_its_functions_are_right(capsys):
-    checks.check_vae_trained(history_of(200.0, 0.02), kl_divergence=kl,
-                             elbo_terms=lambda x, l, m, v: (ops.mean(bce(x, l)), ops.mean(kl(m, v))))
+    checks.check_vae_trained(
+        history_of(200.0, 0.02),
+        kl_divergence=kl,
+        elbo_terms=lambda x, l, m, v: (ops.mean(bce(x, l)), ops.mean(kl(m, v))),
+    )
     out = capsys.readouterr().out
     assert out.startswith(checks.TICK) and "posterior collapse" in out
 
 
 def test_a_training_broken_by_a_wrong_kl_names_kl_divergence_at_once(fails_with):
     wrong_sign = lambda m, v: -kl(m, v)  # noqa: E731
-    said = fails_with(checks.check_vae_trained, history_of(150.0, -4.0), kl_divergence=wrong_sign,
-                      elbo_terms=lambda x, l, m, v: (ops.mean(bce(x, l)), ops.mean(wrong_sign(m, v))),
-                      hint="your kl_divergence (task 2) does not pass its check yet: fix it first")
+    said = fails_with(
+        checks.check_vae_trained,
+        history_of(150.0, -4.0),
+        kl_divergence=wrong_sign,
+        elbo_terms=lambda x, l, m, v: (ops.mean(bce(x, l)), ops.mean(wrong_sign(m, v))),
+        hint="your kl_divergence (task 2) does not pass its check yet: fix it first",
+    )
     assert "sign is wrong" in said
 
 
 def test_elbo_terms_are_graded_with_the_course_kl_divergence(capsys):
     """A wrong kl_divergence (task 2) costs task 2 only: elbo_terms (task 3) runs on the course's version."""
     namespace = {"ops": ops, "bce": bce, "kl_divergence": lambda m, v: 2.0 * kl(m, v)}  # task 2 wrong (no 0.5)
-    exec("def elbo_terms(x, logits, z_mean, z_log_var):\n"
-         "    return ops.mean(bce(x, logits)), ops.mean(kl_divergence(z_mean, z_log_var))\n", namespace)
+    exec(
+        "def elbo_terms(x, logits, z_mean, z_log_var):\n"
+        "    return ops.mean(bce(x, logits)), ops.mean(kl_divergence(z_mean, z_log_var))\n",
+        namespace,
+    )
     checks.check_elbo_terms(namespace["elbo_terms"])
     assert capsys.readouterr().out.startswith(checks.TICK)
     ones = ops.ones((1, 2))

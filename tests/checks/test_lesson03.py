@@ -84,7 +84,9 @@ def test_a_hard_coded_interpolation_passes_the_visible_check_but_not_the_hidden_
     rng = np.random.default_rng(0)
     answer = np.linspace(rng.normal(size=2), rng.normal(size=2), 5)  # what the visible check uses
     checks.check_interpolate(lambda a, b, s: answer)
-    fails_with(checks.check_interpolate, lambda a, b, s: answer, steps=9, latent_dim=3, seed=131, hint="expected (9, 3)")
+    fails_with(
+        checks.check_interpolate, lambda a, b, s: answer, steps=9, latent_dim=3, seed=131, hint="expected (9, 3)"
+    )
 
 
 def test_transposed_interpolation_is_told_one_code_per_row(fails_with):

@@ -30,8 +30,12 @@ def make_prior(*, two_inputs=False, one_output=False, relu_log_var=False, consta
         if constant:
             h = layers.Lambda(lambda t: ops.zeros_like(t))(h)
         mean = layers.Dense(latent_dim)(h)
-        log_var = layers.Dense(latent_dim, activation="relu" if relu_log_var else None,
-                               bias_initializer="zeros", kernel_initializer="zeros" if relu_log_var else "glorot_uniform")(h)
+        log_var = layers.Dense(
+            latent_dim,
+            activation="relu" if relu_log_var else None,
+            bias_initializer="zeros",
+            kernel_initializer="zeros" if relu_log_var else "glorot_uniform",
+        )(h)
         return keras.Model(inputs, mean if one_output else [mean, log_var])
 
     return build
@@ -57,15 +61,18 @@ def test_hidden_test_sizes_pass_too():
 
 
 # ------------------------------------------------------------------------ typical mistakes
-@pytest.mark.parametrize("mistake, hint", [
-    (dict(sign=-1.0), "never negative"),
-    (dict(half=1.0), "forgot the 1/2"),
-    (dict(reduce=ops.mean), "averaged over the latent dimensions"),
-    (dict(swap=True), "that is KL(p || q)"),
-    (dict(ignore_prior=True), "lesson 02's KL to N(0, I)"),
-    (dict(no_mean=True), "squared difference of the means"),
-    (dict(minus_one=0.0), "the -1 inside the sum"),
-])
+@pytest.mark.parametrize(
+    "mistake, hint",
+    [
+        (dict(sign=-1.0), "never negative"),
+        (dict(half=1.0), "forgot the 1/2"),
+        (dict(reduce=ops.mean), "averaged over the latent dimensions"),
+        (dict(swap=True), "that is KL(p || q)"),
+        (dict(ignore_prior=True), "lesson 02's KL to N(0, I)"),
+        (dict(no_mean=True), "squared difference of the means"),
+        (dict(minus_one=0.0), "the -1 inside the sum"),
+    ],
+)
 def test_a_wrong_gaussian_kl_gets_the_hint_that_fixes_it(fails_with, mistake, hint):
     fails_with(checks.check_gaussian_kl, make_kl(**mistake), hint=hint)
 
@@ -90,20 +97,29 @@ def test_an_unwritten_kl_is_told_to_replace_the_placeholder(fails_with):
     fails_with(checks.check_gaussian_kl, unwritten, hint="replace `raise NotImplementedError()`")
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (dict(two_inputs=True), "sees only the visible part x"),
-    (dict(one_output=True), "two outputs"),
-    (dict(constant=True), "same distribution"),
-])
+@pytest.mark.parametrize(
+    "mistake, hint",
+    [
+        (dict(two_inputs=True), "sees only the visible part x"),
+        (dict(one_output=True), "two outputs"),
+        (dict(constant=True), "same distribution"),
+    ],
+)
 def test_a_wrong_prior_network_gets_the_hint_that_fixes_it(fails_with, mistake, hint):
     fails_with(checks.check_prior_network, make_prior(**mistake), hint=hint)
 
 
 def test_a_cvae_whose_kl_stays_at_zero_or_whose_loss_rises_fails(fails_with):
-    fails_with(checks.check_quadrant_cvae_trained, History(loss=[300.0, 120.0], reconstruction=[300.0, 120.0],
-                                                           kl=[0.0, 0.0]), hint="sign of gaussian_kl")
-    fails_with(checks.check_quadrant_cvae_trained, History(loss=[120.0, 300.0], reconstruction=[110.0, 290.0],
-                                                           kl=[10.0, 10.0]), hint="did not go down")
+    fails_with(
+        checks.check_quadrant_cvae_trained,
+        History(loss=[300.0, 120.0], reconstruction=[300.0, 120.0], kl=[0.0, 0.0]),
+        hint="sign of gaussian_kl",
+    )
+    fails_with(
+        checks.check_quadrant_cvae_trained,
+        History(loss=[120.0, 300.0], reconstruction=[110.0, 290.0], kl=[10.0, 10.0]),
+        hint="did not go down",
+    )
     fails_with(checks.check_quadrant_cvae_trained, History(), hint="run the training cell")
 
 
@@ -130,12 +146,15 @@ def test_a_right_completion_passes_also_on_the_hidden_sizes(capsys):
     assert capsys.readouterr().out.count(checks.TICK) == 2
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (dict(sigmoid=False), "apply ops.sigmoid"),
-    (dict(paste=False), "put x's own pixels back"),
-    (dict(standard_normal=True), "N(0, I) is not the prior here"),
-    (dict(same_noise=True), "draw new noise for every completion"),
-])
+@pytest.mark.parametrize(
+    "mistake, hint",
+    [
+        (dict(sigmoid=False), "apply ops.sigmoid"),
+        (dict(paste=False), "put x's own pixels back"),
+        (dict(standard_normal=True), "N(0, I) is not the prior here"),
+        (dict(same_noise=True), "draw new noise for every completion"),
+    ],
+)
 def test_a_wrong_completion_gets_the_hint_that_fixes_it(fails_with, mistake, hint):
     fails_with(checks.check_complete, make_complete(**mistake), hint=hint)
 
@@ -161,14 +180,19 @@ def test_a_right_hidden_loss_passes_also_on_the_hidden_sizes(capsys):
     assert capsys.readouterr().out.count(checks.TICK) == 2
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (dict(mask="all"), "count only the hidden pixels"),
-    (dict(mask="visible"), "those are the visible pixels"),
-    (dict(reduce=ops.mean), "averages over all 784 pixels"),
-])
+@pytest.mark.parametrize(
+    "mistake, hint",
+    [
+        (dict(mask="all"), "count only the hidden pixels"),
+        (dict(mask="visible"), "those are the visible pixels"),
+        (dict(reduce=ops.mean), "averages over all 784 pixels"),
+    ],
+)
 def test_a_wrong_hidden_loss_gets_the_hint_that_fixes_it(fails_with, mistake, hint):
     fails_with(checks.check_hidden_loss, make_hidden_loss(**mistake), hint=hint)
 
 
 def test_a_hidden_loss_for_the_whole_batch_is_told_to_keep_one_per_image(fails_with):
-    fails_with(checks.check_hidden_loss, lambda x, y, l: ops.sum(make_hidden_loss()(x, y, l)), hint="one loss per image")
+    fails_with(
+        checks.check_hidden_loss, lambda x, y, l: ops.sum(make_hidden_loss()(x, y, l)), hint="one loss per image"
+    )

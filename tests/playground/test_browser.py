@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from keras import layers
 
-from cvae_course.playground import browser as bd
 from cvae_course.data import load_mnist
 from cvae_course.models import CVAE, build_cvae, build_encoder, build_vae, sigmoid
+from cvae_course.playground import browser as bd
 from cvae_course.training import train
 
 
@@ -59,7 +59,10 @@ def test_the_packed_decoder_computes_soft_labels_as_the_keras_decoder(model):
 def test_the_weights_are_float32_in_the_layout_the_page_reads(model):
     spec, weights = bd.pack_decoder(model)
     assert [(layer["n_in"], layer["n_out"], layer["activation"]) for layer in spec["layers"]] == [
-        (12, 256, "relu"), (256, 512, "relu"), (512, 784, "linear")]
+        (12, 256, "relu"),
+        (256, 512, "relu"),
+        (512, 784, "linear"),
+    ]
     assert len(weights) == 4 * spec["floats"] == 4 * model.decoder.count_params()
     first = spec["layers"][0]
     kernel = np.frombuffer(weights, "<f4")[first["w"] : first["w"] + 12 * 256].reshape(12, 256)
@@ -99,8 +102,9 @@ def test_the_generator_state_is_what_model_generate_draws(model):
     generator.set_latent([0.5, -1.25])
     generator.set_temperature(0.8)
     assert (generator.digit, generator.z, generator.temperature) == (7, [0.5, -1.25], 0.8)
-    np.testing.assert_allclose(generator.decode_current(), model.generate(7, z=[0.5, -1.25], temperature=0.8),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        generator.decode_current(), model.generate(7, z=[0.5, -1.25], temperature=0.8), atol=1e-6
+    )
     assert generator.describe() == "digit 7, z = [0.50, -1.25], temperature 0.80 (decoded in the browser)"
 
 
@@ -111,14 +115,17 @@ def test_new_style_draws_a_code_on_the_slider_grid(model):
     assert np.all(np.abs(z) <= 3) and np.allclose(z / 0.05, np.round(z / 0.05)) and not np.all(z == 0)
 
 
-@pytest.mark.parametrize("name, value, message", [
-    ("z", [4.0, 0.0], r"within \[-3, 3\]"),
-    ("z", [0.0], r"must hold 2 values"),
-    ("z", [np.nan, 0.0], r"NaN"),
-    ("label", [0.5] * 10, r"sum to 1"),
-    ("label", [1.0] + [0.0] * 8, r"10 non-negative weights"),
-    ("temperature", 5.0, r"temperature must be in \[0.1, 2\]"),
-])
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("z", [4.0, 0.0], r"within \[-3, 3\]"),
+        ("z", [0.0], r"must hold 2 values"),
+        ("z", [np.nan, 0.0], r"NaN"),
+        ("label", [0.5] * 10, r"sum to 1"),
+        ("label", [1.0] + [0.0] * 8, r"10 non-negative weights"),
+        ("temperature", 5.0, r"temperature must be in \[0.1, 2\]"),
+    ],
+)
 def test_bad_state_is_refused_with_a_message(model, name, value, message):
     generator = bd.BrowserGenerator(model)
     with pytest.raises(ValueError, match=message):

@@ -378,7 +378,11 @@ def test_every_slider_is_wide_and_every_label_equally_wide(playground):
 
 
 def test_each_panel_says_on_screen_where_its_pictures_are_computed(playground):
-    for panel, path in [(playground.generator, "kernel"), (playground.style_transfer, "kernel"),
-                        (playground.interpolation, "kernel"), (playground.draw, "kernel")]:
+    for panel, path in [
+        (playground.generator, "kernel"),
+        (playground.style_transfer, "kernel"),
+        (playground.interpolation, "kernel"),
+        (playground.draw, "kernel"),
+    ]:
         notes = [child.value for child in panel.children if isinstance(child, ipywidgets.HTML)]
         assert any(f">{path}</span>" in note for note in notes), f"{type(panel).__name__} names no path: {notes}"

@@ -33,10 +33,10 @@ import tempfile
 import textwrap
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from browser_support import free_loopback_port
 
@@ -52,7 +52,9 @@ def missing_requirements() -> str | None:
     if shutil.which("useradd") is None or shutil.which("userdel") is None or shutil.which("chpasswd") is None:
         return "The JupyterHub classroom test needs useradd, userdel and chpasswd (package passwd)."
     if not (BIN / "jupyterhub").exists() or not (BIN / "jupyterhub-singleuser").exists():
-        return f"The JupyterHub classroom test needs JupyterHub in this environment: `{BIN / 'pip'} install jupyterhub`."
+        return (
+            f"The JupyterHub classroom test needs JupyterHub in this environment: `{BIN / 'pip'} install jupyterhub`."
+        )
     if shutil.which(PROXY) is None:
         return f"The JupyterHub classroom test needs the Hub's proxy on PATH: `npm install -g {PROXY}`."
     return None
@@ -81,12 +83,17 @@ def system_users(names: list[str]) -> Iterator[dict[str, Account]]:
     made: dict[str, Account] = {}
     try:
         for name in names:
-            subprocess.run(["useradd", "--create-home", "--user-group", "--shell", "/bin/bash",
-                            "-K", "HOME_MODE=0700", name], check=True, capture_output=True, text=True)
+            subprocess.run(
+                ["useradd", "--create-home", "--user-group", "--shell", "/bin/bash", "-K", "HOME_MODE=0700", name],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             entry = pwd.getpwnam(name)
             made[name] = Account(name, secrets.token_urlsafe(12), entry.pw_uid, entry.pw_gid, Path(entry.pw_dir))
-            subprocess.run(["chpasswd"], input=f"{name}:{made[name].password}\n", check=True, capture_output=True,
-                           text=True)
+            subprocess.run(
+                ["chpasswd"], input=f"{name}:{made[name].password}\n", check=True, capture_output=True, text=True
+            )
         yield made
     finally:
         problems = []
@@ -120,14 +127,29 @@ def _kill_processes_of(uid: int) -> None:
     psutil.wait_procs(left, timeout=10)
 
 
-def run_as(account: Account, cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None,
-           timeout: float = 1200) -> subprocess.CompletedProcess:
+def run_as(
+    account: Account, cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 1200
+) -> subprocess.CompletedProcess:
     """Run a command as ``account`` (its uid, its group only, its home), like that person in a terminal."""
-    base = {"HOME": str(account.home), "USER": account.name, "LOGNAME": account.name, "LANG": "C.UTF-8",
-            "PATH": f"{BIN}{os.pathsep}/usr/local/bin:/usr/bin:/bin"}
-    return subprocess.run([str(c) for c in cmd], cwd=cwd or account.home, env={**base, **(env or {})},
-                          user=account.uid, group=account.gid, extra_groups=[], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=timeout)
+    base = {
+        "HOME": str(account.home),
+        "USER": account.name,
+        "LOGNAME": account.name,
+        "LANG": "C.UTF-8",
+        "PATH": f"{BIN}{os.pathsep}/usr/local/bin:/usr/bin:/bin",
+    }
+    return subprocess.run(
+        [str(c) for c in cmd],
+        cwd=cwd or account.home,
+        env={**base, **(env or {})},
+        user=account.uid,
+        group=account.gid,
+        extra_groups=[],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+    )
 
 
 _LIST_READABLE = """
@@ -171,9 +193,17 @@ def readable_files(account: Account, roots: list[Path]) -> list[Path]:
 def opens(account: Account, paths: list[Path]) -> list[Path]:
     """Those of ``paths`` that ``account`` can open for reading when it knows the exact path."""
     base = {"HOME": str(account.home), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-c", _OPENS], input=json.dumps([str(p) for p in paths]),
-                          env=base, user=account.uid, group=account.gid, extra_groups=[], capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", _OPENS],
+        input=json.dumps([str(p) for p in paths]),
+        env=base,
+        user=account.uid,
+        group=account.gid,
+        extra_groups=[],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if done.returncode:
         raise RuntimeError(f"opening files as {account.name} failed:\n{done.stderr}")
     return [Path(p) for p in json.loads(done.stdout)]
@@ -189,16 +219,23 @@ class Hub:
     process: subprocess.Popen
     log_path: Path
 
-    def api(self, method: str, path: str, token: str | None = None, expect: tuple[int, ...] = (200, 201, 202, 204),
-            **kw):
+    def api(
+        self, method: str, path: str, token: str | None = None, expect: tuple[int, ...] = (200, 201, 202, 204), **kw
+    ):
         """Call the Hub's REST API (``/hub/api/...``) with ``token`` (default: the test's service token)."""
         import requests
 
-        response = requests.request(method, f"{self.url}/hub/api{path}", timeout=60,
-                                    headers={"Authorization": f"token {token or self.service_token}"}, **kw)
+        response = requests.request(
+            method,
+            f"{self.url}/hub/api{path}",
+            timeout=60,
+            headers={"Authorization": f"token {token or self.service_token}"},
+            **kw,
+        )
         if response.status_code not in expect:
-            raise RuntimeError(f"{method} /hub/api{path} -> {response.status_code}: {response.text[:500]}\n"
-                               f"Hub log:\n{self.log_tail()}")
+            raise RuntimeError(
+                f"{method} /hub/api{path} -> {response.status_code}: {response.text[:500]}\nHub log:\n{self.log_tail()}"
+            )
         return response.json() if response.content else None
 
     def login(self, name: str, password: str):
@@ -250,8 +287,14 @@ class UserServer:
     def request(self, method: str, path: str, **kw):
         import requests
 
-        return requests.request(method, f"{self.base}{path}", timeout=kw.pop("timeout", 300),
-                                headers={"Authorization": f"token {self.token}"}, allow_redirects=False, **kw)
+        return requests.request(
+            method,
+            f"{self.base}{path}",
+            timeout=kw.pop("timeout", 300),
+            headers={"Authorization": f"token {self.token}"},
+            allow_redirects=False,
+            **kw,
+        )
 
     def json(self, method: str, path: str, **kw):
         response = self.request(method, path, **kw)
@@ -267,7 +310,9 @@ class UserServer:
         self.json("PUT", f"/api/contents/{path}", json={"type": "notebook", "format": "json", "content": content})
 
     def read_text(self, path: str) -> str:
-        return self.json("GET", f"/api/contents/{path}", params={"content": 1, "type": "file", "format": "text"})["content"]
+        return self.json("GET", f"/api/contents/{path}", params={"content": 1, "type": "file", "format": "text"})[
+            "content"
+        ]
 
     def listing(self, path: str = "") -> list[str]:
         return [item["name"] for item in self.json("GET", f"/api/contents/{path}", params={"content": 1})["content"]]
@@ -303,12 +348,32 @@ async def _execute(server: UserServer, kernel_id: str, sources: list[str], timeo
     try:
         for source in sources:
             msg_id = uuid.uuid4().hex
-            conn.write_message(json.dumps({
-                "header": {"msg_id": msg_id, "msg_type": "execute_request", "session": session,
-                           "username": server.name, "version": "5.3", "date": ""},
-                "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-                "content": {"code": source, "silent": False, "store_history": True, "user_expressions": {},
-                            "allow_stdin": False, "stop_on_error": True}}))
+            conn.write_message(
+                json.dumps(
+                    {
+                        "header": {
+                            "msg_id": msg_id,
+                            "msg_type": "execute_request",
+                            "session": session,
+                            "username": server.name,
+                            "version": "5.3",
+                            "date": "",
+                        },
+                        "parent_header": {},
+                        "metadata": {},
+                        "channel": "shell",
+                        "buffers": [],
+                        "content": {
+                            "code": source,
+                            "silent": False,
+                            "store_history": True,
+                            "user_expressions": {},
+                            "allow_stdin": False,
+                            "stop_on_error": True,
+                        },
+                    }
+                )
+            )
             text, error = [], None
             deadline = time.monotonic() + timeout
             while True:
@@ -333,24 +398,25 @@ async def _execute(server: UserServer, kernel_id: str, sources: list[str], timeo
     return results
 
 
-def _hub_config(hub_dir: Path, ports: dict[str, int], users: list[str], service_token: str,
-                environment: dict[str, str], extra: str) -> str:
+def _hub_config(
+    hub_dir: Path, ports: dict[str, int], users: list[str], service_token: str, environment: dict[str, str], extra: str
+) -> str:
     return textwrap.dedent(f"""\
         # Written by the classroom test: one machine, local accounts, the course's environment for everyone.
         c = get_config()
         c.JupyterHub.ip = "127.0.0.1"
-        c.JupyterHub.port = {ports['public']}
+        c.JupyterHub.port = {ports["public"]}
         c.JupyterHub.hub_ip = "127.0.0.1"
-        c.JupyterHub.hub_port = {ports['hub']}
-        c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{ports['proxy_api']}"
+        c.JupyterHub.hub_port = {ports["hub"]}
+        c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{ports["proxy_api"]}"
         c.ConfigurableHTTPProxy.command = [{shutil.which(PROXY)!r}]
-        c.ConfigurableHTTPProxy.pid_file = {str(hub_dir / 'proxy.pid')!r}
-        c.JupyterHub.db_url = "sqlite:///{hub_dir / 'jupyterhub.sqlite'}"
-        c.JupyterHub.cookie_secret_file = {str(hub_dir / 'cookie_secret')!r}
+        c.ConfigurableHTTPProxy.pid_file = {str(hub_dir / "proxy.pid")!r}
+        c.JupyterHub.db_url = "sqlite:///{hub_dir / "jupyterhub.sqlite"}"
+        c.JupyterHub.cookie_secret_file = {str(hub_dir / "cookie_secret")!r}
         c.JupyterHub.authenticator_class = "pam"
         c.Authenticator.allowed_users = {set(users)!r}
         c.JupyterHub.spawner_class = "localprocess"
-        c.Spawner.cmd = [{str(BIN / 'jupyterhub-singleuser')!r}]
+        c.Spawner.cmd = [{str(BIN / "jupyterhub-singleuser")!r}]
         c.Spawner.default_url = "/lab"
         c.Spawner.environment = {environment!r}
         c.Spawner.start_timeout = 180
@@ -362,8 +428,9 @@ def _hub_config(hub_dir: Path, ports: dict[str, int], users: list[str], service_
 
 
 @contextmanager
-def running_hub(hub_dir: Path, users: list[str], environment: dict[str, str], extra_config: str = "",
-                start_timeout: float = 90) -> Iterator[Hub]:
+def running_hub(
+    hub_dir: Path, users: list[str], environment: dict[str, str], extra_config: str = "", start_timeout: float = 90
+) -> Iterator[Hub]:
     """Start JupyterHub as root on loopback (PAM login, one local process per user); always stop it and the proxy.
 
     ``hub_dir`` (0700, root's) holds the Hub's config, database, cookie secret and log. ``environment`` is
@@ -374,12 +441,22 @@ def running_hub(hub_dir: Path, users: list[str], environment: dict[str, str], ex
     config = hub_dir / "jupyterhub_config.py"
     config.write_text(_hub_config(hub_dir, ports, users, token, environment, extra_config))
     log_path = hub_dir / "jupyterhub.log"
-    env = {"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}", "LANG": "C.UTF-8",
-           "HOME": str(hub_dir), "CONFIGPROXY_AUTH_TOKEN": secrets.token_hex(32)}
+    env = {
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "LANG": "C.UTF-8",
+        "HOME": str(hub_dir),
+        "CONFIGPROXY_AUTH_TOKEN": secrets.token_hex(32),
+    }
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([str(BIN / "jupyterhub"), "-f", str(config)], cwd=hub_dir, env=env,
-                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [str(BIN / "jupyterhub"), "-f", str(config)],
+            cwd=hub_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     hub = Hub(f"http://127.0.0.1:{ports['public']}", token, process, log_path)
     try:
         _wait_for_hub(hub, start_timeout)

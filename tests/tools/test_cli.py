@@ -12,8 +12,9 @@ from cvae_course.tools import cli
 
 
 def test_the_help_lists_every_subcommand():
-    result = subprocess.run([sys.executable, "-m", "cvae_course.tools.cli", "--help"], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "cvae_course.tools.cli", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     for command in ("lab", "release", "grade", "refresh", "report"):
         assert command in result.stdout
@@ -45,8 +46,9 @@ def test_refresh_check_reports_a_notebook_out_of_its_committed_state(tmp_path, c
 
 def test_refresh_runs_the_kernel_in_fast_mode_and_leaves_this_process_alone(tmp_path, monkeypatch):
     monkeypatch.setenv(settings.FAST_ENV, "0")
-    path = _notebook(tmp_path / "lesson.ipynb",
-                     "# check\nimport os\nprint(os.environ['CVAE_COURSE_FAST'])", "print('cleared')")
+    path = _notebook(
+        tmp_path / "lesson.ipynb", "# check\nimport os\nprint(os.environ['CVAE_COURSE_FAST'])", "print('cleared')"
+    )
     assert cli.main(["refresh", str(path)]) == 0
     nb = nbformat.read(path, as_version=4)
     assert nb.cells[0].outputs[0].text == "1\n"  # the kernel ran in fast mode

@@ -21,8 +21,13 @@ import psutil
 import pytest
 
 from cvae_course.tools import EXERCISES, ROOT, SOLUTIONS, cli, grading
-from cvae_course.tools.nbgrader_plugins import (HideHiddenTests, hidden_lines, leaked_lines, restore_locked_cells,
-                                                visible_text)
+from cvae_course.tools.nbgrader_plugins import (
+    HideHiddenTests,
+    hidden_lines,
+    leaked_lines,
+    restore_locked_cells,
+    visible_text,
+)
 
 AE, VAE, CVAE = "01_autoencoder", "02_variational_autoencoder", "03_conditional_vae"
 NOTEBOOKS = [AE, VAE, CVAE]  # graded for real (a minute each)
@@ -43,8 +48,11 @@ def grade_id(cell):
 
 
 def answers(name):
-    return {grade_id(c): "\n".join(ln for ln in c.source.splitlines() if "### " not in ln)
-            for c in read(SOLUTIONS / f"{name}.ipynb").cells if meta(c).get("solution")}
+    return {
+        grade_id(c): "\n".join(ln for ln in c.source.splitlines() if "### " not in ln)
+        for c in read(SOLUTIONS / f"{name}.ipynb").cells
+        if meta(c).get("solution")
+    }
 
 
 def solved(name, **changed):
@@ -92,7 +100,8 @@ def deleter_ae():
     """Solved, but the setup cell and the test after the training cell deleted (nbgrader alone crashed on the
     second), worst_reconstructions failing on the hidden tests' sizes, and a last cell printing every cell run."""
     worst = answers(AE)["ae_worst_answer"].replace(
-        '    """Indices', '    if k != 5:\n        raise ValueError(f"only k=5 works, got {k}")\n    """Indices')
+        '    """Indices', '    if k != 5:\n        raise ValueError(f"only k=5 works, got {k}")\n    """Indices'
+    )
     nb = without(solved(AE, ae_worst_answer=worst), "ae_setup", "ae_learned")
     nb.cells.append(nbformat.v4.new_code_cell("print('\\n'.join(In))  # every cell this kernel ran"))
     return nb
@@ -101,13 +110,17 @@ def deleter_ae():
 def deleter_vae():
     """Solved, but the training cell and its test deleted; kl_divergence failing on a hidden test's size only."""
     kl = answers(VAE)["vae_kl_answer"].replace(
-        '    """KL', '    if z_mean.shape[-1] == 7:\n        raise ValueError("seven latent dimensions")\n    """KL')
+        '    """KL', '    if z_mean.shape[-1] == 7:\n        raise ValueError("seven latent dimensions")\n    """KL'
+    )
     return without(solved(VAE, vae_kl_answer=kl), "vae_train", "vae_trained")
 
 
 def snapshot(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def pages(out: Path) -> dict[str, str]:
@@ -182,9 +195,12 @@ def test_a_browsers_second_download_is_graded_as_the_notebook_and_the_reason_say
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_every_failing_cell_of_an_untouched_exercise_shows_a_short_check_message(run, name):
     """What a learner sees after Run All on an exercise they have not started: no traceback, no NameError."""
-    shown = [(grade_id(c) or f"cell {i}", ANSI.sub("", "\n".join(o.traceback)))
-             for i, c in enumerate(autograded(run, "blank", name).cells) for o in c.get("outputs", [])
-             if o.output_type == "error"]
+    shown = [
+        (grade_id(c) or f"cell {i}", ANSI.sub("", "\n".join(o.traceback)))
+        for i, c in enumerate(autograded(run, "blank", name).cells)
+        for o in c.get("outputs", [])
+        if o.output_type == "error"
+    ]
     assert len(shown) >= 5
     for cell, text in shown:
         assert text.startswith("Check failed: ") and len(text.splitlines()) <= 2, (cell, text)
@@ -200,8 +216,12 @@ def test_hidden_tests_are_put_back_and_run(run):
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_nothing_reaches_stderr_while_grading_a_solved_notebook(run, name):
-    stderr = [o.text for c in autograded(run, "solved", name).cells for o in c.get("outputs", [])
-              if o.output_type == "stream" and o.name == "stderr"]
+    stderr = [
+        o.text
+        for c in autograded(run, "solved", name).cells
+        for o in c.get("outputs", [])
+        if o.output_type == "stream" and o.name == "stderr"
+    ]
     assert stderr == []
 
 
@@ -213,12 +233,21 @@ def test_edited_and_deleted_test_cells_are_restored_and_gain_nothing(run):
     assert "ae_decoder" in ids
 
 
-@pytest.mark.parametrize("name, deleted, expected", [
-    (AE, "ae_setup, ae_learned", {"ae_encoder": 2, "ae_decoder": 2, "ae_reconstruction": 3, "ae_learned": 1,
-                                  "ae_worst": 0}),
-    (VAE, "vae_train, vae_trained", {"vae_sampling": 2, "vae_kl": 0, "vae_elbo": 2, "vae_trained": 1,
-                                     "vae_sample": 2}),
-])
+@pytest.mark.parametrize(
+    "name, deleted, expected",
+    [
+        (
+            AE,
+            "ae_setup, ae_learned",
+            {"ae_encoder": 2, "ae_decoder": 2, "ae_reconstruction": 3, "ae_learned": 1, "ae_worst": 0},
+        ),
+        (
+            VAE,
+            "vae_train, vae_trained",
+            {"vae_sampling": 2, "vae_kl": 0, "vae_elbo": 2, "vae_trained": 1, "vae_sample": 2},
+        ),
+    ],
+)
 def test_deleted_setup_training_and_test_cells_are_put_back_in_place_and_graded(run, name, deleted, expected):
     """nbgrader 0.9.6 alone crashed (KeyError) on ae_learned and vae_trained, and did not restore the setup cell."""
     row = run["csv"][("deleter", name)]
@@ -277,8 +306,9 @@ def test_a_learners_error_inside_a_hidden_test_shows_their_own_code_not_the_test
     assert "it would show the hidden tests" in ae and "Score: 8.0 / 10.0" in ae  # nbgrader's page, not a stand-in
     vae = visible_text((run["out"] / "feedback" / "deleter" / f"{VAE}.html").read_text())
     assert "seven latent dimensions" in vae and "Score: 7.0 / 10.0" in vae
-    printed = "\n".join(o.text for c in autograded(run, "deleter").cells for o in c.get("outputs", [])
-                        if o.output_type == "stream")
+    printed = "\n".join(
+        o.text for c in autograded(run, "deleter").cells for o in c.get("outputs", []) if o.output_type == "stream"
+    )
     assert "latent_dim=16, seed=12" in printed  # the learner's last cell did print the hidden tests ...
     assert "[hidden test]" in ae  # ... and their page shows a placeholder instead
 
@@ -296,8 +326,9 @@ def test_learners_files_are_left_byte_for_byte_unchanged(run):
 
 # ------------------------------------------------------------------------ deleting each locked cell
 def locked_cells():
-    return [(name, grade_id(c)) for name in EVERY for c in read(EXERCISES / f"{name}.ipynb").cells
-            if meta(c).get("locked")]
+    return [
+        (name, grade_id(c)) for name in EVERY for c in read(EXERCISES / f"{name}.ipynb").cells if meta(c).get("locked")
+    ]
 
 
 @pytest.mark.parametrize("name, deleted", locked_cells())
@@ -318,8 +349,9 @@ def test_deleting_every_locked_cell_puts_them_all_back_in_order():
         locked = [grade_id(c) for c in released.cells if meta(c).get("locked")]
         restored, ids = restore_locked_cells(without(solved(name), *locked), released)
         assert ids == locked
-        assert [grade_id(c) for c in restored.cells if grade_id(c)] == [grade_id(c) for c in released.cells
-                                                                         if grade_id(c)]
+        assert [grade_id(c) for c in restored.cells if grade_id(c)] == [
+            grade_id(c) for c in released.cells if grade_id(c)
+        ]
 
 
 def readme_nbgrader_config() -> str:
@@ -338,10 +370,14 @@ c.Autograde.autograde_preprocessors = [ClearMetadataPreprocessor, LimitOutput, S
 
 
 def nbgrader(args, cwd):
-    env = {**os.environ, "JUPYTER_NO_CONFIG": "1",
-           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
+    env = {
+        **os.environ,
+        "JUPYTER_NO_CONFIG": "1",
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")
@@ -395,11 +431,23 @@ def test_hide_hidden_tests_scrubs_tracebacks_timeouts_and_prints_and_keeps_the_r
     test = nbformat.v4.new_code_cell(f"check(answer)\n### BEGIN HIDDEN TESTS\n{hidden_call}\n### END HIDDEN TESTS")
     test.metadata.nbgrader = {"grade": True, "grade_id": "t", "points": 1, "locked": True, "solution": False}
     test.outputs = [
-        nbformat.v4.new_output("error", ename="ValueError", evalue="bad size", traceback=[
-            "-----", f"Cell In[3], line 3\n      1 check(answer)\n----> 3 \x1b[0m{hidden_call}",
-            "Cell In[2], line 2, in answer(size)\n----> 2 raise ValueError('bad size')", "ValueError: bad size"]),
-        nbformat.v4.new_output("error", ename="CellTimeoutError", traceback=[],
-                               evalue=f"A cell timed out. Here is a preview: ['check(answer)', '{hidden_call}']"),
+        nbformat.v4.new_output(
+            "error",
+            ename="ValueError",
+            evalue="bad size",
+            traceback=[
+                "-----",
+                f"Cell In[3], line 3\n      1 check(answer)\n----> 3 \x1b[0m{hidden_call}",
+                "Cell In[2], line 2, in answer(size)\n----> 2 raise ValueError('bad size')",
+                "ValueError: bad size",
+            ],
+        ),
+        nbformat.v4.new_output(
+            "error",
+            ename="CellTimeoutError",
+            traceback=[],
+            evalue=f"A cell timed out. Here is a preview: ['check(answer)', '{hidden_call}']",
+        ),
     ]
     other = nbformat.v4.new_code_cell("print(In)")
     other.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"['', 'check(answer)\\n{hidden_call}']")]
@@ -418,26 +466,43 @@ VISIBLE, PROBE = "assert answer() == 42", "assert answer() + 0 == 42, 'hidden pr
 
 def tiny_course(folder: Path) -> Path:
     """A two-test nbgrader notebook without TensorFlow (one test with a hidden part): runs in seconds."""
+
     def cell(source, grade_id, **flags):
         c = nbformat.v4.new_code_cell(source)
-        c.metadata.nbgrader = {"grade": False, "solution": False, "locked": False, "grade_id": grade_id,
-                               "schema_version": 3, "task": False, **flags}
+        c.metadata.nbgrader = {
+            "grade": False,
+            "solution": False,
+            "locked": False,
+            "grade_id": grade_id,
+            "schema_version": 3,
+            "task": False,
+            **flags,
+        }
         return c
 
-    nb = nbformat.v4.new_notebook(cells=[
-        cell("def answer():\n    ### BEGIN SOLUTION\n    return 42\n    ### END SOLUTION", "answer", solution=True),
-        cell(f"{VISIBLE}\n### BEGIN HIDDEN TESTS\n{PROBE}\n### END HIDDEN TESTS", "answer_test", grade=True,
-             locked=True, points=1),
-        cell("assert 1 + 1 == 2", "after", grade=True, locked=True, points=1),
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            cell("def answer():\n    ### BEGIN SOLUTION\n    return 42\n    ### END SOLUTION", "answer", solution=True),
+            cell(
+                f"{VISIBLE}\n### BEGIN HIDDEN TESTS\n{PROBE}\n### END HIDDEN TESTS",
+                "answer_test",
+                grade=True,
+                locked=True,
+                points=1,
+            ),
+            cell("assert 1 + 1 == 2", "after", grade=True, locked=True, points=1),
+        ]
+    )
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     folder.mkdir(exist_ok=True)
     nbformat.write(nb, folder / "limits.ipynb")
     return folder
 
 
-TWICE = ("def answer():\n    global calls\n    calls = globals().get('calls', 0) + 1\n    if calls > 1:\n"
-         "        raise ValueError('only once')\n    return 42")
+TWICE = (
+    "def answer():\n    global calls\n    calls = globals().get('calls', 0) + 1\n    if calls > 1:\n"
+    "        raise ValueError('only once')\n    return 42"
+)
 
 
 def submit(folder: Path, student: str, answer_source: str, nbgrader_layout: bool = False) -> Path:
@@ -457,8 +522,11 @@ def kernels_left(since: float) -> list:
     left = []
     for proc in psutil.process_iter(["cmdline", "create_time"]):
         try:
-            if (proc.info["create_time"] >= since and "ipykernel" in " ".join(proc.info["cmdline"] or [])
-                    and "cvae-course-grade-" in proc.cwd()):
+            if (
+                proc.info["create_time"] >= since
+                and "ipykernel" in " ".join(proc.info["cmdline"] or [])
+                and "cvae-course-grade-" in proc.cwd()
+            ):
                 left.append(proc)
         except psutil.Error:
             pass
@@ -481,8 +549,10 @@ def grade_tiny(tmp_path: Path, answer_source: str, limits: grading.Limits) -> tu
     return row, kernels_left(start)
 
 
-LOOPS_IN_HIDDEN_TEST = ("def answer():\n    global calls\n    calls = globals().get('calls', 0) + 1\n"
-                        "    while calls > 1:  # the hidden test's call never returns\n        pass\n    return 42")
+LOOPS_IN_HIDDEN_TEST = (
+    "def answer():\n    global calls\n    calls = globals().get('calls', 0) + 1\n"
+    "    while calls > 1:  # the hidden test's call never returns\n        pass\n    return 42"
+)
 
 
 def test_an_infinite_loop_is_interrupted_at_the_cell_limit_and_the_rest_is_graded(tmp_path):
@@ -496,7 +566,9 @@ def test_an_infinite_loop_is_interrupted_at_the_cell_limit_and_the_rest_is_grade
 
 
 def test_a_notebook_over_its_time_limit_is_stopped_with_its_kernel(tmp_path):
-    row, left = grade_tiny(tmp_path, "import time\ntime.sleep(3600)", grading.Limits(cell_timeout=3600, notebook_timeout=25))
+    row, left = grade_tiny(
+        tmp_path, "import time\ntime.sleep(3600)", grading.Limits(cell_timeout=3600, notebook_timeout=25)
+    )
     assert (row.status, row.score, row.max_score) == ("notebook-timeout", 0.0, 2.0)
     assert "25 s" in row.reason
     assert left == []
@@ -508,10 +580,15 @@ REAL_NBGRADER_CONFIG = grading.nbgrader_config
 
 def plain_feedback_config(limits=grading.Limits()) -> str:
     """Grading's nbgrader settings with nbgrader's own ClearHiddenTests in place of HideHiddenTests."""
-    return REAL_NBGRADER_CONFIG(limits).replace(
-        "from cvae_course.tools.nbgrader_plugins import HideHiddenTests, RestoreLockedCells",
-        "from nbgrader.preprocessors import ClearHiddenTests\n"
-        "from cvae_course.tools.nbgrader_plugins import RestoreLockedCells").replace("HideHiddenTests", "ClearHiddenTests")
+    return (
+        REAL_NBGRADER_CONFIG(limits)
+        .replace(
+            "from cvae_course.tools.nbgrader_plugins import HideHiddenTests, RestoreLockedCells",
+            "from nbgrader.preprocessors import ClearHiddenTests\n"
+            "from cvae_course.tools.nbgrader_plugins import RestoreLockedCells",
+        )
+        .replace("HideHiddenTests", "ClearHiddenTests")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -533,7 +610,8 @@ def tiny_class(tmp_path_factory, request):
     (tmp / "own-course").mkdir()
     (tmp / "jupyter").mkdir()
     (tmp / "jupyter" / "nbgrader_config.py").write_text(
-        f"c = get_config()\nc.CourseDirectory.root = {str(tmp / 'own-course')!r}\n")
+        f"c = get_config()\nc.CourseDirectory.root = {str(tmp / 'own-course')!r}\n"
+    )
     patch = pytest.MonkeyPatch()
     request.addfinalizer(patch.undo)
     patch.setenv("JUPYTER_CONFIG_DIR", str(tmp / "jupyter"))
@@ -556,11 +634,32 @@ def tiny_class(tmp_path_factory, request):
     first_pages = pages(out)
     patch.setattr(grading, "_scores", real_scores)
     patch.setattr(grading, "nbgrader_config", plain_feedback_config)
-    code = cli.main(["grade", str(subs), "--out", str(out), "--student", "internal", "--student", "twice",
-                     "--solutions", str(src), "-j", "2"])
+    code = cli.main(
+        [
+            "grade",
+            str(subs),
+            "--out",
+            str(out),
+            "--student",
+            "internal",
+            "--student",
+            "twice",
+            "--solutions",
+            str(src),
+            "-j",
+            "2",
+        ]
+    )
     second = {r["student_id"]: r for r in grading.read_csv(out / "grades.csv")}
-    return {"tmp": tmp, "out": out, "first": first, "second": second, "first_pages": first_pages, "code": code,
-            "second_pages": pages(out)}
+    return {
+        "tmp": tmp,
+        "out": out,
+        "first": first,
+        "second": second,
+        "first_pages": first_pages,
+        "code": code,
+        "second_pages": pages(out),
+    }
 
 
 def test_grading_ignores_the_instructors_own_nbgrader_settings(tiny_class):
@@ -599,12 +698,22 @@ def test_a_submission_in_nbgraders_layout_gets_its_time_and_the_layout_release_f
     assert sorted(p.name for p in folder.iterdir()) == ["limits.html", "submission_secret.txt", "timestamp.txt"]
     exchange = tiny_class["tmp"] / "exchange"
     exchange.mkdir()
-    done = nbgrader(["release_feedback", "limits", f"--CourseDirectory.root={tiny_class['out']}",
-                     "--CourseDirectory.course_id=cvae-course", f"--Exchange.root={exchange}"], tiny_class["tmp"])
+    done = nbgrader(
+        [
+            "release_feedback",
+            "limits",
+            f"--CourseDirectory.root={tiny_class['out']}",
+            "--CourseDirectory.course_id=cvae-course",
+            f"--Exchange.root={exchange}",
+        ],
+        tiny_class["tmp"],
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     from nbgrader.utils import notebook_hash
 
-    released = exchange / "cvae-course" / "feedback" / f"{notebook_hash(secret='secret-of-ok', notebook_id='limits')}.html"
+    released = (
+        exchange / "cvae-course" / "feedback" / f"{notebook_hash(secret='secret-of-ok', notebook_id='limits')}.html"
+    )
     assert released.read_text() == (folder / "limits.html").read_text()
 
 
@@ -613,7 +722,9 @@ def test_regrading_some_students_replaces_only_their_rows_and_pages(tiny_class):
     assert tiny_class["code"] == 0
     assert set(second) == set(first)
     regraded = {"internal", "twice"}
-    assert {s: r for s, r in second.items() if s not in regraded} == {s: r for s, r in first.items() if s not in regraded}
+    assert {s: r for s, r in second.items() if s not in regraded} == {
+        s: r for s, r in first.items() if s not in regraded
+    }
     assert (second["internal"]["status"], second["internal"]["score"]) == ("graded", "2")
     assert "Score: 2.0 / 2.0" in visible_text(tiny_class["second_pages"]["feedback/internal/limits.html"])
     assert tiny_class["second_pages"]["feedback/ok/limits.html"] == tiny_class["first_pages"]["feedback/ok/limits.html"]
@@ -641,8 +752,10 @@ def test_collect_reads_both_the_flat_layout_and_nbgraders_submitted_layout(tmp_p
 
 
 def test_collect_prefers_the_exact_name_and_otherwise_the_newest_duplicate(tmp_path):
-    for student, names in {"exact": [f"{AE}.ipynb", f"{AE} (1).ipynb"],
-                           "copies": [f"{AE} (1).ipynb", f"{AE}(2).ipynb", f"{AE}-Copy1.ipynb"]}.items():
+    for student, names in {
+        "exact": [f"{AE}.ipynb", f"{AE} (1).ipynb"],
+        "copies": [f"{AE} (1).ipynb", f"{AE}(2).ipynb", f"{AE}-Copy1.ipynb"],
+    }.items():
         (tmp_path / student).mkdir()
         for age, name in enumerate(names):
             path = tmp_path / student / name
@@ -672,10 +785,12 @@ def test_grade_refuses_an_output_folder_inside_the_submissions(tmp_path, capsys)
 
 
 def test_grade_and_release_say_what_to_install_when_nbgrader_is_missing(tmp_path):
-    code = ("import sys; sys.modules['nbgrader'] = None\n"
-            "from cvae_course.tools import cli\n"
-            f"print(cli.main(['grade', {str(tmp_path)!r}, '--out', {str(tmp_path / 'out')!r}]),"
-            " cli.main(['release', '--check']))")
+    code = (
+        "import sys; sys.modules['nbgrader'] = None\n"
+        "from cvae_course.tools import cli\n"
+        f"print(cli.main(['grade', {str(tmp_path)!r}, '--out', {str(tmp_path / 'out')!r}]),"
+        " cli.main(['release', '--check']))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.split() == ["2", "2"], done.stderr
     assert done.stderr.count("needs nbgrader") == 2 and "python3 course.py instructor" in done.stderr
@@ -683,9 +798,23 @@ def test_grade_and_release_say_what_to_install_when_nbgrader_is_missing(tmp_path
 
 def test_the_learners_side_of_the_course_imports_without_nbgrader():
     """Learners install the course without nbgrader: lessons, exercises and their checks must not need it."""
-    modules = ["checks", "data", "models", "plots", "recipes", "evaluate", "applications", "collapse", "playground",
-               "quiz", "claims", "training", "losses"]
-    code = ("import sys; sys.modules['nbgrader'] = None\nimport importlib\n"
-            + "".join(f"importlib.import_module('cvae_course.{m}')\n" for m in modules))
+    modules = [
+        "checks",
+        "data",
+        "models",
+        "plots",
+        "recipes",
+        "evaluate",
+        "applications",
+        "collapse",
+        "playground",
+        "quiz",
+        "claims",
+        "training",
+        "losses",
+    ]
+    code = "import sys; sys.modules['nbgrader'] = None\nimport importlib\n" + "".join(
+        f"importlib.import_module('cvae_course.{m}')\n" for m in modules
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -32,12 +32,22 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from hub_support import (
+    BIN,
+    COURSE_ID,
+    UserServer,
+    missing_requirements,
+    opens,
+    private_folder,
+    readable_files,
+    run_as,
+    running_hub,
+    system_users,
+)
 
 import cvae_course
 from cvae_course.tools import SOLUTIONS, grading
 from cvae_course.tools.nbgrader_plugins import hidden_lines, leaked_lines, visible_text
-from hub_support import (BIN, COURSE_ID, UserServer, missing_requirements, opens, private_folder, readable_files,
-                         run_as, running_hub, system_users)
 
 AE = "01_autoencoder"
 NOTEBOOK = f"{AE}/{AE}.ipynb"  # where fetch puts it, relative to the learner's home
@@ -47,9 +57,11 @@ EXPECTED = {  # points per test cell: alice solved all; bob's training cell runs
     "bob": {"ae_encoder": 2, "ae_decoder": 2, "ae_reconstruction": 0, "ae_learned": 1, "ae_worst": 0},
 }
 LEARNERS = ("alice", "bob")
-PROBE = ("import json, os, sys, cvae_course\n"
-         "print(json.dumps({'version': sys.version, 'base_prefix': sys.base_prefix, 'uid': os.getuid(),"
-         " 'cwd': os.getcwd(), 'package': cvae_course.__file__}))")
+PROBE = (
+    "import json, os, sys, cvae_course\n"
+    "print(json.dumps({'version': sys.version, 'base_prefix': sys.base_prefix, 'uid': os.getuid(),"
+    " 'cwd': os.getcwd(), 'package': cvae_course.__file__}))"
+)
 
 
 def _missing(reason: str) -> None:
@@ -65,8 +77,11 @@ def _meta(cell) -> dict:
 def _answers() -> dict[str, str]:
     """grade_id -> the solution code of each answer cell, without nbgrader's markers (as a learner types it)."""
     source = nbformat.read(SOLUTIONS / f"{AE}.ipynb", as_version=4)
-    return {_meta(c)["grade_id"]: "\n".join(ln for ln in c.source.splitlines() if "### " not in ln)
-            for c in source.cells if _meta(c).get("solution")}
+    return {
+        _meta(c)["grade_id"]: "\n".join(ln for ln in c.source.splitlines() if "### " not in ln)
+        for c in source.cells
+        if _meta(c).get("solution")
+    }
 
 
 def _hidden_lines() -> list[str]:
@@ -100,13 +115,19 @@ def classroom():
     names = {role: f"cvae{tag}-{role}" for role in ("instructor", *LEARNERS)}
     record: dict = {"names": names, "timings": {}, "hidden": _hidden_lines()}
     clock = _Clock(record["timings"])
-    with private_folder("cvae-course-hub-") as hub_dir, private_folder("cvae-course-class-") as shared, \
-            system_users(list(names.values())) as accounts:
+    with (
+        private_folder("cvae-course-hub-") as hub_dir,
+        private_folder("cvae-course-class-") as shared,
+        system_users(list(names.values())) as accounts,
+    ):
         people = {role: accounts[name] for role, name in names.items()}
         exchange, etc, course = _prepare_machine(shared, people["instructor"])
         record.update(people=people, hub_dir=hub_dir, exchange=exchange, course=course)
-        environment = {"PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin", "CVAE_COURSE_FAST": "1",
-                       "TF_CPP_MIN_LOG_LEVEL": "3"}
+        environment = {
+            "PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin",
+            "CVAE_COURSE_FAST": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+        }
         if os.environ.get("CVAE_COURSE_MNIST"):
             environment["CVAE_COURSE_MNIST"] = os.environ["CVAE_COURSE_MNIST"]
         hub_config = HUB_ROLES.format(instructor=people["instructor"].name, etc=etc)
@@ -117,10 +138,13 @@ def classroom():
             record["wrong_login"] = hub.login(people["alice"].name, "not-" + people["alice"].password).status_code
             servers = {role: hub.start_server(p.name, hub.token_for(p.name)) for role, p in people.items()}
             teacher = servers["instructor"]
-            record["formgrader_status"] = {r: s.request("GET", "/formgrader/api/status").status_code
-                                           for r, s in servers.items()}
+            record["formgrader_status"] = {
+                r: s.request("GET", "/formgrader/api/status").status_code for r, s in servers.items()
+            }
             record["disabled"] = {r: _disabled_extensions(s.request("GET", "/lab").text) for r, s in servers.items()}
-            record["cross_status"] = _as(servers["alice"], people["bob"].name).request("GET", "/api/contents").status_code
+            record["cross_status"] = (
+                _as(servers["alice"], people["bob"].name).request("GET", "/api/contents").status_code
+            )
             clock.lap("Hub, logins, three servers")
 
             # 1. the instructor releases from Formgrader
@@ -138,16 +162,24 @@ def classroom():
             # Jupyter settings are those the Hub gave the instructor's server (with CourseDirectory.root)
             record["collected"] = teacher.formgrader(AE, "collect")
             record["before_grading"] = _snapshot(course)
-            terminal = {"CVAE_COURSE_MNIST": environment.get("CVAE_COURSE_MNIST", ""),
-                        "JUPYTER_CONFIG_PATH": f"{etc}/instructor:{etc}/everyone"}
-            record["graded"] = run_as(people["instructor"], [BIN / "cvae-course", "grade", "submitted", "--out",
-                                                             "graded", "--notebook", AE, "-j", "2"], cwd=course,
-                                      env=terminal)
+            terminal = {
+                "CVAE_COURSE_MNIST": environment.get("CVAE_COURSE_MNIST", ""),
+                "JUPYTER_CONFIG_PATH": f"{etc}/instructor:{etc}/everyone",
+            }
+            record["graded"] = run_as(
+                people["instructor"],
+                [BIN / "cvae-course", "grade", "submitted", "--out", "graded", "--notebook", AE, "-j", "2"],
+                cwd=course,
+                env=terminal,
+            )
             record["after_grading"] = _snapshot(course)
             clock.lap("cvae-course grade")
-            record["feedback_released"] = run_as(people["instructor"], [BIN / "nbgrader", "release_feedback", AE,
-                                                                        "--CourseDirectory.root=graded"],
-                                                 cwd=course, env=terminal)
+            record["feedback_released"] = run_as(
+                people["instructor"],
+                [BIN / "nbgrader", "release_feedback", AE, "--CourseDirectory.root=graded"],
+                cwd=course,
+                env=terminal,
+            )
             # 4. each learner fetches their feedback from the Assignments tab and opens it
             record["feedback"] = {role: _fetch_feedback(servers[role]) for role in LEARNERS}
             clock.lap("feedback")
@@ -157,16 +189,22 @@ def classroom():
             all_files = sorted({p for root in roots for p in root.rglob("*") if p.is_file()})
             record["findable"] = {role: readable_files(people[role], roots) for role in LEARNERS}
             record["openable"] = {role: opens(people[role], all_files) for role in LEARNERS}
-            record["exchange_modes"] = {str(p.relative_to(exchange)): oct(p.stat().st_mode & 0o7777)
-                                        for p in [exchange, *sorted(exchange.rglob("*"))]}
+            record["exchange_modes"] = {
+                str(p.relative_to(exchange)): oct(p.stat().st_mode & 0o7777)
+                for p in [exchange, *sorted(exchange.rglob("*"))]
+            }
             clock.lap("permission scan")
             record["hub_log"] = hub.log_tail(400)
 
         grades_csv = course / "graded" / "grades.csv"
-        record["grades"] = {(r["student_id"], r["notebook"]): r for r in grading.read_csv(grades_csv)} \
-            if grades_csv.exists() else {}
-        record["secrets"] = {s.name: (s / AE / "submission_secret.txt").read_text().strip()
-                             for s in (course / "submitted").glob("*") if (s / AE).is_dir()}
+        record["grades"] = (
+            {(r["student_id"], r["notebook"]): r for r in grading.read_csv(grades_csv)} if grades_csv.exists() else {}
+        )
+        record["secrets"] = {
+            s.name: (s / AE / "submission_secret.txt").read_text().strip()
+            for s in (course / "submitted").glob("*")
+            if (s / AE).is_dir()
+        }
         yield record
     clock.lap("cleanup")
     print("\nclassroom timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in record["timings"].items()))
@@ -207,7 +245,8 @@ def _learner_works(server, role: str, answers: dict[str, str], record: dict) -> 
     work = _solve(record["fetched"][role], set(answers) if role == "alice" else BOB_SOLVES, answers)
     server.save_notebook(NOTEBOOK, work)
     record["kernel_runs"][role] = server.run_cells(
-        [PROBE, _cell(work, "ae_setup"), _cell(work, "ae_encoder_answer"), _cell(work, "ae_encoder")])
+        [PROBE, _cell(work, "ae_setup"), _cell(work, "ae_encoder_answer"), _cell(work, "ae_encoder")]
+    )
     record["submitted"][role] = server.assignments("submit", AE)
 
 
@@ -238,23 +277,34 @@ c.Spawner.pre_spawn_hook = course_settings
 
 # What learners do not get (docs/instructors/learners.md): Formgrader, Create Assignment, the Validate button and
 # the course list. They keep the Assignments tab (the only item left in the Nbgrader menu) to fetch and submit.
-INSTRUCTOR_TOOLS = ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
-                    "@jupyter/nbgrader:validate-assignment", "@jupyter/nbgrader:course-list"]
+INSTRUCTOR_TOOLS = [
+    "@jupyter/nbgrader:formgrader",
+    "@jupyter/nbgrader:create-assignment",
+    "@jupyter/nbgrader:validate-assignment",
+    "@jupyter/nbgrader:course-list",
+]
 LEARNER_SERVER_OFF = ["formgrader", "validate_assignment", "course_list"]
 
 
 def _write_role_configs(etc: Path, exchange: Path) -> None:
     """Settings for everyone (nbgrader's course and exchange), for learners (no instructor tools), for instructors."""
     files = {
-        "everyone/nbgrader_config.py":
-            f"c = get_config()\nc.CourseDirectory.course_id = {COURSE_ID!r}\nc.Exchange.root = {str(exchange)!r}\n",
-        "learner/jupyter_server_config.d/cvae-course-learner.json":
-            json.dumps({"ServerApp": {"jpserver_extensions": {f"nbgrader.server_extensions.{name}": False
-                                                              for name in LEARNER_SERVER_OFF}}}),
-        "learner/labconfig/page_config.json":
-            json.dumps({"disabledExtensions": {name: True for name in INSTRUCTOR_TOOLS}}),
-        "instructor/nbgrader_config.py":
-            f"import os\nc = get_config()\nc.CourseDirectory.root = os.path.expanduser({'~/' + COURSE_ID!r})\n",
+        "everyone/nbgrader_config.py": (
+            f"c = get_config()\nc.CourseDirectory.course_id = {COURSE_ID!r}\nc.Exchange.root = {str(exchange)!r}\n"
+        ),
+        "learner/jupyter_server_config.d/cvae-course-learner.json": json.dumps(
+            {
+                "ServerApp": {
+                    "jpserver_extensions": {f"nbgrader.server_extensions.{name}": False for name in LEARNER_SERVER_OFF}
+                }
+            }
+        ),
+        "learner/labconfig/page_config.json": json.dumps(
+            {"disabledExtensions": {name: True for name in INSTRUCTOR_TOOLS}}
+        ),
+        "instructor/nbgrader_config.py": (
+            f"import os\nc = get_config()\nc.CourseDirectory.root = os.path.expanduser({'~/' + COURSE_ID!r})\n"
+        ),
     }
     for name, text in files.items():
         path = etc / name
@@ -289,7 +339,8 @@ def test_learner_kernels_run_the_course_as_the_learner_with_the_instructors_pyth
             f"was made from Python {sys.version} in {sys.base_prefix}: the learner's account cannot reach that "
             "interpreter (its shared library) and the loader fell back to another one. Make the interpreter's "
             "folders traversable by everyone (pyenv under /root: `chmod o+x /root`, as .ci/run does) or build "
-            "the environment from a system-wide Python.")
+            "the environment from a system-wide Python."
+        )
         assert seen["uid"] == classroom["people"][role].uid and seen["cwd"] == str(classroom["people"][role].home)
         assert Path(seen["package"]).resolve() == Path(cvae_course.__file__).resolve()  # the same installation
 
@@ -421,8 +472,11 @@ def test_homes_the_course_folder_and_the_hub_stay_closed_even_to_a_learner_who_k
     private = [classroom["hub_dir"]] + [p.home for r, p in classroom["people"].items()]
     for role in LEARNERS:
         mine = classroom["people"][role].home
-        leaked = [str(p) for p in classroom["openable"][role]
-                  if any(root in p.parents for root in private) and mine not in p.parents]
+        leaked = [
+            str(p)
+            for p in classroom["openable"][role]
+            if any(root in p.parents for root in private) and mine not in p.parents
+        ]
         assert leaked == []
 
 

@@ -35,12 +35,18 @@ def test_every_function_an_exercise_asks_for_has_its_task_number_for_the_message
     cells), so that a message can say "kl_divergence (task 2) is not written yet"."""
     from cvae_course import checks
 
-    asked = [node.name for c in read(release.SOLUTIONS / f"{name}.ipynb").cells if nbgrader_meta(c).get("solution")
-             for node in ast.parse(c.source).body if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+    asked = [
+        node.name
+        for c in read(release.SOLUTIONS / f"{name}.ipynb").cells
+        if nbgrader_meta(c).get("solution")
+        for node in ast.parse(c.source).body
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef))
+    ]
     assert asked
     want = {n: f"task {i}" for i, n in enumerate(asked, 1)}
     assert {n: checks.TASKS.get(n) for n in asked} == want, (
-        f"declare TASKS = {want!r} in the lesson's module of checks (cvae_course/checks/lessonNN.py)")
+        f"declare TASKS = {want!r} in the lesson's module of checks (cvae_course/checks/lessonNN.py)"
+    )
 
 
 def test_exercises_are_up_to_date_with_solutions():
@@ -63,7 +69,14 @@ def test_a_changed_solution_makes_its_exercise_stale(tmp_path):
 def test_release_check_command_reports_stale_exercises(tmp_path, capsys):
     shutil.copytree(release.SOLUTIONS, tmp_path / "solutions")
     (tmp_path / "exercises").mkdir()
-    args = ["release", "--check", "--solutions", str(tmp_path / "solutions"), "--exercises", str(tmp_path / "exercises")]
+    args = [
+        "release",
+        "--check",
+        "--solutions",
+        str(tmp_path / "solutions"),
+        "--exercises",
+        str(tmp_path / "exercises"),
+    ]
     assert cli.main(args) == 1
     assert "out of date" in capsys.readouterr().out
     assert cli.main(args[:1] + args[2:]) == 0
@@ -115,15 +128,17 @@ def test_failing_cells_follow_names_from_solution_cells_through_later_cells():
     solution.metadata.nbgrader = {"solution": True}
     top_level = nbformat.v4.new_code_cell("x = 1\nraise NotImplementedError()")
     top_level.metadata.nbgrader = {"solution": True}
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("import numpy as np"),  # 0: fine
-        solution,  # 1: defines f, runs fine
-        nbformat.v4.new_code_cell("y = f()"),  # 2: fails
-        nbformat.v4.new_code_cell("print(np.pi)"),  # 3: fine
-        nbformat.v4.new_code_cell("z = y + 1"),  # 4: fails, because y was never made
-        nbformat.v4.new_markdown_cell("f and y"),  # 5: markdown
-        top_level,  # 6: fails itself
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("import numpy as np"),  # 0: fine
+            solution,  # 1: defines f, runs fine
+            nbformat.v4.new_code_cell("y = f()"),  # 2: fails
+            nbformat.v4.new_code_cell("print(np.pi)"),  # 3: fine
+            nbformat.v4.new_code_cell("z = y + 1"),  # 4: fails, because y was never made
+            nbformat.v4.new_markdown_cell("f and y"),  # 5: markdown
+            top_level,  # 6: fails itself
+        ]
+    )
     assert release.failing_cells(nb) == [2, 4, 6]
 
 
@@ -133,8 +148,13 @@ def test_release_equals_nbgrader_generate_assignment_apart_from_the_tags(tmp_pat
     (tmp_path / "source" / name).mkdir(parents=True)
     shutil.copyfile(release.SOLUTIONS / f"{name}.ipynb", tmp_path / "source" / name / f"{name}.ipynb")
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
-    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", name], cwd=tmp_path, env=env,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "nbgrader", "generate_assignment", name],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     theirs = read(tmp_path / "release" / name / f"{name}.ipynb")
     ours = read(release.EXERCISES / f"{name}.ipynb")
     for cell in ours.cells:

@@ -32,24 +32,35 @@ def course_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("lessons")
     data = folder / "tiny-mnist.npz"
     labels = np.arange(300) % 10
-    np.savez(data, x_train=np.zeros((300, 28, 28), np.uint8), y_train=labels,
-             x_test=np.zeros((50, 28, 28), np.uint8), y_test=labels[:50])
+    np.savez(
+        data,
+        x_train=np.zeros((300, 28, 28), np.uint8),
+        y_train=labels,
+        x_test=np.zeros((50, 28, 28), np.uint8),
+        y_test=labels[:50],
+    )
     everything = _lesson(
         folder / "00_everything.ipynb",
-        _cell("import os, sys, time\nprint(os.environ['CVAE_COURSE_FAST'], os.listdir(os.environ['CVAE_COURSE_CACHE']))",
-              "nbval-check-output"),
+        _cell(
+            "import os, sys, time\nprint(os.environ['CVAE_COURSE_FAST'], os.listdir(os.environ['CVAE_COURSE_CACHE']))",
+            "nbval-check-output",
+        ),
         _cell("time.sleep(0.5)  # stands for training.train(...)", "train"),
-        _cell("from cvae_course.claims import claim\n"
-              "claim('one is one', 1 == 1, measured=1)\n"
-              "claim('the model reads every digit', False, measured=0.71, full_only=True)", "claim"),
+        _cell(
+            "from cvae_course.claims import claim\n"
+            "claim('one is one', 1 == 1, measured=1)\n"
+            "claim('the model reads every digit', False, measured=0.71, full_only=True)",
+            "claim",
+        ),
         _cell("1 / 0"),
         _cell("time.sleep(60)"),
         _cell("print('a warning', file=sys.stderr)"),
         _cell("print('still running after the errors')"),
     )
     dies = _lesson(folder / "01_dies.ipynb", _cell("import os\nos._exit(1)"), _cell("print('never')"))
-    fine = _lesson(folder / "02_fine.ipynb", _cell("from cvae_course.claims import claim\nclaim('two is two', 2 == 2)",
-                                                   "claim"))
+    fine = _lesson(
+        folder / "02_fine.ipynb", _cell("from cvae_course.claims import claim\nclaim('two is two', 2 == 2)", "claim")
+    )
     lines = []
     with pytest.MonkeyPatch.context() as env:
         env.setenv(settings.DATA_ENV, str(data))
@@ -99,8 +110,10 @@ def test_every_claim_is_listed_with_its_measured_value_and_status(course_run):
 def test_errors_time_outs_and_stderr_are_recorded_and_the_lesson_goes_on(course_run):
     result, _, _ = course_run
     lesson = result.lessons[0]
-    assert lesson.errors == [(4, "ZeroDivisionError: division by zero"),
-                             (5, "CellTimeout: the cell ran over 4 s and was interrupted")]
+    assert lesson.errors == [
+        (4, "ZeroDivisionError: division by zero"),
+        (5, "CellTimeout: the cell ran over 4 s and was interrupted"),
+    ]
     assert lesson.cells[-2].stderr == ["a warning"]
     assert lesson.cells[-1].errors == [] and lesson.cells[-1].index == 7
 
@@ -118,10 +131,13 @@ def test_the_markdown_lists_machine_times_claims_and_every_problem(course_run):
     assert "load average (1 / 5 / 15 min) before the run" in text
     assert "| 00_everything | 2 | `time.sleep(0.5)  # stands for training.train(...)` |" in text
     assert "| **FAILS** | the model reads every digit (full mode) | 0.71 |" in text
-    for problem in ['00_everything: claim failed: "the model reads every digit" (measured 0.71)',
-                    "00_everything, cell 4: ZeroDivisionError: division by zero",
-                    "00_everything, cell 5: CellTimeout", "00_everything, cell 6: wrote to stderr: a warning",
-                    "01_dies: the lesson stopped: DeadKernelError"]:
+    for problem in [
+        '00_everything: claim failed: "the model reads every digit" (measured 0.71)',
+        "00_everything, cell 4: ZeroDivisionError: division by zero",
+        "00_everything, cell 5: CellTimeout",
+        "00_everything, cell 6: wrote to stderr: a warning",
+        "01_dies: the lesson stopped: DeadKernelError",
+    ]:
         assert problem in text
     assert not result.ok
 
@@ -141,15 +157,33 @@ def test_the_report_survives_its_json_sidecar(course_run, tmp_path):
 
 # ------------------------------------------------------------------------------------------ without kernels
 def _report(claim_status="holds", train_size=24_345):
-    cells = [report.CellRun(1, "history = training.train(model, x)", ["train"], 40.0),
-             report.CellRun(2, "claim(...)", ["claim"], 0.1, claims=[
-                 {"sentence": "the loss falls", "measured": "150", "status": claim_status, "mode": "full",
-                  "full_only": True, "reason": ""}])]
+    cells = [
+        report.CellRun(1, "history = training.train(model, x)", ["train"], 40.0),
+        report.CellRun(
+            2,
+            "claim(...)",
+            ["claim"],
+            0.1,
+            claims=[
+                {
+                    "sentence": "the loss falls",
+                    "measured": "150",
+                    "status": claim_status,
+                    "mode": "full",
+                    "full_only": True,
+                    "reason": "",
+                }
+            ],
+        ),
+    ]
     machine = report.Machine(2, "A CPU", "2.21.0", "3.11.7", [1.0, 1.5, 2.0], [1.2, 1.4, 1.9])
-    lessons = [report.LessonRun("00_welcome", 5.0, [1.0, 1.5, 2.0]),
-               report.LessonRun("01_autoencoder", 60.0, [1.0, 1.5, 2.0], cells=cells)]
-    return report.Report("full", "2026-01-01 00:00 UTC", "empty at the start", "/data/mnist.npz", train_size, 10_000,
-                         machine, lessons)
+    lessons = [
+        report.LessonRun("00_welcome", 5.0, [1.0, 1.5, 2.0]),
+        report.LessonRun("01_autoencoder", 60.0, [1.0, 1.5, 2.0], cells=cells),
+    ]
+    return report.Report(
+        "full", "2026-01-01 00:00 UTC", "empty at the start", "/data/mnist.npz", train_size, 10_000, machine, lessons
+    )
 
 
 def test_a_lesson_projection_scales_only_its_training_cells():
@@ -186,16 +220,30 @@ def test_update_readme_without_the_markers_says_where_they_go(tmp_path):
 def test_the_exit_status_says_whether_every_claim_held(status, exit_status, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(report, "run", lambda *a, **k: _report(claim_status=status))
     lesson = _lesson(tmp_path / "00_a.ipynb")
-    args = argparse.Namespace(notebooks=[lesson], out=tmp_path / "r.md", executed=None, keep_cache=False,
-                              cell_timeout=10, fast=False, readme=True)
+    args = argparse.Namespace(
+        notebooks=[lesson],
+        out=tmp_path / "r.md",
+        executed=None,
+        keep_cache=False,
+        cell_timeout=10,
+        fast=False,
+        readme=True,
+    )
     assert report.main_report(args) == exit_status
     assert "README.md left alone" in capsys.readouterr().out  # a subset of lessons never rewrites the README
     assert json.loads((tmp_path / "r.json").read_text())["lessons"][1]["cells"][1]["claims"][0]["status"] == status
 
 
 def test_a_missing_notebook_is_named():
-    args = argparse.Namespace(notebooks=[ROOT / "notebooks" / "99_nothing.ipynb"], out=None, executed=None,
-                              keep_cache=False, cell_timeout=10, fast=False, readme=False)
+    args = argparse.Namespace(
+        notebooks=[ROOT / "notebooks" / "99_nothing.ipynb"],
+        out=None,
+        executed=None,
+        keep_cache=False,
+        cell_timeout=10,
+        fast=False,
+        readme=False,
+    )
     assert report.main_report(args) == 2
 
 
@@ -209,4 +257,5 @@ def test_the_readme_time_statements_quote_the_committed_report():
     committed = report.Report.from_json(report.REPORT_JSON.read_text(encoding="utf-8"))
     assert report.readme_block(committed) in README.read_text(encoding="utf-8"), (
         "README.md's lesson times differ from docs/full-course-report.json: run `cvae-course report` (it rewrites "
-        "the block) rather than editing either by hand")
+        "the block) rather than editing either by hand"
+    )
