@@ -34,7 +34,7 @@ import traitlets  # noqa: E402
 
 from cvae_course.models import CVAE, sigmoid
 from cvae_course.playground.panels import MAX_SLIDERS, TEMPERATURE_RANGE, Z_LIMIT, Z_STEP
-from cvae_course.validation import NUM_CLASSES, check_model, check_positive_int
+from cvae_course.validation import NUM_CLASSES, check_digit, check_in_range, check_model, check_positive_int
 
 __all__ = [
     "BrowserGenerator",
@@ -200,19 +200,6 @@ def decoder_weights(model: CVAE) -> DecoderWeights:
     return widget
 
 
-def _check_number(value, name: str, low: float, high: float) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}") from err
-    if not np.isfinite(v) or not low <= v <= high:
-        raise ValueError(
-            f"{name} must be in [{low:g}, {high:g}] (the slider's range), got {value!r}. "
-            f"Choose a value between {low:g} and {high:g}."
-        )
-    return v
-
-
 def _check_code(values, latent_dim: int, name: str) -> list[float]:
     """One code of ``latent_dim`` finite values in [-3, 3], returned as Python floats *unchanged*: a validator that
     rounded (e.g. to float32) would make ipywidgets send the rounded value back to the page on every sync."""
@@ -242,12 +229,6 @@ def _check_label_vector(values, name: str = "label") -> list[float]:
             f"{values!r}. For digit d use set_label(d)."
         )
     return [float(v) for v in y]
-
-
-def _check_digit(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < NUM_CLASSES:
-        raise ValueError(f"{name} must be a digit 0-9, got {value!r}. Pick one of 0, 1, ..., 9.")
-    return int(value)
 
 
 def _one_hot(digit: int) -> list[float]:
@@ -297,7 +278,7 @@ class _BrowserPanel(anywidget.AnyWidget):
 
     @traitlets.validate("temperature")
     def _valid_temperature(self, proposal):
-        return _check_number(proposal["value"], "temperature", *TEMPERATURE_RANGE)
+        return check_in_range(proposal["value"], "temperature", *TEMPERATURE_RANGE)
 
     @property
     def code(self) -> np.ndarray:
@@ -351,8 +332,8 @@ class BrowserGenerator(_BrowserPanel):
             panel="generator",
             map_cells=check_positive_int(map_cells, "map_cells"),
             z=code,
-            label=_one_hot(_check_digit(digit, "digit")),
-            temperature=_check_number(temperature, "temperature", *TEMPERATURE_RANGE),
+            label=_one_hot(check_digit(digit, "digit")),
+            temperature=check_in_range(temperature, "temperature", *TEMPERATURE_RANGE),
         )
 
     @property
@@ -366,7 +347,7 @@ class BrowserGenerator(_BrowserPanel):
 
     def set_label(self, digit: int) -> None:
         """Show ``digit`` (0-9): the same as pressing its button."""
-        self.label = _one_hot(_check_digit(digit, "digit"))
+        self.label = _one_hot(check_digit(digit, "digit"))
 
     def set_latent(self, values: Sequence[float]) -> None:
         """Set the code: all ``latent_dim`` values, or the first ``n_sliders`` (the rest stay), each in [-3, 3]."""
@@ -381,7 +362,7 @@ class BrowserGenerator(_BrowserPanel):
 
     def set_temperature(self, temperature: float) -> None:
         """Set the temperature (0.1-2.0) that scales the code before decoding."""
-        self.temperature = _check_number(temperature, "temperature", *TEMPERATURE_RANGE)
+        self.temperature = check_in_range(temperature, "temperature", *TEMPERATURE_RANGE)
 
     def new_style(self) -> None:
         """A new code from the prior N(0, I), snapped to the sliders' step: the "new random style" button."""
@@ -424,9 +405,9 @@ class BrowserInterpolation(_BrowserPanel):
     ):
         self._rng = np.random.default_rng(seed)
         latent_dim = check_model(model, CVAE, kind="trained CVAE").latent_dim
-        a, b = _check_digit(start_digit, "start_digit"), _check_digit(end_digit, "end_digit")
+        a, b = check_digit(start_digit, "start_digit"), check_digit(end_digit, "end_digit")
         za, zb = self._draw(latent_dim), self._draw(latent_dim)
-        t = _check_number(t, "t", 0.0, 1.0)
+        t = check_in_range(t, "t", 0.0, 1.0)
         z, y = _point(za, zb, a, b, t)
         super().__init__(
             model,
@@ -450,7 +431,7 @@ class BrowserInterpolation(_BrowserPanel):
 
     @traitlets.validate("start_digit", "end_digit")
     def _valid_digit(self, proposal):
-        return _check_digit(proposal["value"], proposal["trait"].name)
+        return check_digit(proposal["value"], proposal["trait"].name)
 
     @traitlets.validate("start_z", "end_z")
     def _valid_end(self, proposal):
@@ -458,11 +439,11 @@ class BrowserInterpolation(_BrowserPanel):
 
     @traitlets.validate("t")
     def _valid_t(self, proposal):
-        return _check_number(proposal["value"], "t", 0.0, 1.0)
+        return check_in_range(proposal["value"], "t", 0.0, 1.0)
 
     def point(self, t: float) -> tuple[np.ndarray, np.ndarray]:
         """(code, soft label) at position ``t`` of the path, float32."""
-        t = _check_number(t, "t", 0.0, 1.0)
+        t = check_in_range(t, "t", 0.0, 1.0)
         end = self.start_z if self.same_style else self.end_z
         z, y = _point(self.start_z, end, self.start_digit, self.end_digit, t)
         return np.asarray(z, np.float32), np.asarray(y, np.float32)
@@ -477,11 +458,11 @@ class BrowserInterpolation(_BrowserPanel):
 
     def set_position(self, t: float) -> None:
         """Move along the path: 0 is the start, 1 the end."""
-        self._move(t=_check_number(t, "t", 0.0, 1.0))
+        self._move(t=check_in_range(t, "t", 0.0, 1.0))
 
     def set_labels(self, start: int, end: int) -> None:
         """The digits at the two ends of the path."""
-        self._move(start_digit=_check_digit(start, "start"), end_digit=_check_digit(end, "end"))
+        self._move(start_digit=check_digit(start, "start"), end_digit=check_digit(end, "end"))
 
     def set_styles(self, start: Sequence[float], end: Sequence[float]) -> None:
         """The codes at the two ends of the path (each value in [-3, 3])."""
