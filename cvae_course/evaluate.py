@@ -56,8 +56,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from cvae_course._keras import keras, ops, tf
+from cvae_course.data import one_hot
 from cvae_course.layers import Sampling
-from cvae_course.losses import kl_divergence, reconstruction_loss
+from cvae_course.losses import kl_divergence, pixel_cross_entropy, reconstruction_loss
 from cvae_course.models import CVAE, PREDICT_BATCH, VAE
 from cvae_course.training import _in_notebook
 from cvae_course.validation import (
@@ -99,6 +100,7 @@ __all__ = [
     "entropy_floor",
     "gaussian_log_density",
     "hole_share",
+    "ImportanceParts",
     "importance_log_weights",
     "importance_sampled_nll",
     "log_mean_exp",
@@ -677,29 +679,96 @@ def gaussian_log_density(z, mean, log_var) -> np.ndarray:
     return -0.5 * np.sum(np.log(2 * np.pi) + log_var + (z - mean) ** 2 * np.exp(-log_var), axis=-1)
 
 
-IMPORTANCE_ROWS = 16_384  # decoded codes per call: a few tens of MB of logits
+IMPORTANCE_ROWS = 16_384  # codes decoded per compiled call: a few tens of MB of logits
+LOG_2PI = float(np.log(2 * np.pi))
 
 
-def _vae_importance_parts(model: VAE, images, labels):
+@dataclass(frozen=True)
+class ImportanceParts:
+    """What :func:`importance_log_weights` needs from a model, for N images and a d-dimensional code.
+
+    Attributes:
+        q_mean, q_log_var: the proposal q(z | ...), NumPy float32 (N, d).
+        p_mean, p_log_var: the prior p(z [| condition]), NumPy float32 (N, d) (zeros for N(0, I)).
+        arrays: per-image NumPy arrays (N, ...) that ``log_likelihood`` reads, sliced into the same batches.
+        log_likelihood: ``log_likelihood(*batch_of_arrays, z)`` -> log p(image | z [, condition]) in nats,
+            shape (S, n), for codes z of shape (S, n, d): Keras ops only, so that it runs compiled.
+    """
+
+    q_mean: np.ndarray
+    q_log_var: np.ndarray
+    p_mean: np.ndarray
+    p_log_var: np.ndarray
+    arrays: tuple
+    log_likelihood: object
+
+
+def _vae_importance_parts(model: VAE, images, labels) -> ImportanceParts:
     """A course VAE's (CVAE's) terms for :func:`importance_log_weights`: q(z | x [, y]), the prior N(0, I) and
     log p(x | z [, y])."""
     x = as_images(images)
     means, log_vars = model.encode_distribution(x, labels)  # checks the labels: digits, one per image, CVAE only
-    y = None if labels is None else as_labels(labels)
+    arrays = (x,) if labels is None else (x, one_hot(as_labels(labels)))
 
-    def log_likelihood(rows, z):
-        logits = model.decode_logits(z, None if y is None else y[rows])
-        return -ops.convert_to_numpy(reconstruction_loss(x[rows], ops.convert_to_tensor(logits)))
+    def log_likelihood(x, *rest):
+        *label_rows, z = rest
+        n_samples, n = ops.shape(z)[0], ops.shape(z)[1]
+        codes = ops.reshape(z, (-1, ops.shape(z)[2]))
+        inputs = codes if not label_rows else [codes, ops.tile(label_rows[0], (n_samples, 1))]
+        logits = ops.reshape(model.decoder(inputs, training=False), (n_samples, n, -1))
+        return -ops.sum(pixel_cross_entropy(ops.reshape(x, (1, n, -1)), logits), axis=-1)
 
     zeros = np.zeros_like(means)
-    return means, log_vars, zeros, zeros, log_likelihood
+    return ImportanceParts(means, log_vars, zeros, zeros, arrays, log_likelihood)
+
+
+def _importance_parts(model, images, condition) -> ImportanceParts:
+    if isinstance(model, VAE):
+        return _vae_importance_parts(model, images, condition)
+    if callable(getattr(model, "importance_parts", None)):
+        if condition is None:
+            raise ValueError(
+                f"a {type(model).__name__} scores images given a condition: "
+                "importance_sampled_nll(model, y, x) for -log p(y | x)"
+            )
+        return model.importance_parts(images, condition)
+    raise ValueError(
+        f"model must be a VAE or CVAE from cvae_course.models, or a model with a prior network "
+        f"(quadrants.QuadrantCVAE), got {type(model).__name__}"
+    )
+
+
+def _log_weights(log_likelihood, eps, q_mean, q_log_var, p_mean, p_log_var, *arrays):
+    """log w = log p(image | z) + log p(z) - log q(z) for z = q_mean + sigma_q * eps; eps (S, n, d) -> (S, n).
+
+    float32 throughout. log q(z) uses eps directly ((z - mean)^2 / sigma^2 = eps^2), which is exact and cheaper.
+    """
+    z = q_mean[None] + ops.exp(0.5 * q_log_var)[None] * eps
+    log_q = -0.5 * ops.sum(LOG_2PI + q_log_var[None] + ops.square(eps), axis=-1)
+    log_p = -0.5 * ops.sum(
+        LOG_2PI + p_log_var[None] + ops.square(z - p_mean[None]) * ops.exp(-p_log_var)[None], axis=-1
+    )
+    return log_likelihood(*arrays, z) + log_p - log_q
+
+
+_IMPORTANCE_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its compiled weights
+
+
+def _compiled_log_weights(model, log_likelihood):
+    """:func:`_log_weights` for this model's ``log_likelihood``, traced once (reduce_retracing: a last, shorter
+    batch or another number of codes reuses the graph)."""
+    if model not in _IMPORTANCE_COMPILED:
+        _IMPORTANCE_COMPILED[model] = tf.function(
+            lambda *a: _log_weights(log_likelihood, *a), reduce_retracing=True, autograph=False
+        )
+    return _IMPORTANCE_COMPILED[model]
 
 
 def importance_log_weights(model, images, condition=None, *, n_samples: int = 100, seed: int = 0) -> np.ndarray:
     """log w_s = log p(x | z_s) + log p(z_s) - log q(z_s | x) for S codes z_s ~ q(z | x) per image: shape (S, N).
 
-    The codes are drawn with the reparameterization trick (the course's ``Sampling`` layer, seeded). Each weight
-    is an unbiased estimate of p(x); its log averages to the ELBO. Conditional models condition every term:
+    Each weight is an unbiased estimate of p(x); its log averages to the ELBO. Conditional models condition every
+    term:
 
     * a VAE of the course: ``condition`` None; the prior p(z) is N(0, I).
     * a label CVAE (lesson 03): ``condition`` = the digits 0-9, shape (N,): p(x | z, y), q(z | x, y), N(0, I).
@@ -707,8 +776,12 @@ def importance_log_weights(model, images, condition=None, *, n_samples: int = 10
       :class:`~cvae_course.quadrants.QuadrantCVAE`: ``images`` = what is scored (the hidden part y),
       ``condition`` = what the model is given (the visible part x); the weights are
       log p(y | x, z_s) + log p(z_s | x) - log q(z_s | x, y). Such a model supplies its terms through
-      ``model.importance_parts(images, condition)`` -> (q_mean, q_log_var, p_mean, p_log_var, log_likelihood),
-      with ``log_likelihood(rows, z)`` the log-likelihood of ``images[rows]`` given codes z.
+      ``model.importance_parts(images, condition)``, an :class:`ImportanceParts`.
+
+    The codes are drawn with the reparameterization trick, z = mean + sigma * eps, with eps from
+    ``keras.random.normal`` seeded by ``seed``: shape (S * n, d) for each batch of n = IMPORTANCE_ROWS // S images,
+    row s * n + i for image i. All S codes of a batch of images are decoded and weighed in one compiled call
+    (float32); the weights come back as float64 for :func:`log_mean_exp`.
 
     Args:
         model: one of the above.
@@ -718,37 +791,18 @@ def importance_log_weights(model, images, condition=None, *, n_samples: int = 10
         seed: makes the draws repeatable.
     """
     n_samples = check_positive_int(n_samples, "n_samples")
-    if isinstance(model, VAE):
-        parts = _vae_importance_parts(model, images, condition)
-    elif callable(getattr(model, "importance_parts", None)):
-        if condition is None:
-            raise ValueError(
-                f"a {type(model).__name__} scores images given a condition: "
-                "importance_sampled_nll(model, y, x) for -log p(y | x)"
-            )
-        parts = model.importance_parts(images, condition)
-    else:
-        raise ValueError(
-            f"model must be a VAE or CVAE from cvae_course.models, or a model with a prior network "
-            f"(quadrants.QuadrantCVAE), got {type(model).__name__}"
-        )
-    q_means, q_log_vars, p_means, p_log_vars, log_likelihood = parts
-    sampling = Sampling(seed=seed)
-    n_images = len(q_means)
+    parts = _importance_parts(model, images, condition)
+    weigh = _compiled_log_weights(model, parts.log_likelihood)
+    noise = keras.random.SeedGenerator(seed)
+    n_images, latent_dim = parts.q_mean.shape
     per_call = max(1, IMPORTANCE_ROWS // n_samples)
     out = np.empty((n_samples, n_images), dtype=np.float64)
     for start in range(0, n_images, per_call):
-        batch = np.arange(start, min(start + per_call, n_images))
-        n = len(batch)
-        rows = np.tile(batch, n_samples)  # row s * n + i: image batch[i]
-        mean, log_var = q_means[rows], q_log_vars[rows]
-        z = ops.convert_to_numpy(sampling([ops.convert_to_tensor(mean), ops.convert_to_tensor(log_var)]))
-        log_w = (
-            log_likelihood(rows, z)
-            + gaussian_log_density(z, p_means[rows], p_log_vars[rows])
-            - gaussian_log_density(z, mean, log_var)
-        )
-        out[:, batch] = log_w.reshape(n_samples, n)
+        batch = slice(start, min(start + per_call, n_images))
+        n = batch.stop - start
+        eps = ops.reshape(keras.random.normal((n_samples * n, latent_dim), seed=noise), (n_samples, n, latent_dim))
+        arrays = (parts.q_mean, parts.q_log_var, parts.p_mean, parts.p_log_var, *parts.arrays)
+        out[:, batch] = ops.convert_to_numpy(weigh(eps, *(ops.convert_to_tensor(a[batch]) for a in arrays)))
     return out
 
 

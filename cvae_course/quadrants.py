@@ -20,10 +20,14 @@ Units: every loss is the Bernoulli cross-entropy summed over the *hidden* pixels
 then averaged over the batch (never a mean over pixels): :func:`hidden_reconstruction_loss`. For grey targets it
 is a cross-entropy rather than a normalised likelihood; it is what Sohn et al. and Pyro report as the negative
 conditional log-likelihood. The importance-sampled -log p(y | x) is :func:`cvae_course.evaluate.importance_sampled_nll`
-(the model supplies its terms through :meth:`QuadrantCVAE.importance_parts`).
+(the model supplies its terms through :meth:`QuadrantCVAE.importance_parts`; S = 100 codes for each of 10,000 test
+images is 10^6 decodings per setting and model, so the evaluation runs them compiled, and for the dense generation
+network of :func:`build_generation` without repeating x for every code: :func:`_dense_log_likelihood`).
+:func:`reconstruction` measures the train/test gap: -log p(y | x, z) with codes from q(z | x, y) or from p(z | x).
 
-NumPy in, NumPy out: :func:`make_task`, :func:`complete`, :func:`baseline_nll`, :func:`negative_elbo` and the
-model's ``predict_hidden`` take and return NumPy arrays; images are float32 (N, 28, 28, 1).
+NumPy in, NumPy out: :func:`make_task`, :func:`complete`, :func:`baseline_nll`, :func:`negative_elbo`,
+:func:`reconstruction` and the model's ``predict_hidden`` take and return NumPy arrays; images are float32
+(N, 28, 28, 1).
 """
 
 from __future__ import annotations
@@ -59,6 +63,8 @@ __all__ = [
     "QuadrantCVAE",
     "build_quadrant_cvae",
     "baseline_nll",
+    "CODE_SOURCES",
+    "reconstruction",
     "negative_elbo",
     "complete",
     "completion_spread",
@@ -218,6 +224,57 @@ def build_generation(latent_dim: int, hidden: Sequence[int] = (256, 256)) -> ker
     return keras.Model([x, z], layers.Reshape((28, 28, 1), name="logits")(h), name="generation")
 
 
+def _dense_stack(generation: keras.Model) -> list | None:
+    """The Dense layers of a generation network built as :func:`build_generation` builds it (x flattened, then z,
+    concatenated, Dense layers, reshaped to (28, 28, 1)), first to last; None for any other network.
+
+    The structure is read from the layers and confirmed on three random inputs, so a network that only looks alike
+    is decoded the ordinary way.
+    """
+    kinds = {"InputLayer", "Flatten", "Concatenate", "Dense", "Reshape"}
+    if not isinstance(generation, keras.Model) or any(type(la).__name__ not in kinds for la in generation.layers):
+        return None
+    dense = [la for la in generation.layers if isinstance(la, layers.Dense)]
+    latent_dim = int(generation.inputs[1].shape[-1]) if len(generation.inputs) == 2 else -1
+    if not dense or not dense[0].built or dense[0].kernel.shape[0] != 28 * 28 + latent_dim:
+        return None
+    if dense[-1].units != 28 * 28 or any(not la.use_bias for la in dense):
+        return None
+    rng = np.random.default_rng(0)
+    x = np.where(rng.uniform(size=(3, 28, 28, 1)) < 0.5, np.float32(HIDDEN), rng.uniform(size=(3, 28, 28, 1)))
+    x, z = x.astype(np.float32), rng.normal(size=(3, latent_dim)).astype(np.float32)
+    h = x.reshape(3, -1) @ ops.convert_to_numpy(dense[0].kernel[: 28 * 28]) + z @ ops.convert_to_numpy(
+        dense[0].kernel[28 * 28 :]
+    )
+    h = ops.convert_to_numpy(dense[0].activation(ops.convert_to_tensor(h) + dense[0].bias))
+    for la in dense[1:]:
+        h = ops.convert_to_numpy(la(ops.convert_to_tensor(h)))
+    expected = ops.convert_to_numpy(generation([x, z], training=False)).reshape(3, -1)
+    return dense if np.allclose(h, expected, rtol=1e-4, atol=1e-4) else None
+
+
+def _dense_log_likelihood(stack: list, x, y, z):
+    """:meth:`QuadrantCVAE.log_likelihood_of_codes` for a generation network that is the dense ``stack``
+    (:func:`_dense_stack`), without repeating x S times: the first layer's product with x is computed once per pair
+    and its product with z once per code, and the last layer computes only the pixels hidden in some x of the batch
+    (the others count zero). The same sums, rearranged; (S, n) nats."""
+    first, *middle, last = stack
+    n_samples, n = ops.shape(z)[0], ops.shape(z)[1]
+    pixels = ops.reshape(x, (n, -1))
+    from_x = ops.matmul(pixels, first.kernel[: 28 * 28]) + first.bias  # (n, units), once per pair
+    from_z = ops.matmul(ops.reshape(z, (n_samples * n, -1)), first.kernel[28 * 28 :])  # (S n, units)
+    h = first.activation(ops.reshape(from_z, (n_samples, n, -1)) + from_x[None])
+    h = ops.reshape(h, (n_samples * n, -1))
+    for layer in middle:
+        h = layer.activation(ops.matmul(h, layer.kernel) + layer.bias)
+    hidden = ops.less(pixels, 0.0)
+    columns = ops.nonzero(ops.any(hidden, axis=0))[0]  # the pixels hidden in some x of the batch
+    logits = last.activation(ops.matmul(h, ops.take(last.kernel, columns, axis=1)) + ops.take(last.bias, columns))
+    targets = ops.take(ops.reshape(y, (n, -1)), columns, axis=1)
+    per_pixel = pixel_cross_entropy(targets[None], ops.reshape(logits, (n_samples, n, -1)))
+    return -ops.sum(per_pixel * ops.cast(ops.take(hidden, columns, axis=1), "float32")[None], axis=-1)
+
+
 # ------------------------------------------------------------------------------------------- models
 def _split(inputs, name: str):
     if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
@@ -368,14 +425,32 @@ class QuadrantCVAE(keras.Model):
         ).astype(np.float64)
 
     def importance_parts(self, y, x):
-        """What :func:`cvae_course.evaluate.importance_log_weights` needs to estimate -log p(y | x).
+        """What :func:`cvae_course.evaluate.importance_log_weights` needs to estimate -log p(y | x): an
+        :class:`~cvae_course.evaluate.ImportanceParts` with q(z | x, y), p(z | x), the arrays (x, y) and
+        log p(y | x, z) for codes of shape (S, n, latent_dim) in Keras ops (the evaluation compiles it):
+        :meth:`log_likelihood_of_codes`, or the same sums rearranged (:func:`_dense_log_likelihood`) when the
+        generation network is :func:`build_generation`'s dense stack."""
+        from cvae_course.evaluate import ImportanceParts
 
-        Returns (q_mean, q_log_var, p_mean, p_log_var, log_likelihood) where ``log_likelihood(rows, z)`` is
-        log p(y[rows] | x[rows], z) for codes z of shape (len(rows), latent_dim).
-        """
         x, y = _pair(x, y)
         q_mean, q_log_var, p_mean, p_log_var = self.distributions(x, y)
-        return q_mean, q_log_var, p_mean, p_log_var, lambda rows, z: self.log_likelihood(x[rows], y[rows], z)
+        stack = _dense_stack(self.generation)
+        log_likelihood = (
+            self.log_likelihood_of_codes if stack is None else lambda a, b, z: _dense_log_likelihood(stack, a, b, z)
+        )
+        return ImportanceParts(q_mean, q_log_var, p_mean, p_log_var, (x, y), log_likelihood)
+
+    def log_likelihood_of_codes(self, x, y, z):
+        """log p(y | x, z) for S codes per pair: x, y tensors (n, 28, 28, 1), z (S, n, latent_dim) -> (S, n), nats.
+
+        Keras ops only (it runs compiled): x is repeated S times and decoded with each code.
+        """
+        n_samples, n = ops.shape(z)[0], ops.shape(z)[1]
+        codes = ops.reshape(z, (-1, self.latent_dim))  # row s * n + i: code s of pair i
+        logits = self.generation([ops.tile(x, (n_samples, 1, 1, 1)), codes], training=False)
+        hidden = ops.cast(ops.less(ops.reshape(x, (n, -1)), 0.0), "float32")
+        per_pixel = pixel_cross_entropy(ops.reshape(y, (1, n, -1)), ops.reshape(logits, (n_samples, n, -1)))
+        return -ops.sum(per_pixel * hidden[None], axis=-1)
 
     def get_config(self):
         ser = keras.saving.serialize_keras_object
@@ -432,17 +507,35 @@ def _check_cvae(model) -> QuadrantCVAE:
     )
 
 
-def negative_elbo(model: QuadrantCVAE, x, y, *, n_samples: int = 10, seed: int = 0) -> np.ndarray:
-    """-ELBO of log p(y | x) per image, nats (N,): the reconstruction averaged over ``n_samples`` codes z ~ q(z|x,y),
-    plus the closed-form KL(q(z|x,y) || p(z|x)). Pyro's table reports this quantity (10 samples; its KL is the
-    Monte Carlo estimate, whose mean is the same)."""
+CODE_SOURCES = ("recognition", "prior")
+
+
+def reconstruction(
+    model: QuadrantCVAE, x, y, *, codes: str = "recognition", n_samples: int = 10, seed: int = 0
+) -> np.ndarray:
+    """-log p(y | x, z) per image, nats (N,), averaged over ``n_samples`` codes z drawn from the recognition network
+    q(z | x, y) (``codes="recognition"``: the codes of training, which have seen y) or from the prior
+    p(z | x) (``codes="prior"``: the codes of test time, which have not). Their difference is the train/test gap."""
     _check_cvae(model)
+    if codes not in CODE_SOURCES:
+        raise ValueError(f"codes must be one of {CODE_SOURCES} (where z comes from), got {codes!r}")
     n_samples = check_positive_int(n_samples, "n_samples")
     x, y = _pair(x, y)
     q_mean, q_log_var, p_mean, p_log_var = model.distributions(x, y)
+    mean, log_var = (q_mean, q_log_var) if codes == "recognition" else (p_mean, p_log_var)
     sampling = Sampling(seed=seed)
-    q = [ops.convert_to_tensor(q_mean), ops.convert_to_tensor(q_log_var)]
-    rec = np.mean([-model.log_likelihood(x, y, ops.convert_to_numpy(sampling(q))) for _ in range(n_samples)], axis=0)
+    dist = [ops.convert_to_tensor(mean), ops.convert_to_tensor(log_var)]
+    return np.mean(
+        [-model.log_likelihood(x, y, ops.convert_to_numpy(sampling(dist))) for _ in range(n_samples)], axis=0
+    )
+
+
+def negative_elbo(model: QuadrantCVAE, x, y, *, n_samples: int = 10, seed: int = 0) -> np.ndarray:
+    """-ELBO of log p(y | x) per image, nats (N,): the reconstruction averaged over ``n_samples`` codes z ~ q(z|x,y)
+    (:func:`reconstruction`), plus the closed-form KL(q(z|x,y) || p(z|x)). Pyro's table reports this quantity
+    (10 samples; its KL is the Monte Carlo estimate, whose mean is the same)."""
+    rec = reconstruction(model, x, y, n_samples=n_samples, seed=seed)
+    q_mean, q_log_var, p_mean, p_log_var = model.distributions(*_pair(x, y))
     return rec + ops.convert_to_numpy(gaussian_kl(q_mean, q_log_var, p_mean, p_log_var)).astype(np.float64)
 
 
@@ -470,8 +563,10 @@ def complete(model: QuadrantCVAE, x, n_samples: int = 8, *, seed: int = 0, paste
 
 
 def completion_spread(model: QuadrantCVAE, x, n_samples: int = 8, *, seed: int = 0) -> np.ndarray:
-    """How different the completions of each x are: the mean Euclidean distance between two of its ``n_samples``
-    completions, over the hidden pixels; (N,). 0 for a model that always draws the same one (the baseline)."""
+    """How different the completions of each x are, (N,): the Euclidean distance between the hidden parts of two of
+    its ``n_samples`` completions, sqrt(sum over the hidden pixels of the squared difference of pixel values in
+    [0, 1]), averaged over every pair. In pixel-value units: one pixel turned from black to white adds 1 under the
+    root. 0 for a model that always draws the same one (the baseline)."""
     x, _ = _pair(x, x)
     c = (complete(model, x, n_samples, seed=seed, paste=False) * (x[None] < 0)).reshape(n_samples, len(x), -1)
     pairs = [np.linalg.norm(c[i] - c[j], axis=1) for i in range(n_samples) for j in range(i + 1, n_samples)]
