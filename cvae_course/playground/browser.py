@@ -15,8 +15,9 @@ needed to see a new picture.
   slider for t and the whole path as a strip with a marker at t.
 
 Python stays the source of truth about the model: ``z``, ``label`` (10 probabilities, soft on the interpolation
-path) and ``temperature`` are traitlets that follow the browser (synced at most every ``sync_ms`` milliseconds while
-the learner drags, and at once when the drag ends), and :meth:`BrowserGenerator.decode_current` returns what
+path) and ``temperature`` are traitlets that follow the browser (synced once the learner rests for ``sync_ms``
+milliseconds, and at once when a drag ends or a button is clicked: a message while the pointer moves would cost the
+page frames), and :meth:`BrowserGenerator.decode_current` returns what
 ``model.generate`` draws for them. Only dense decoders can run in the page; a conv decoder is refused with a
 ValueError (keep the kernel-decoded panels for it).
 """
@@ -52,7 +53,7 @@ CSS = STATIC / "playground.css"
 
 ACTIVATIONS = ("relu", "linear")  # what decoder.js implements
 PACK_TOLERANCE = 1e-4  # packed forward pass vs Keras on probe inputs: float32 noise is ~1e-6
-SYNC_MS = 100  # browser -> kernel: at most one state message per 100 ms while dragging, the last one always
+SYNC_MS = 100  # browser -> kernel: one state message once the learner rests for 100 ms (and when a drag ends)
 _HINT = (
     "Only a dense CVAE decoder (Dense layers with relu or no activation) can run in the browser: keep the "
     "kernel-decoded panels of cvae_course.playground.panels for this model, or build one with "

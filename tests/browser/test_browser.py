@@ -184,7 +184,8 @@ def test_playground_widgets_render_as_real_controls_each_saying_where_it_compute
         stuck = [problem for problem in WIDGET_PROBLEMS if any(problem in t for t in text)]
         assert not stuck, f"widget outputs show {stuck}: the JupyterLab widget extension is missing or mismatched"
     notes = {
-        name: playground.panel.locator(f"{name} .cvae-b-badge").first.inner_text().strip()
+        # text_content: JupyterLab skips rendering cells out of view (content-visibility), where innerText is ""
+        name: (playground.panel.locator(f"{name} .cvae-b-badge").first.text_content() or "").strip()
         for name in (".cvae-browser-generator", ".cvae-draw", ".cvae-style-transfer", ".cvae-browser-interpolation")
     }
     assert notes == {
@@ -220,6 +221,8 @@ def test_the_interpolation_path_decodes_soft_labels_as_the_keras_decoder_does(pl
 
 
 def test_clicking_a_digit_and_the_latent_map_changes_the_picture_to_model_generate(playground, generator, model):
+    from playwright.sync_api import expect
+
     picture = generator.locator("canvas.cvae-b-picture")
     before, frame = _shown(generator), _frame(picture)
     current = int(np.argmax(_state(generator)["label"]))
@@ -236,7 +239,8 @@ def test_clicking_a_digit_and_the_latent_map_changes_the_picture_to_model_genera
     assert np.abs(shown - before).max() > 0.1 and _frame(picture) > frame, "the picture did not change"
     want = model.generate(other, z=state["z"], temperature=state["temperature"])
     assert np.abs(shown - want).max() <= BROWSER_TOLERANCE
-    assert generator.get_by_role("button", name=str(other), exact=True).get_attribute("aria-pressed") == "true"
+    # the labels follow right after the frame that shows the picture
+    expect(generator.get_by_role("button", name=str(other), exact=True)).to_have_attribute("aria-pressed", "true")
 
 
 def test_the_arrow_keys_move_the_code_on_the_map_and_python_follows_the_page(playground, generator):

@@ -2,9 +2,14 @@
 //
 // The kernel sends the dense decoder's weights once (a DecoderWeights widget: float32 binary buffer + layout); every
 // input event then runs the forward pass and the sigmoid here and draws the picture into a canvas, without a kernel
-// message. The Python object follows the page: z, label and temperature are written back at most every `sync_ms`
-// milliseconds while the learner drags, and at once when the drag ends. No network access: this file ships with the
-// Python package and reaches the page through the widget's own comm.
+// message. The Python object follows the page: z, label and temperature are written back once the learner rests
+// for `sync_ms` milliseconds, and at once when a drag ends or a button is clicked. No network access: this file
+// ships with the Python package and reaches the page through the widget's own comm.
+//
+// An input handler does only what the next frame must show: the forward pass and the picture (and the map's ring).
+// Everything else - the write-back to Python, the readouts and labels, the latent map's slices, the interpolation
+// strip - runs after that frame (afterFrame) or when the page is idle, so that the picture is painted in the frame
+// that follows the input.
 //
 // For tests and benchmarks the root element carries `el.cvaeDecoder` (decode arbitrary codes, read the last
 // probabilities and the state) and the large picture's canvas counts its draws in `data-frame`.
@@ -14,7 +19,8 @@ const SIDE = 28;
 const PIXELS = SIDE * SIDE;
 const Z_LIMIT = 3;
 const Z_STEP = 0.05;
-const MAP_SLICE_MS = 3; // the latent map is decoded in slices this long, so input events never wait behind it
+const MAP_SLICE_MS = 3; // the latent map is decoded in idle slices at most this long: input never waits behind it
+const AFTER_FRAME_FALLBACK_MS = 100; // deferred work runs even where no frame comes (a hidden tab runs no frames)
 const MAP_DEBOUNCE_MS = 150; // after a temperature change: redraw the map once the slider rests
 let uid = 0;
 // JupyterLab's keyboard shortcuts (arrow keys move between cells in command mode) would otherwise swallow the arrow
@@ -190,21 +196,19 @@ function paint(image, cells, { paper, ink }, cols, first = 0) {
   }
 }
 
-/** Coalesced browser -> kernel sync: at most one state message every `intervalMs` while the learner drags, and
- * the last state always (flush() sends at once, e.g. when a drag ends). */
+/** Browser -> kernel sync, once the learner rests: a state message `sync_ms` after the last change (a drag sends
+ * nothing while it moves: every message makes the kernel busy and idle, and JupyterLab's status updates cost the
+ * page frames), and at once when a drag ends or a button is clicked (now()). */
 function syncer(model) {
   let timer = null;
-  let last = -Infinity;
   const send = () => {
     timer = null;
-    last = performance.now();
     model.save_changes();
   };
   return {
     later() {
-      if (timer !== null) return;
-      const wait = Math.max(0, last + model.get("sync_ms") - performance.now());
-      timer = setTimeout(send, wait);
+      if (timer !== null) clearTimeout(timer);
+      timer = setTimeout(send, model.get("sync_ms"));
     },
     now() {
       if (timer !== null) clearTimeout(timer);
@@ -215,6 +219,47 @@ function syncer(model) {
       timer = null;
     },
   };
+}
+
+/** Runs `fn` once, right after the next frame has been produced (requestAnimationFrame, then a task), or after
+ * AFTER_FRAME_FALLBACK_MS when no frame comes. Work that the next frame need not show goes here, off the latency
+ * path of the input that caused it. Returns a function that runs `fn` at once if it is still pending. */
+function afterFrame(fn) {
+  let done = false;
+  const run = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(fallback);
+    fn();
+  };
+  const fallback = setTimeout(run, AFTER_FRAME_FALLBACK_MS);
+  requestAnimationFrame(() => setTimeout(run, 0));
+  return run;
+}
+
+/** Coalesced afterFrame: `schedule()` many times per frame, `fn` runs once after the frame. */
+function deferred(fn) {
+  let pending = null;
+  return {
+    schedule() {
+      if (pending === null) pending = afterFrame(() => { pending = null; fn(); });
+    },
+    flush() {
+      if (pending !== null) pending();
+    },
+  };
+}
+
+/** Calls `fn(deadline)` when the page is idle (requestIdleCallback where there is one); `deadline()` is the time left
+ * in ms. Long work sliced this way never delays an input or a frame by more than its slice. */
+function whenIdle(fn) {
+  const slice = (idleLeft) => {
+    const end = performance.now() + MAP_SLICE_MS;
+    fn(() => Math.min(idleLeft(), end - performance.now()));
+  };
+  if (typeof requestIdleCallback === "function") {
+    requestIdleCallback((d) => slice(() => d.timeRemaining()), { timeout: 500 });
+  } else setTimeout(() => slice(() => Infinity), 0);
 }
 
 function pathNote() {
@@ -281,11 +326,20 @@ function renderGenerator(model, el, net) {
   };
   const isOneHot = () => st.label.filter((v) => v > 0).length === 1;
 
+  /** The picture and the map's ring: what the next frame shows. The rest follows after the frame. */
   function show() {
     const t0 = performance.now();
     net.forward(st.z, st.label, st.temperature, probs);
     picture.draw([probs], colours, smooth.checked);
     decodeMs = performance.now() - t0;
+    drawMarker();
+    after.schedule();
+  }
+
+  /** Readouts, labels, the sliders' positions, the latent map and the write-back: after the frame. */
+  let disposed = false;
+  function readouts() {
+    if (disposed) return;
     picture.canvas.dataset.decodeMs = decodeMs.toFixed(3);
     const labelText = isOneHot() ? `digit ${digitOf()}`
       : "label " + st.label.map((v, k) => (v > 0 ? `${v.toFixed(2)}·${k}` : "")).filter(Boolean).join(" + ");
@@ -299,8 +353,13 @@ function renderGenerator(model, el, net) {
     });
     if (Number(temp.input.value) !== st.temperature) temp.input.value = st.temperature;
     setText(temp.out, st.temperature.toFixed(2));
-    drawMarker();
+    setAttr(map, "aria-valuetext", `z[0] = ${st.z[0].toFixed(2)}, z[1] = ${st.z[1].toFixed(2)}`);
+    scheduleMap(mapDelay);
+    mapDelay = 0;
+    writeBack();
   }
+  const after = deferred(readouts);
+  let mapDelay = 0; // a temperature or hidden-dimension change redraws the map only once the slider rests
 
   // the latent map: decoded in slices between input events, restarted when label, temperature or hidden dims change
   let mapJob = 0;
@@ -316,13 +375,12 @@ function renderGenerator(model, el, net) {
     const code = st.z.slice();
     const out = new Float64Array(PIXELS);
     let k = 0;
-    mapCaption.textContent = "drawing the latent map ...";
-    const step = () => {
+    setText(mapCaption, "drawing the latent map ...");
+    const step = (left) => {
       if (job !== mapJob) return;
-      const until = performance.now() + MAP_SLICE_MS;
       const first = k;
       const slice = [];
-      while (k < cells * cells && performance.now() < until) {
+      while (k < cells * cells && (k === first || left() > 0)) {
         const row = Math.floor(k / cells);
         const col = k % cells;
         code[0] = -Z_LIMIT + ((col + 0.5) * 2 * Z_LIMIT) / cells;
@@ -331,11 +389,12 @@ function renderGenerator(model, el, net) {
         k++;
       }
       mapPicture.drawSlice(slice, first, cells, colours);
-      if (k < cells * cells) setTimeout(step, 0);
+      if (k < cells * cells) whenIdle(step);
       else mapCaption.textContent = `the decoded ${isOneHot() ? `digit ${digitOf()}` : "label mix"} over z[0] `
         + `(left to right) and z[1] (bottom to top), -3 to 3; the ring is your code`;
     };
-    setTimeout(step, delay);
+    if (delay > 0) setTimeout(() => whenIdle(step), delay);
+    else whenIdle(step);
   }
   mapPicture.drawSlice = function (slice, first, cols, cs) {
     if (this.small.width !== cols * SIDE) {
@@ -362,45 +421,52 @@ function renderGenerator(model, el, net) {
       ctx.arc(x, y, 9, 0, 2 * Math.PI);
       ctx.stroke();
     }
-    setAttr(map, "aria-valuetext", `z[0] = ${st.z[0].toFixed(2)}, z[1] = ${st.z[1].toFixed(2)}`);
   }
 
-  // state -> model (coalesced)
-  function changed(flush) {
+  // state -> model: after the frame (readouts calls writeBack), coalesced while dragging, at once when flushed
+  let flushWanted = false;
+  let dirty = false;
+  function writeBack() {
+    if (!dirty) return;
+    dirty = false;
     model.set("z", st.z.slice());
     model.set("label", st.label.slice());
     model.set("temperature", st.temperature);
-    if (flush) sync.now();
+    if (flushWanted) sync.now();
     else sync.later();
+    flushWanted = false;
+  }
+  function changed(flush) {
+    dirty = true;
+    flushWanted = flushWanted || flush;
+    after.schedule();
   }
 
   // events
   buttons.forEach((b, d) => b.addEventListener("click", () => {
     st.label = oneHot(d);
     show();
-    scheduleMap();
     changed(true);
   }));
   sliders.forEach((s, i) => {
     s.input.addEventListener("input", () => {
       st.z[i] = Number(s.input.value);
+      if (i >= 2) mapDelay = MAP_DEBOUNCE_MS;
       show();
-      if (i >= 2) scheduleMap(MAP_DEBOUNCE_MS);
       changed(false);
     });
     s.input.addEventListener("change", () => changed(true));
   });
   temp.input.addEventListener("input", () => {
     st.temperature = Number(temp.input.value);
+    mapDelay = MAP_DEBOUNCE_MS;
     show();
-    scheduleMap(MAP_DEBOUNCE_MS);
     changed(false);
   });
   temp.input.addEventListener("change", () => changed(true));
   newStyle.addEventListener("click", () => {
     st.z = st.z.map(() => snap(gaussian()));
     show();
-    scheduleMap();
     changed(true);
   });
   smooth.addEventListener("change", () => {
@@ -468,7 +534,6 @@ function renderGenerator(model, el, net) {
     st.label = label.slice();
     st.temperature = temperature;
     show();
-    scheduleMap();
   };
   model.on("change:z", fromModel);
   model.on("change:label", fromModel);
@@ -480,13 +545,13 @@ function renderGenerator(model, el, net) {
   const unwatch = themeWatcher(() => {
     colours = themeColours(el);
     show();
-    scheduleMap();
   });
 
   el.cvaeDecoder = hooks(net, () => probs, () => ({ ...st, decodeMs, frame: picture.frame }));
   show();
-  scheduleMap();
+  after.flush();
   return () => {
+    disposed = true;
     mapJob++;
     sync.cancel();
     unwatch();
@@ -551,18 +616,13 @@ function renderInterpolation(model, el, net) {
     strip.draw(cellsProbs, colours, model.get("smooth"), steps);
   }
 
+  /** The picture and the mark for t: what the next frame shows. The rest follows after the frame. */
   function show() {
     const t0 = performance.now();
     const { z, label } = point(st.t);
     net.forward(z, label, 1, probs);
     picture.draw([probs], colours, model.get("smooth"));
     decodeMs = performance.now() - t0;
-    picture.canvas.dataset.decodeMs = decodeMs.toFixed(3);
-    const mix = st.a === st.b ? `digit ${st.a}` : `label ${(1 - st.t).toFixed(2)}·${st.a} + ${st.t.toFixed(2)}·${st.b}`;
-    setText(readout, `t = ${st.t.toFixed(2)}: ${mix}, z = [${z.map((v) => v.toFixed(2)).join(", ")}]`);
-    setAttr(picture.canvas, "aria-label", `interpolated ${readout.textContent}`);
-    if (Number(tSlider.input.value) !== st.t) tSlider.input.value = st.t;
-    setText(tSlider.out, st.t.toFixed(2));
     const ctx = tMarker.getContext("2d");
     ctx.clearRect(0, 0, tMarker.width, tMarker.height);
     const x = (0.5 + st.t * (steps - 1)) * stripCell;
@@ -572,10 +632,44 @@ function renderInterpolation(model, el, net) {
     ctx.lineTo(x - 7, 12);
     ctx.lineTo(x + 7, 12);
     ctx.fill();
-    return { z, label };
+    after.schedule();
   }
 
+  /** The strip (when the path changed), readouts, the slider's position and the write-back: after the frame. */
+  let stripWanted = false;
+  function readouts() {
+    if (disposed) return;
+    if (stripWanted) {
+      stripWanted = false;
+      drawStrip();
+    }
+    picture.canvas.dataset.decodeMs = decodeMs.toFixed(3);
+    const { z } = point(st.t);
+    const mix = st.a === st.b ? `digit ${st.a}` : `label ${(1 - st.t).toFixed(2)}·${st.a} + ${st.t.toFixed(2)}·${st.b}`;
+    setText(readout, `t = ${st.t.toFixed(2)}: ${mix}, z = [${z.map((v) => v.toFixed(2)).join(", ")}]`);
+    setAttr(picture.canvas, "aria-label", `interpolated ${readout.textContent}`);
+    if (Number(tSlider.input.value) !== st.t) tSlider.input.value = st.t;
+    setText(tSlider.out, st.t.toFixed(2));
+    writeBack();
+  }
+  const after = deferred(readouts);
+  let disposed = false;
+
+  // state -> model: after the frame (readouts calls writeBack), coalesced while dragging, at once when flushed
+  let dirty = false;
+  let flushWanted = false;
+  let allWanted = false;
   function changed(flush, all = false) {
+    dirty = true;
+    flushWanted = flushWanted || flush;
+    allWanted = allWanted || all;
+    after.schedule();
+  }
+  function writeBack() {
+    if (!dirty) return;
+    const flush = flushWanted;
+    const all = allWanted;
+    dirty = flushWanted = allWanted = false;
     const { z, label } = point(st.t);
     model.set("t", st.t);
     model.set("z", z);
@@ -592,7 +686,7 @@ function renderInterpolation(model, el, net) {
   }
 
   const pathChanged = () => {
-    drawStrip();
+    stripWanted = true; // the picture first; the strip (steps forward passes) after the frame
     show();
     changed(true, true);
   };
@@ -623,16 +717,16 @@ function renderInterpolation(model, el, net) {
     from.node.value = String(st.a);
     to.node.value = String(st.b);
     sameBox.checked = st.same;
-    if (!pathSame) drawStrip();
+    if (!pathSame) stripWanted = true;
     show();
   };
   for (const name of ["start_digit", "end_digit", "start_z", "end_z", "same_style", "t"]) {
     model.on(`change:${name}`, fromModel);
   }
-  model.on("change:smooth", () => { drawStrip(); show(); });
+  model.on("change:smooth", () => { stripWanted = true; show(); });
   const unwatch = themeWatcher(() => {
     colours = themeColours(el);
-    drawStrip();
+    stripWanted = true;
     show();
   });
 
@@ -640,7 +734,9 @@ function renderInterpolation(model, el, net) {
     frame: picture.frame }));
   drawStrip();
   show();
+  after.flush();
   return () => {
+    disposed = true;
     sync.cancel();
     unwatch();
   };
