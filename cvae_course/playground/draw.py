@@ -11,7 +11,11 @@ that its centre of mass sits at the centre of the 28 x 28 image) and the CVAE re
 * an anomaly score: the best label's -ELBO in nats, and the share of real test digits that score lower;
 * the handwriting redrawn as all ten digits (the style code decoded with every label).
 
-This panel needs the encoder, so it runs in the kernel (it says so on screen): one round trip per finished stroke.
+This panel needs the encoder, so it runs in the kernel (it says so on screen): one round trip per finished stroke,
+answered by ONE message. The whole reading is one TensorFlow graph (:class:`Reader`: the ten labels' encodings, the
+``N_SAMPLES`` draws of z for each, the ten redrawn digits), with the draws of z prepared once (they do not depend on
+the drawing); the result - numbers, the bars and summary as HTML, the preview and the redrawn digits as PNG - goes
+back as one custom message with two binary buffers, and ``draw.js`` renders all of it.
 """
 
 from __future__ import annotations
@@ -26,13 +30,16 @@ import traitlets  # noqa: E402
 from PIL import Image as PILImage
 from PIL import ImageDraw
 
+from cvae_course._keras import ops, tf
 from cvae_course.evaluate import negative_elbo_per_image
+from cvae_course.layers import Sampling
+from cvae_course.losses import kl_divergence, reconstruction_loss
 from cvae_course.models import CVAE
-from cvae_course.playground.panels import PLAYGROUND_CSS, _show, path_note, style_sheet
-from cvae_course.playground.pictures import tile
+from cvae_course.playground.panels import PLAYGROUND_CSS, path_note, style_sheet
+from cvae_course.playground.pictures import tile, to_png
 from cvae_course.validation import NUM_CLASSES, as_images, check_model, check_positive_int
 
-__all__ = ["BOX", "PAD_SIZE", "DrawDigit", "DrawPad", "label_scores", "mnist_like", "rasterize"]
+__all__ = ["BOX", "PAD_SIZE", "DrawDigit", "DrawPad", "Reader", "label_scores", "mnist_like", "rasterize"]
 
 STATIC = pathlib.Path(__file__).resolve().parent / "static"
 PAD_SIZE = 280  # the canvas: 280 x 280 CSS pixels, ten per MNIST pixel
@@ -51,6 +58,57 @@ def label_scores(model: CVAE, images, *, seed: int = 0) -> np.ndarray:
     pairs = np.repeat(x, NUM_CLASSES, axis=0)
     labels = np.tile(np.arange(NUM_CLASSES), len(x))
     return negative_elbo_per_image(model, pairs, labels, n_samples=N_SAMPLES, seed=seed).reshape(len(x), NUM_CLASSES)
+
+
+class Reader:
+    """The CVAE's whole reading of one drawing as one TensorFlow graph: traced once, then one graph call per drawing
+    instead of some thirty eager Keras calls (ten labels, ``N_SAMPLES`` draws, the encoding and the ten redrawings).
+
+    ``reader(image (28, 28, 1))`` returns ``(scores (10,) float64, code (latent_dim,) float32, redrawn (10, 28, 28,
+    1) float32)``: the numbers of :func:`label_scores` for this one image (the same ``N_SAMPLES`` draws of z: the
+    draws of ``Sampling(seed)`` for a batch of ten rows, prepared here once since they do not depend on the
+    drawing, and the reconstruction averaged in float64 in the same order), the encoder's mean given the best label
+    (what ``model.encode(image, [label])`` returns), and that code decoded with every label (``model.generate``).
+    Equal to those calls up to float32 rounding of differently batched matrix products (the tests check it).
+    """
+
+    def __init__(self, model: CVAE, *, seed: int = 0):
+        self.model = check_model(model, CVAE, kind="trained CVAE")
+        latent_dim = model.latent_dim
+        sampling = Sampling(seed=seed)  # the stream label_scores draws from: eps of shape (10, latent_dim) each
+        zeros = ops.zeros((NUM_CLASSES, latent_dim))
+        eps = np.stack([ops.convert_to_numpy(sampling([zeros, zeros])) for _ in range(N_SAMPLES)])
+        labels = np.eye(NUM_CLASSES, dtype=np.float32)
+        eps_t, labels_t = tf.constant(eps, tf.float32), tf.constant(labels)
+
+        def read(x):
+            xs = tf.repeat(x, NUM_CLASSES, axis=0)  # the drawing once per label
+            out = model.encoder([xs, labels_t], training=False)
+            mean, log_var = out[0], out[1]
+            z = mean[None] + tf.exp(0.5 * log_var)[None] * eps_t  # (N_SAMPLES, 10, latent_dim)
+            logits = model.decoder(
+                [tf.reshape(z, (N_SAMPLES * NUM_CLASSES, latent_dim)), tf.tile(labels_t, (N_SAMPLES, 1))],
+                training=False,
+            )
+            rec = tf.reshape(reconstruction_loss(tf.tile(xs, (N_SAMPLES, 1, 1, 1)), logits), (N_SAMPLES, NUM_CLASSES))
+            return rec, kl_divergence(mean, log_var), mean
+
+        def redraw(code):
+            codes = tf.repeat(code[None], NUM_CLASSES, axis=0)
+            return tf.sigmoid(model.decoder([codes, labels_t], training=False))
+
+        self._read = tf.function(read, input_signature=[tf.TensorSpec([1, SIDE, SIDE, 1], tf.float32)])
+        self._redraw = tf.function(redraw, input_signature=[tf.TensorSpec([latent_dim], tf.float32)])
+
+    def __call__(self, image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        x = as_images(np.asarray(image, dtype=np.float32).reshape(1, SIDE, SIDE, 1))
+        rec, kl, means = (t.numpy() for t in self._read(tf.constant(x)))
+        total = np.zeros(NUM_CLASSES)
+        for row in rec:  # as elbo_terms_per_image sums its draws: float32 terms added in float64, then divided
+            total += row
+        scores = total / N_SAMPLES + kl
+        code = means[int(np.argmin(scores))]
+        return scores, code, self._redraw(tf.constant(code)).numpy()
 
 
 def rasterize(strokes, size: int = PAD_SIZE, width: float = STROKE_WIDTH) -> np.ndarray:
@@ -110,7 +168,9 @@ def mnist_like(ink) -> np.ndarray:
 
 
 class DrawPad(anywidget.AnyWidget):
-    """The canvas: ``strokes`` (a list of strokes of [x, y] points in [0, 1]) follows the page after every stroke."""
+    """The canvas and the reading: ``strokes`` (a list of strokes of [x, y] points in [0, 1]) follows the page after
+    every stroke (never echoed back); the reading comes back as one custom message (``DrawDigit._send_reading``) that the
+    page renders: the preview, the summary, the bars and the ten redrawn digits."""
 
     _esm = STATIC / "draw.js"
     _css = PLAYGROUND_CSS
@@ -156,29 +216,27 @@ class DrawDigit(ipywidgets.VBox):
         if not len(reference):
             raise ValueError("reference_images must hold at least one real digit, e.g. mnist.x_test")
         self.reference_scores = label_scores(model, reference, seed=self.seed).min(axis=1)
+        self.reader = Reader(model, seed=self.seed)
         self.pad = DrawPad()
-        self.preview = ipywidgets.Image(format="png")
-        self.preview.add_class("cvae-draw-preview")
-        self.bars = ipywidgets.HTML()
-        self.summary = ipywidgets.HTML()
-        self.redrawn = ipywidgets.Image(format="png")
-        self.redrawn.add_class("cvae-draw-redrawn")
-        note = ipywidgets.HTML(
-            "What the CVAE sees: your drawing <b>scaled to fit 20 x 20 pixels and centred by its centre of mass in "
-            "28 x 28</b>, as MNIST's digits were made."
-        )
-        note.add_class("cvae-caption")
-        left = ipywidgets.VBox([self.pad])
-        middle = ipywidgets.VBox([note, self.preview, self.summary])
         self.add_class("cvae-draw")
         self.add_class("cvae-panel")
         self.children = [
             style_sheet(),
-            path_note("kernel", "needs the encoder: each finished stroke makes one round trip"),
-            ipywidgets.HBox([left, middle, self.bars]),
-            self.redrawn,
+            path_note(
+                "kernel", "needs the encoder: each finished stroke makes one round trip, answered in one message"
+            ),
+            self.pad,
         ]
+        self._blank = to_png(
+            tile(
+                np.zeros((NUM_CLASSES, SIDE, SIDE)),
+                NUM_CLASSES,
+                scale=self.scale,
+                captions=[str(k) for k in range(NUM_CLASSES)],
+            )
+        )
         self.pad.observe(self._changed, names="strokes")
+        self.pad.on_msg(self._request)
         self._render()
 
     # Python API -------------------------------------------------------------------------------
@@ -208,12 +266,10 @@ class DrawDigit(ipywidgets.VBox):
         x = self.image
         if not x.any():
             return None
-        scores = label_scores(self.model, x[None], seed=self.seed)[0]
+        scores, code, redrawn = self.reader(x)
         logits = -(scores - scores.min())
         probabilities = np.exp(logits) / np.exp(logits).sum()
         label = int(np.argmin(scores))
-        code = self.model.encode(x[None], [label])[0]
-        redrawn = self.model.generate(np.arange(NUM_CLASSES), z=np.repeat(code[None], NUM_CLASSES, axis=0))
         anomaly = float(scores[label])
         return {
             "scores": scores,
@@ -229,38 +285,49 @@ class DrawDigit(ipywidgets.VBox):
     def _changed(self, _change=None) -> None:
         self._render()
 
+    def _request(self, _widget, content, _buffers) -> None:
+        """A view asks for the current reading (when it is first drawn): one reply, to every view."""
+        if isinstance(content, dict) and content.get("kind") == "refresh":
+            self._send_reading()
+
     def _render(self) -> None:
+        """Read the drawing and send everything the page shows about it in one message."""
         x = self.image
-        _show(self.preview, tile(x[None], 1, scale=4, gap=1))
+        self.preview_png = to_png(tile(x[None], 1, scale=4, gap=1))
         self.last = self.read()
         if self.last is None:
-            self.bars.value = _bars(np.full(NUM_CLASSES, 0.0), np.full(NUM_CLASSES, np.nan))
-            self.summary.value = "<p>Draw a digit in the box (mouse, pen or finger).</p>"
-            _show(
-                self.redrawn,
+            self.bars_html = _bars(np.full(NUM_CLASSES, 0.0), np.full(NUM_CLASSES, np.nan))
+            self.summary_html = "<p>Draw a digit in the box (mouse, pen or finger).</p>"
+            self.redrawn_png = self._blank
+        else:
+            r = self.last
+            code = ", ".join(f"{v:.2f}" for v in r["code"])
+            self.bars_html = _bars(r["probabilities"], r["scores"])
+            self.summary_html = (
+                f"<p>Read as a <b>{r['label']}</b> (highest ELBO).<br>Style code z = [{html.escape(code)}].<br>"
+                f"Anomaly score: -ELBO {r['anomaly']:.1f} nats, higher than {r['anomaly_share']:.0%} of "
+                f"{len(self.reference_scores)} real test digits.</p>"
+            )
+            self.redrawn_png = to_png(
                 tile(
-                    np.zeros((NUM_CLASSES, SIDE, SIDE)),
+                    r["redrawn"],
                     NUM_CLASSES,
                     scale=self.scale,
+                    highlight=r["label"],
                     captions=[str(k) for k in range(NUM_CLASSES)],
-                ),
+                )
             )
-            return
-        r = self.last
-        code = ", ".join(f"{v:.2f}" for v in r["code"])
-        self.bars.value = _bars(r["probabilities"], r["scores"])
-        self.summary.value = (
-            f"<p>Read as a <b>{r['label']}</b> (highest ELBO).<br>Style code z = [{html.escape(code)}].<br>"
-            f"Anomaly score: -ELBO {r['anomaly']:.1f} nats, higher than {r['anomaly_share']:.0%} of "
-            f"{len(self.reference_scores)} real test digits.</p>"
-        )
-        _show(
-            self.redrawn,
-            tile(
-                r["redrawn"],
-                NUM_CLASSES,
-                scale=self.scale,
-                highlight=r["label"],
-                captions=[str(k) for k in range(NUM_CLASSES)],
-            ),
+        self._send_reading()
+
+    def _send_reading(self) -> None:
+        """The reading as ONE custom message: text and HTML in its content, the two PNGs as binary buffers."""
+        self.pad.send(
+            {
+                "kind": "reading",
+                "strokes": len(self.pad.strokes),
+                "summary": self.summary_html,
+                "bars": self.bars_html,
+                "label": None if self.last is None else self.last["label"],
+            },
+            [self.preview_png, self.redrawn_png],
         )

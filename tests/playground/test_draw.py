@@ -44,7 +44,7 @@ def test_a_drawing_anywhere_is_scaled_to_fit_20_pixels_and_centred_by_mass_like_
 def test_a_blank_drawing_is_a_blank_digit_and_reads_as_nothing(panel):
     panel.clear()
     assert not panel.image.any() and panel.read() is None
-    assert "Draw a digit" in panel.summary.value
+    assert "Draw a digit" in panel.summary_html
 
 
 def test_bad_ink_is_refused_with_what_to_fix():
@@ -93,9 +93,37 @@ def test_the_reading_is_the_label_by_elbo_its_style_code_and_the_ten_redrawings(
     want = model.generate(np.arange(10), z=np.repeat(result["code"][None], 10, axis=0))
     np.testing.assert_allclose(result["redrawn"], want, atol=1e-5)
     assert 0.0 <= result["anomaly_share"] <= 1.0 and result["anomaly"] == pytest.approx(result["scores"].min())
-    assert f"Read as a <b>{label}</b>" in panel.summary.value and "nats" in panel.summary.value
-    redrawn = pg.png_to_array(panel.redrawn.value)
-    assert (panel.redrawn.width, panel.redrawn.height) == (str(redrawn.shape[1]), str(redrawn.shape[0]))
+    assert f"Read as a <b>{label}</b>" in panel.summary_html and "nats" in panel.summary_html
+    redrawn = pg.png_to_array(panel.redrawn_png)
+    assert redrawn.shape[1] > 10 * 28 * panel.scale > redrawn.shape[0] > 28 * panel.scale  # one row of ten digits
+
+
+def test_the_one_graph_reading_gives_the_numbers_of_the_separate_python_calls(panel, model, mnist):
+    for i in range(5):
+        panel.draw(_trace(mnist.x_test[i]))
+        x = panel.image
+        scores, code, redrawn = panel.reader(x)
+        np.testing.assert_allclose(scores, draw.label_scores(model, x[None])[0], rtol=1e-6, atol=1e-4)
+        label = int(np.argmin(scores))
+        np.testing.assert_allclose(code, model.encode(x[None], [label])[0], atol=1e-5)
+        want = model.generate(np.arange(10), z=np.repeat(code[None], 10, axis=0))
+        np.testing.assert_allclose(redrawn, want, atol=1e-5)
+
+
+def test_a_finished_stroke_is_answered_with_one_message_holding_the_whole_reading(panel, monkeypatch):
+    sent = []
+    monkeypatch.setattr(panel.pad, "send", lambda content, buffers=None: sent.append((content, buffers)))
+    panel.draw([[[0.5, 0.2], [0.5, 0.8]]])
+    assert len(sent) == 1, f"{len(sent)} messages for one stroke"
+    content, buffers = sent[0]
+    assert content["kind"] == "reading" and content["strokes"] == 1 and content["label"] == panel.last["label"]
+    assert content["summary"] == panel.summary_html and content["bars"] == panel.bars_html
+    assert [pg.png_to_array(b).shape for b in buffers] == [
+        pg.png_to_array(panel.preview_png).shape,
+        pg.png_to_array(panel.redrawn_png).shape,
+    ]
+    panel._request(panel.pad, {"kind": "refresh"}, [])  # a new view asks for the reading it should show
+    assert len(sent) == 2 and sent[1][0] == content
 
 
 def test_a_scribble_scores_as_more_anomalous_than_most_real_digits(panel):

@@ -2,8 +2,10 @@
 //
 // Pointer events cover all three (touch-action: none keeps a finger from scrolling the page). Each stroke is a list
 // of [x, y] points in [0, 1] (0, 0 the top left); the strokes go to the kernel once per finished stroke (and after
-// clear or undo), where the CVAE reads the drawing. Nothing here reaches the network: this file ships with the
-// package. The canvas counts its finished strokes in `data-strokes` (for the browser test).
+// clear or undo), where the CVAE reads the drawing and answers with ONE custom message: the summary and the bars as
+// HTML (made by the kernel), the preview and the ten redrawn digits as two PNG buffers. This module renders them.
+// Nothing here reaches the network: this file ships with the package. The canvas counts its finished strokes in
+// `data-strokes` (for the browser test).
 
 const OWN_KEYS = { "data-lm-suppress-shortcuts": "true" };
 
@@ -30,8 +32,40 @@ export default {
     canvas.style.width = canvas.style.height = `${size}px`;
     const clear = make("button", { class: "cvae-b-button cvae-draw-clear", type: "button", text: "clear" });
     const undo = make("button", { class: "cvae-b-button cvae-draw-undo", type: "button", text: "undo" });
-    el.classList.add("cvae-b", "cvae-draw-pad");
-    el.replaceChildren(canvas, make("div", { class: "cvae-b-row" }, [clear, undo]));
+    // the reading, filled by the kernel's reply
+    const note = make("div", { class: "cvae-caption" }, [
+      "What the CVAE sees: your drawing ", make("b", { text: "scaled to fit 20 x 20 pixels and centred by its "
+        + "centre of mass in 28 x 28" }), ", as MNIST's digits were made."]);
+    const preview = make("img", { class: "cvae-draw-preview", alt: "your drawing as the CVAE sees it, 28 x 28" });
+    const summary = make("div", { class: "cvae-draw-summary", role: "status" });
+    const bars = make("div", { class: "cvae-draw-bars" });
+    const redrawn = make("img", { class: "cvae-draw-redrawn", alt: "your handwriting redrawn as every digit 0-9" });
+    el.classList.add("cvae-b", "cvae-draw-view");
+    el.replaceChildren(
+      make("div", { class: "cvae-draw-row" }, [
+        make("div", { class: "cvae-draw-pad" }, [canvas, make("div", { class: "cvae-b-row" }, [clear, undo])]),
+        make("div", { class: "cvae-draw-middle" }, [note, preview, summary]),
+        bars,
+      ]),
+      redrawn,
+    );
+    const urls = new Map(); // img -> its current blob URL (revoked when replaced)
+    const showPng = (img, buffer) => {
+      const bytes = buffer instanceof DataView ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+        : new Uint8Array(buffer.buffer ?? buffer);
+      const url = URL.createObjectURL(new Blob([bytes], { type: "image/png" }));
+      img.src = url;
+      if (urls.has(img)) URL.revokeObjectURL(urls.get(img));
+      urls.set(img, url);
+    };
+    model.on("msg:custom", (msg, buffers) => {
+      if (!msg || msg.kind !== "reading") return;
+      summary.innerHTML = msg.summary; // HTML made by the kernel from numbers (draw.py), no learner text in it
+      bars.innerHTML = msg.bars;
+      showPng(preview, buffers[0]);
+      showPng(redrawn, buffers[1]);
+      el.dataset.reading = String(Number(el.dataset.reading || 0) + 1);
+    });
 
     let strokes = model.get("strokes").map((s) => s.map((p) => p.slice()));
     let current = null;
@@ -107,5 +141,7 @@ export default {
       paint();
     });
     paint();
+    model.send({ kind: "refresh" }); // the current reading for this view
+    return () => { for (const url of urls.values()) URL.revokeObjectURL(url); };
   },
 };
