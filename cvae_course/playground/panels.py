@@ -10,8 +10,14 @@ Three panels, each an ``ipywidgets.VBox`` you can display on its own, and :class
 Updates must feel instant (well under 50 ms), so a change never builds a matplotlib figure: the decoder runs
 on a small batch as a TensorFlow graph traced once (:func:`cvae_course.models.traced`; no ``predict``, because an
 eager Keras call spends ~10 ms in Python per update), the probabilities become grey ink on white pixels and the
-picture goes to an ``ipywidgets.Image`` as PNG bytes. Every panel keeps ``last_images``, the probabilities
-it drew, and each number it shows equals what ``model.generate`` / ``model.reconstruct`` return.
+pictures go to the panel's one :class:`Picture` widget as PNG bytes. Every panel keeps ``last_images``, the
+probabilities it drew, and each number it shows equals what ``model.generate`` / ``model.reconstruct`` return.
+
+One message per update: JupyterLab's round trip is the floor of every kernel-decoded control, and each extra
+kernel-to-browser message adds to it. So a panel's pictures and caption live in ONE widget (:class:`Picture`, an
+anywidget) set in one state update, and the panel's own controls do not echo a value the page sent back to the
+page (ipywidgets' ``echo_update``): moving a slider or clicking a digit is one request and one reply. A button that
+moves a slider from Python ("new random style", "random digit") also updates that slider in the page.
 """
 
 from __future__ import annotations
@@ -20,11 +26,13 @@ import contextlib
 import pathlib
 from collections.abc import Sequence
 
+import anywidget  # noqa: I001  (after cvae_course.models: TensorFlow is imported quietly first)
 import ipywidgets as widgets
 import numpy as np
+import traitlets
 
 from cvae_course.data import blend_labels, one_hot
-from cvae_course.models import CVAE, sigmoid, traced
+from cvae_course.models import CVAE, sigmoid, traced  # noqa: I001
 from cvae_course.playground.pictures import tile, to_png, with_marker
 from cvae_course.validation import (
     NUM_CLASSES,
@@ -46,6 +54,7 @@ __all__ = [
     "Z_STEP",
     "Generator",
     "Interpolation",
+    "Picture",
     "Playground",
     "StyleTransfer",
     "path_note",
@@ -118,8 +127,69 @@ class _Panel(widgets.VBox):
         raise NotImplementedError
 
 
+class Picture(anywidget.AnyWidget):
+    """A panel's pictures and caption in one widget (``static/picture.js``): an optional picture ``before`` the
+    main one (``value``), an optional one ``after`` it, and a caption (HTML) above them. :meth:`show` sets every
+    part that changed in ONE state message; each PNG travels as a binary buffer.
+
+    ``classes`` and ``alts`` are the CSS class and the alternative text of the three ``<img>`` elements (before,
+    main, after); ``sizes`` their [width, height] in pixels (a picture is shown at its own size, never stretched).
+    """
+
+    _esm = PLAYGROUND_CSS.parent / "picture.js"
+    value = traitlets.Bytes(b"").tag(sync=True)
+    before = traitlets.Bytes(b"").tag(sync=True)
+    after = traitlets.Bytes(b"").tag(sync=True)
+    caption = traitlets.Unicode("").tag(sync=True)
+    classes = traitlets.List(traitlets.Unicode(), ["", "", ""]).tag(sync=True)
+    alts = traitlets.List(traitlets.Unicode(), ["", "", ""]).tag(sync=True)
+    sizes = traitlets.List(traitlets.List(traitlets.Int()), [[0, 0], [0, 0], [0, 0]]).tag(sync=True)
+
+    def __init__(self, css_class: str, alt: str, *, before: tuple[str, str] = ("", ""), after=("", "")):
+        super().__init__(
+            classes=[before[0], css_class, after[0]],
+            alts=[before[1], alt, after[1]],
+            layout=widgets.Layout(margin="4px 0"),
+        )
+
+    def show(
+        self,
+        picture: np.ndarray,
+        *,
+        before: np.ndarray | None = None,
+        after: np.ndarray | None = None,
+        caption: str | None = None,
+    ) -> None:
+        """Show uint8 pictures (H, W) at their own pixel size, and ``caption`` (HTML), in one message."""
+        sizes = [list(s) for s in self.sizes]
+        with self.hold_sync():
+            for k, (name, pic) in enumerate((("before", before), ("value", picture), ("after", after))):
+                if pic is None:
+                    continue
+                sizes[k] = [int(pic.shape[1]), int(pic.shape[0])]
+                setattr(self, name, to_png(pic))
+            if sizes != self.sizes:
+                self.sizes = sizes
+            if caption is not None:
+                self.caption = caption
+
+
+# The panel's own controls without ipywidgets' echo: the page already shows the value it sent, so the kernel's
+# answer to a move is the picture alone. A value set from Python (a button, set_latent) still goes to the page.
+class _QuietFloatSlider(widgets.FloatSlider):
+    value = traitlets.CFloat(0.0, help="Float value").tag(sync=True, echo_update=False)
+
+
+class _QuietIntSlider(widgets.IntSlider):
+    value = traitlets.CInt(0, help="Int value").tag(sync=True, echo_update=False)
+
+
+class _QuietToggleButtons(widgets.ToggleButtons):
+    index = traitlets.Int(None, help="Selected index", allow_none=True).tag(sync=True, echo_update=False)
+
+
 def _digit_buttons(description: str = "digit") -> widgets.ToggleButtons:
-    buttons = widgets.ToggleButtons(
+    buttons = _QuietToggleButtons(
         options=[(str(k), k) for k in range(NUM_CLASSES)],
         value=0,
         description=description,
@@ -137,23 +207,6 @@ def _digit_dropdown(description: str, value: int) -> widgets.Dropdown:
         layout=widgets.Layout(width="13em"),
         style=_WIDE_LABEL,
     )
-
-
-def _image(css_class: str) -> widgets.Image:
-    image = widgets.Image(format="png", layout=widgets.Layout(margin="4px 16px 4px 0"))
-    image.add_class(css_class)
-    return image
-
-
-def _show(image: widgets.Image, picture: np.ndarray) -> None:
-    """Put ``picture`` into ``image`` at its own pixel size, width and height (the browser would otherwise
-    stretch it), in one message."""
-    with image.hold_sync():
-        if image.width != str(picture.shape[1]):
-            image.width = str(picture.shape[1])
-        if image.height != str(picture.shape[0]):
-            image.height = str(picture.shape[0])
-        image.value = to_png(picture)
 
 
 def _button(description: str, css_class: str, on_click) -> widgets.Button:
@@ -192,8 +245,7 @@ class Generator(_Panel):
         self.sliders = [self._slider(f"z[{i}]", -Z_LIMIT, Z_LIMIT, 0.0, Z_STEP) for i in range(self.n_sliders)]
         self.temperature = self._slider("temperature", *TEMPERATURE_RANGE, 1.0, 0.05)
         self.new_style_button = _button("new random style", "cvae-new-style", self.new_style)
-        self.image = _image("cvae-generator-image")
-        self.caption = widgets.HTML()
+        self.image = Picture("cvae-generator-image", "generated digits around the code")
         for control in [self.digit, self.temperature, *self.sliders]:
             control.observe(self._changed, names="value")
         self.add_class("cvae-generator")
@@ -204,14 +256,13 @@ class Generator(_Panel):
             self.digit,
             *self.sliders,
             widgets.HBox([self.temperature, self.new_style_button]),
-            self.caption,
             self.image,
         ]
         self._render()
 
     @staticmethod
     def _slider(description: str, low: float, high: float, value: float, step: float) -> widgets.FloatSlider:
-        slider = widgets.FloatSlider(
+        slider = _QuietFloatSlider(
             value=value,
             min=low,
             max=high,
@@ -291,10 +342,12 @@ class Generator(_Panel):
         codes = self.cell_codes()
         self.last_images = self._decode(codes * np.float32(self.temperature.value), one_hot([self.label] * len(codes)))
         centre = len(codes) // 2
-        _show(self.image, tile(self.last_images, self.window, scale=self.scale, highlight=centre))
-        self.caption.value = (
-            f"<b>{self.label}</b> at the framed code; columns step z[0] by {self.step:g} to the "
-            f"right{', rows step z[1] up' if self.latent_dim > 1 else ''}."
+        self.image.show(
+            tile(self.last_images, self.window, scale=self.scale, highlight=centre),
+            caption=(
+                f"<b>{self.label}</b> at the framed code; columns step z[0] by {self.step:g} to the "
+                f"right{', rows step z[1] up' if self.latent_dim > 1 else ''}."
+            ),
         )
 
 
@@ -322,7 +375,7 @@ class StyleTransfer(_Panel):
             )
         self.scale = check_positive_int(scale, "scale")
         self._rng = np.random.default_rng(seed)
-        self.index = widgets.IntSlider(
+        self.index = _QuietIntSlider(
             value=0,
             min=0,
             max=len(self.images) - 1,
@@ -333,9 +386,11 @@ class StyleTransfer(_Panel):
         )
         self.index.add_class("cvae-slider-test-image")
         self.random_button = _button("random digit", "cvae-random-digit", self.random)
-        self.pair_image = _image("cvae-style-pair-image")
-        self.image = _image("cvae-style-image")
-        self.caption = widgets.HTML()
+        self.image = Picture(
+            "cvae-style-image",
+            "the style drawn as every digit 0-9",
+            before=("cvae-style-pair-image", "the test digit and its reconstruction"),
+        )
         self.index.observe(self._changed, names="value")
         self.add_class("cvae-style-transfer")
         self.add_class("cvae-panel")
@@ -343,8 +398,7 @@ class StyleTransfer(_Panel):
             style_sheet(),
             path_note("kernel", "needs the encoder"),
             widgets.HBox([self.index, self.random_button]),
-            self.caption,
-            widgets.HBox([self.pair_image, self.image]),
+            self.image,
         ]
         self._render()
 
@@ -371,17 +425,7 @@ class StyleTransfer(_Panel):
         transfer = self._decode(np.repeat(style, NUM_CLASSES, axis=0), np.eye(NUM_CLASSES, dtype=np.float32))
         self.last_images = transfer
         self.last_reconstruction = transfer[self.label]
-        _show(
-            self.pair_image,
-            tile(
-                np.stack([self.original, self.last_reconstruction]),
-                2,
-                scale=self.scale,
-                captions=["original", "reconstructed"],
-            ),
-        )
-        _show(
-            self.image,
+        self.image.show(
             tile(
                 transfer,
                 NUM_CLASSES,
@@ -389,10 +433,16 @@ class StyleTransfer(_Panel):
                 highlight=self.label,
                 captions=[str(k) for k in range(NUM_CLASSES)],
             ),
-        )
-        self.caption.value = (
-            f"Test image {self.index.value}, a <b>{self.label}</b>: the original and its "
-            f"reconstruction, then the same style as 0-9 (its own digit framed)."
+            before=tile(
+                np.stack([self.original, self.last_reconstruction]),
+                2,
+                scale=self.scale,
+                captions=["original", "reconstructed"],
+            ),
+            caption=(
+                f"Test image {self.index.value}, a <b>{self.label}</b>: the original and its "
+                f"reconstruction, then the same style as 0-9 (its own digit framed)."
+            ),
         )
 
 
@@ -419,7 +469,7 @@ class Interpolation(_Panel):
         self.end_digit = _digit_dropdown("to digit", 8)
         self.same_style = widgets.Checkbox(value=False, description="same style at both ends", indent=False)
         self.new_styles_button = _button("new styles", "cvae-new-styles", self.new_styles)
-        self.position = widgets.FloatSlider(
+        self.position = _QuietFloatSlider(
             value=0.5,
             min=0.0,
             max=1.0,
@@ -431,8 +481,11 @@ class Interpolation(_Panel):
             layout=widgets.Layout(width=SLIDER_WIDTH),
         )
         self.position.add_class("cvae-slider-t")
-        self.image = _image("cvae-interpolation-image")
-        self.path_image = _image("cvae-interpolation-path-image")
+        self.image = Picture(
+            "cvae-interpolation-image",
+            "the digit at t",
+            after=("cvae-interpolation-path-image", "the path from start to end, marked at t"),
+        )
         self.start_style, self.end_style = self._draw(), self._draw()
         for control in (self.start_digit, self.end_digit, self.same_style):
             control.observe(self._path_changed, names="value")
@@ -444,7 +497,7 @@ class Interpolation(_Panel):
             path_note("kernel"),
             widgets.HBox([self.start_digit, self.end_digit, self.same_style, self.new_styles_button]),
             self.position,
-            widgets.HBox([self.image, self.path_image]),
+            self.image,
         ]
         self._render_path()
         self._render()
@@ -495,9 +548,11 @@ class Interpolation(_Panel):
         t = float(self.position.value)
         z, y = self.point(t)
         self.last_images = self._decode(z[None], y[None])
-        _show(self.image, tile(self.last_images, 1, scale=self.scale * 2, gap=0))
         cell = 28 * self.scale + 3  # the strip's cells with their gaps (tile's default gap)
-        _show(self.path_image, with_marker(self._path_picture, 3 + cell * t * (self.steps - 1) + 28 * self.scale / 2))
+        self.image.show(
+            tile(self.last_images, 1, scale=self.scale * 2, gap=0),
+            after=with_marker(self._path_picture, 3 + cell * t * (self.steps - 1) + 28 * self.scale / 2),
+        )
 
 
 class Playground(widgets.VBox):

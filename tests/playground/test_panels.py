@@ -43,9 +43,9 @@ def playground(model, mnist):
     return pg.Playground(model, mnist.x_test, mnist.y_test, browser=False, seed=0)
 
 
-def shown(image: ipywidgets.Image, n: int, ncols: int, scale: int, captioned: bool = False) -> np.ndarray:
-    """The cells an Image widget displays, decoded from its PNG bytes."""
-    return pg.untile(pg.png_to_array(image.value), n, ncols, scale=scale, captioned=captioned).astype(int)
+def shown(png: bytes, n: int, ncols: int, scale: int, captioned: bool = False) -> np.ndarray:
+    """The cells a picture displays, decoded from its PNG bytes."""
+    return pg.untile(pg.png_to_array(png), n, ncols, scale=scale, captioned=captioned).astype(int)
 
 
 def expected_pixels(probabilities) -> np.ndarray:
@@ -64,7 +64,7 @@ def test_clicking_a_digit_button_shows_that_digit_at_the_slider_code(generator, 
 def test_the_displayed_png_shows_the_generated_digits(generator, model):
     generator.digit.value = 4
     want = model.generate([4] * 25, z=generator.cell_codes())
-    np.testing.assert_allclose(shown(generator.image, 25, 5, generator.scale), expected_pixels(want), atol=1)
+    np.testing.assert_allclose(shown(generator.image.value, 25, 5, generator.scale), expected_pixels(want), atol=1)
 
 
 def test_the_centre_cell_is_exactly_the_slider_code(generator, model):
@@ -80,7 +80,7 @@ def test_moving_a_latent_slider_updates_the_image_to_the_new_code(generator, mod
     assert generator.image.value != before
     assert generator.code.tolist() == [0.0, 2.0]
     want = model.generate([0] * 25, z=generator.cell_codes())
-    np.testing.assert_allclose(shown(generator.image, 25, 5, generator.scale), expected_pixels(want), atol=1)
+    np.testing.assert_allclose(shown(generator.image.value, 25, 5, generator.scale), expected_pixels(want), atol=1)
 
 
 def test_the_temperature_slider_scales_the_code_like_generate(generator, model):
@@ -223,7 +223,7 @@ def test_controls_carry_the_descriptions_the_browser_test_looks_for(generator):
     assert [(text, value) for text, value in generator.digit.options] == [(str(k), k) for k in range(10)]
     assert [s.description for s in generator.sliders] == ["z[0]", "z[1]"]
     assert generator.temperature.description == "temperature"
-    assert "cvae-generator-image" in generator.image._dom_classes
+    assert generator.image.classes[1] == "cvae-generator-image"  # the <img> of the picture (picture.js)
 
 
 def test_updates_never_call_predict(generator, monkeypatch):
@@ -244,13 +244,13 @@ def test_the_generator_refuses_a_model_that_is_not_a_cvae():
 # --------------------------------------------------------------------------------------------- style transfer
 def test_style_transfer_shows_the_chosen_test_digit_and_its_reconstruction(playground, model, mnist):
     panel = playground.style_transfer
-    before = panel.pair_image.value
+    before = panel.image.before
     panel.index.value = 7
-    assert panel.pair_image.value != before
+    assert panel.image.before != before
     x, y = mnist.x_test[7:8], mnist.y_test[7:8]
     np.testing.assert_allclose(panel.last_reconstruction, model.reconstruct(x, y)[0], atol=ATOL)
     want = np.concatenate([x, model.reconstruct(x, y)])
-    np.testing.assert_allclose(shown(panel.pair_image, 2, 2, panel.scale, True), expected_pixels(want), atol=1)
+    np.testing.assert_allclose(shown(panel.image.before, 2, 2, panel.scale, True), expected_pixels(want), atol=1)
 
 
 def test_style_transfer_draws_the_style_as_every_digit(playground, model, mnist):
@@ -259,7 +259,7 @@ def test_style_transfer_draws_the_style_as_every_digit(playground, model, mnist)
     style = model.encode(mnist.x_test[3:4], mnist.y_test[3:4])
     want = model.generate(np.arange(10), z=np.repeat(style, 10, axis=0))
     np.testing.assert_allclose(panel.last_images, want, atol=ATOL)
-    np.testing.assert_allclose(shown(panel.image, 10, 10, panel.scale, True), expected_pixels(want), atol=1)
+    np.testing.assert_allclose(shown(panel.image.value, 10, 10, panel.scale, True), expected_pixels(want), atol=1)
 
 
 def test_the_random_digit_button_picks_another_test_image(playground):
@@ -292,7 +292,7 @@ def test_the_t_slider_moves_along_a_path_between_two_styles(model):
     assert panel.image.value != before
     want = model.generate(6, z=0.75 * start + 0.25 * end)
     np.testing.assert_allclose(panel.last_images, want, atol=ATOL)
-    np.testing.assert_allclose(shown(panel.image, 1, 1, 2 * panel.scale)[:, :, :], expected_pixels(want), atol=1)
+    np.testing.assert_allclose(shown(panel.image.value, 1, 1, 2 * panel.scale)[:, :, :], expected_pixels(want), atol=1)
 
 
 def test_a_path_between_two_labels_starts_and_ends_at_each_label(model):
@@ -327,10 +327,10 @@ def test_the_path_strip_shows_every_step_from_start_to_end(model):
 
 def test_new_styles_change_both_ends_of_the_path(model):
     panel = pg.Interpolation(model, seed=0)
-    start, end, before = panel.start_style.copy(), panel.end_style.copy(), panel.path_image.value
+    start, end, before = panel.start_style.copy(), panel.end_style.copy(), panel.image.after
     panel.new_styles_button.click()
     assert not np.allclose(panel.start_style, start) and not np.allclose(panel.end_style, end)
-    assert panel.path_image.value != before
+    assert panel.image.after != before
 
 
 def test_set_position_rejects_a_point_off_the_path(model):
@@ -346,9 +346,11 @@ def test_set_styles_rejects_codes_outside_the_slider_range(model):
 # --------------------------------------------------------------------------------------------- the browser review's fixes
 def test_every_picture_is_shown_at_its_own_width_and_height_so_nothing_is_stretched(model):
     panel = pg.Interpolation(model, steps=9)
-    for image in (panel.image, panel.path_image):
-        picture = pg.png_to_array(image.value)
-        assert (image.width, image.height) == (str(picture.shape[1]), str(picture.shape[0]))
+    for k, png in enumerate((panel.image.before, panel.image.value, panel.image.after)):
+        if png:
+            picture = pg.png_to_array(png)
+            assert panel.image.sizes[k] == [picture.shape[1], picture.shape[0]]
+    assert panel.image.value and panel.image.after
 
 
 def test_the_path_strip_marks_t_under_the_picture_at_t(model):
@@ -356,7 +358,7 @@ def test_the_path_strip_marks_t_under_the_picture_at_t(model):
     cell = 28 * 2 + 3
     for t in (0.0, 0.5, 1.0):
         panel.set_position(t)
-        band = pg.png_to_array(panel.path_image.value)[-pg.pictures.MARKER_HEIGHT :]
+        band = pg.png_to_array(panel.image.after)[-pg.pictures.MARKER_HEIGHT :]
         columns = np.flatnonzero((band < 128).any(axis=0))
         centre = 3 + cell * t * 8 + 28
         assert abs(columns.mean() - centre) <= 1.0, f"t = {t}: marker at column {columns.mean()}, want {centre}"
@@ -386,3 +388,47 @@ def test_each_panel_says_on_screen_where_its_pictures_are_computed(playground):
     ]:
         notes = [child.value for child in panel.children if isinstance(child, ipywidgets.HTML)]
         assert any(f">{path}</span>" in note for note in notes), f"{type(panel).__name__} names no path: {notes}"
+
+
+# --------------------------------------------------------------------------------------------- one message per update
+@pytest.fixture
+def sent(monkeypatch):
+    """Every kernel-to-browser widget message from now on, as (widget, method)."""
+    messages = []
+    original = ipywidgets.Widget._send
+
+    def record(self, msg, buffers=None):
+        messages.append((self, msg["method"]))
+        return original(self, msg, buffers)
+
+    monkeypatch.setattr(ipywidgets.Widget, "_send", record)
+    return messages
+
+
+def test_a_control_moved_in_the_page_is_answered_with_one_message_the_panels_picture(playground, sent):
+    gen, style, path = playground.generator, playground.style_transfer, playground.interpolation
+    moves = [
+        (gen.sliders[0], {"value": 1.25}, gen),
+        (gen.sliders[1], {"value": -0.5}, gen),
+        (gen.temperature, {"value": 0.6}, gen),
+        (gen.digit, {"index": 8}, gen),
+        (style.index, {"value": 5}, style),
+        (path.position, {"value": 0.8}, path),
+    ]
+    for control, state, panel in moves:
+        sent.clear()
+        control.set_state(state)  # what the page's update message does in the kernel
+        assert [(w, m) for w, m in sent] == [(panel.image, "update")], f"{control.description}: {sent}"
+
+
+def test_one_update_of_a_picture_sends_its_pictures_and_caption_together(playground, sent):
+    panel = playground.style_transfer
+    panel.show(11)
+    updates = [w for w, m in sent if w is panel.image]
+    assert len(updates) == 1 and "11" in panel.image.caption and panel.image.before and panel.image.value
+
+
+def test_the_picture_module_ships_with_the_package_and_loads_nothing_from_the_network():
+    source = (pg.panels.PLAYGROUND_CSS.parent / "picture.js").read_text()
+    assert "export default" in source and "msg:custom" not in source  # one state update, no custom messages
+    assert "fetch(" not in source and "http" not in source and "import " not in source.replace("// ", "#")

@@ -1,0 +1,72 @@
+// One picture of a kernel-decoded panel (cvae_course.playground.panels.Picture): a caption, an optional picture
+// before the main one, the main picture and an optional one after it, all from ONE widget.
+//
+// The kernel sets every changed part (PNG bytes, sizes, caption HTML) in one state update, so that one update of a
+// panel is one kernel-to-browser message; the PNGs arrive as binary buffers and are shown through blob URLs on the
+// same <img> elements (a new `src` per picture). Nothing here reaches the network: this file ships with the package.
+
+function bytesOf(value) {
+  if (!value) return null;
+  if (value instanceof DataView) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  return new Uint8Array(value.buffer ?? value);
+}
+
+export default {
+  render({ model, el }) {
+    const caption = document.createElement("div");
+    caption.className = "cvae-picture-caption";
+    const row = document.createElement("div");
+    row.className = "cvae-picture-row";
+    const parts = ["before", "value", "after"].map((name) => {
+      const img = document.createElement("img");
+      img.setAttribute("role", "img");
+      row.append(img);
+      return { name, img, url: null, shown: null };
+    });
+    el.classList.add("cvae-picture");
+    el.replaceChildren(caption, row);
+
+    const update = () => {
+      const html = model.get("caption");
+      if (caption.innerHTML !== html) caption.innerHTML = html; // made by the kernel from numbers (panels.py)
+      caption.hidden = !html;
+      const classes = model.get("classes");
+      const sizes = model.get("sizes");
+      const alts = model.get("alts");
+      parts.forEach((part, k) => {
+        const value = model.get(part.name);
+        const bytes = bytesOf(value);
+        part.img.hidden = !bytes || !bytes.length;
+        if (classes[k] && part.img.className !== classes[k]) part.img.className = classes[k];
+        if (alts[k] && part.img.alt !== alts[k]) part.img.alt = alts[k];
+        const [width, height] = sizes[k] || [0, 0];
+        if (width && part.img.width !== width) part.img.width = width;
+        if (height && part.img.height !== height) part.img.height = height;
+        if (part.img.hidden || value === part.shown) return;
+        part.shown = value;
+        const url = URL.createObjectURL(new Blob([bytes], { type: "image/png" }));
+        part.img.src = url;
+        if (part.url) URL.revokeObjectURL(part.url);
+        part.url = url;
+      });
+    };
+    // one update for the several attributes one state message changes
+    let queued = false;
+    const schedule = () => {
+      if (queued) return;
+      queued = true;
+      queueMicrotask(() => {
+        queued = false;
+        update();
+      });
+    };
+    const names = ["value", "before", "after", "caption", "classes", "sizes", "alts"];
+    for (const name of names) model.on(`change:${name}`, schedule);
+    update();
+    return () => {
+      for (const name of names) model.off(`change:${name}`, schedule);
+      for (const part of parts) if (part.url) URL.revokeObjectURL(part.url);
+    };
+  },
+};
