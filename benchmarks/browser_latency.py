@@ -28,6 +28,14 @@ generator's picture (decoded beforehand): the platform's floor for a kernel roun
 run in alternation with every control (control, baseline, control, baseline ...), and each control's ratio is its
 p95 over the p95 of the baseline actions interleaved with it.
 
+**Browser floor**: an anywidget range input whose handler only repaints a canvas of the picture's size (no decoding,
+no kernel message), measured like the browser-decoded controls and with them: what "input event to painted
+picture" costs in this page when the page does nothing. Input events land at a random phase of the 16.7 ms frame,
+so even this floor's p95 sits near 16 ms; a browser-decoded control is as fast as the page can be when its figures
+match the floor's. For each browser-decoded control the time is split into: input event -> the page's first
+(capturing) listener runs (Chromium's input delivery), -> picture drawn (the panel's handler), -> painted (the wait
+for the frame).
+
 **Messages per update**: Playwright watches the kernel websocket (Jupyter's v1 binary protocol or JSON). Each
 browser-to-kernel ``comm_msg`` of an action is a request; every kernel-to-browser message whose parent is one of them
 is counted, by kind (``comm_msg`` update / echo_update / custom, and ``status``). An action is settled when the kernel
@@ -35,8 +43,10 @@ has reported ``idle`` for each of its requests.
 
 **Drag** (browser-decoded controls and the baseline): for one second the mouse drags the control
 (``--drag-seconds``) as fast as Playwright can send moves; pictures per second = animation frames that showed a new
-picture, divided by the drag's duration; frames per second = animation frames the page ran meanwhile. A page-driven
-drag (one synthetic input event per frame) shows what the page sustains without the test driver's limits.
+picture, divided by the drag's duration; frames per second = animation frames the page ran meanwhile; pointer moves
+delivered (Playwright waits for the page to take each move: a busy page gets fewer), long
+tasks (> 50 ms) and frame gaps (> 25 ms) during the drag. A page-driven drag (one synthetic input event per frame)
+shows what the page sustains without the test driver's limits.
 
 Kernel-path variants (``--variants``): ``echo off`` (ipywidgets' ``JUPYTER_WIDGETS_ECHO`` set to False in
 the kernel, so a slider change is not echoed back) and a ``one-message`` prototype (an anywidget slider that sends
@@ -98,20 +108,19 @@ positions = np.round(np.arange(-3.0, 3.0 + 1e-9, 0.05), 2)
 rng = np.random.default_rng(0)
 pngs = {float(v): to_png(tile(model.generate(rng.integers(10, size=25), z=rng.normal(size=(25, 2))),
                                               5, scale=3, highlight=12)) for v in positions}
-bare_image = ipywidgets.Image(value=pngs[0.0], format="png", width=play.generator.image.width,
-                             height=play.generator.image.height)
+picture_width, picture_height = (str(v) for v in play.generator.image.sizes[1])  # the generator's picture
+bare_image = ipywidgets.Image(value=pngs[0.0], format="png", width=picture_width, height=picture_height)
 bare_slider = ipywidgets.FloatSlider(value=0.0, min=-3.0, max=3.0, step=0.05, description="bare", readout_format=".2f")
 bare_slider.observe(lambda change: setattr(bare_image, "value", pngs[round(change.new, 2)]), names="value")
 bare = ipywidgets.VBox([bare_slider, bare_image])
 bare.add_class("bench-bare")
-assert len(bare_image.value) > 0 and bare_image.width == play.generator.image.width
+assert len(bare_image.value) > 0 and int(picture_width) > 0 and int(picture_height) > 0
 
 # The bare slider without ipywidgets' echo: the same slider class with its value not echoed back to the page.
 class QuietFloatSlider(ipywidgets.FloatSlider):
     value = traitlets.CFloat(0.0).tag(sync=True, echo_update=False)
 
-quiet_image = ipywidgets.Image(value=pngs[0.0], format="png", width=play.generator.image.width,
-                              height=play.generator.image.height)
+quiet_image = ipywidgets.Image(value=pngs[0.0], format="png", width=picture_width, height=picture_height)
 quiet_slider = QuietFloatSlider(value=0.0, min=-3.0, max=3.0, step=0.05, description="quiet", readout_format=".2f")
 quiet_slider.observe(lambda change: setattr(quiet_image, "value", pngs[round(change.new, 2)]), names="value")
 quiet = ipywidgets.VBox([quiet_slider, quiet_image])
@@ -144,8 +153,8 @@ export default { render({ model, el }) {
     def __init__(self, model):
         super().__init__()
         self.generator = Generator(model, seed=0)  # its render path, never displayed
-        for control in (self.generator.image, self.generator.caption, self.generator.digit,
-                        self.generator.temperature, *self.generator.sliders):
+        for control in (self.generator.image, self.generator.digit, self.generator.temperature,
+                        *self.generator.sliders):
             control.close()  # no comm: setting them sends nothing to the page
         self.on_msg(self._request)
 
@@ -155,6 +164,32 @@ export default { render({ model, el }) {
 
 one_message = OneMessageSlider(model)
 one_message.add_class("bench-one")
+
+# The browser floor: a range input whose handler only repaints a canvas of the picture's size (no decoding, no
+# kernel message): what "input event to painted picture" costs in this page when the page does nothing.
+class BrowserFloor(anywidget.AnyWidget):
+    _esm = """
+export default { render({ model, el }) {
+  const input = Object.assign(document.createElement("input"), { type: "range", min: 0, max: 100, step: 1, value: 50 });
+  input.className = "bench-floor-slider";
+  input.setAttribute("data-lm-suppress-shortcuts", "true");
+  const canvas = Object.assign(document.createElement("canvas"), { width: 224, height: 224 });
+  canvas.className = "bench-floor-picture";
+  let frame = 0;
+  const draw = () => {
+    const ctx = canvas.getContext("2d");
+    ctx.fillStyle = `hsl(${3.6 * input.value}, 50%, 50%)`;
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    canvas.dataset.frame = String(++frame);
+  };
+  input.addEventListener("input", draw);
+  el.append(input, canvas);
+  draw();
+} };
+"""
+
+browser_floor = BrowserFloor()
+browser_floor.add_class("bench-floor")
 print("ready")  # (add_class returns the widget: without this line the cell would show a second view of it)
 '''
 
@@ -171,6 +206,7 @@ CELLS = [
     "one_message",
     "ipywidgets_widget.JUPYTER_WIDGETS_ECHO = False\nprint('echo', ipywidgets_widget.JUPYTER_WIDGETS_ECHO)",
     "ipywidgets_widget.JUPYTER_WIDGETS_ECHO = True\nprint('echo', ipywidgets_widget.JUPYTER_WIDGETS_ECHO)",
+    "browser_floor",
 ]
 ECHO_OFF_CELL, ECHO_ON_CELL = 10, 11
 
@@ -215,7 +251,15 @@ PROBE_JS = """() => {
     startDrag(target, kind) {
       // counts from the drag's pointerdown to stopDrag(): frames, frames that showed a new picture, pointer moves
       const attr = attrOf(kind);
-      const d = { frames: 0, pictures: 0, moves: 0, last: target.getAttribute(attr), running: true, start: null };
+      const d = { frames: 0, pictures: 0, moves: 0, last: target.getAttribute(attr), running: true, start: null,
+                  longTasks: 0, longMs: 0, gaps: 0 };
+      let observer = null;
+      try {
+        observer = new PerformanceObserver((list) => { for (const t of list.getEntries()) {
+          if (d.start !== null) { d.longTasks++; d.longMs += t.duration; } } });
+        observer.observe({ type: "longtask" });
+      } catch (error) { observer = null; /* no long-task timing in this browser */ }
+      let lastFrame = null;
       const onDown = (e) => { if (e.isTrusted && d.start === null) d.start = performance.now(); };
       const onMove = (e) => { if (e.isTrusted && d.start !== null) d.moves++; };
       window.addEventListener("pointerdown", onDown, true);
@@ -226,6 +270,9 @@ PROBE_JS = """() => {
         if (d.start !== null) {
           d.frames++;
           if (now !== d.last) d.pictures++;
+          const t = performance.now();
+          if (lastFrame !== null && t - lastFrame > 25) d.gaps++;
+          lastFrame = t;
         }
         d.last = now;
         requestAnimationFrame(loop);
@@ -233,9 +280,11 @@ PROBE_JS = """() => {
       requestAnimationFrame(loop);
       s.drag = () => {
         d.running = false;
+        if (observer) observer.disconnect();
         window.removeEventListener("pointerdown", onDown, true);
         window.removeEventListener("pointermove", onMove, true);
-        return { frames: d.frames, pictures: d.pictures, moves: d.moves,
+        return { frames: d.frames, pictures: d.pictures, moves: d.moves, long_tasks: d.longTasks,
+                 long_ms: d.longMs, frame_gaps: d.gaps,
                  seconds: (performance.now() - (d.start ?? performance.now())) / 1000 };
       };
       return true;
@@ -375,6 +424,7 @@ class Control:
     samples: list[float] = field(default_factory=list)  # input -> painted, ms
     drawn: list[float] = field(default_factory=list)  # input -> picture changed and decoded (before the frame), ms
     frames: list[int] = field(default_factory=list)  # frame starts after the input up to the painted one (1 = next)
+    dispatch: list[float] = field(default_factory=list)  # input -> the page's first listener runs, ms
     baseline: list[float] = field(default_factory=list)
     messages: list[Counter] = field(default_factory=list)
     requests: list[int] = field(default_factory=list)
@@ -605,6 +655,15 @@ def controls() -> tuple[Control, list[Control], list[Control], list[Control]]:
     ]
     browser = [
         Control(
+            "browser floor: slider repaints a canvas",
+            "browser",
+            ".bench-floor canvas.bench-floor-picture",
+            "canvas",
+            keys(".bench-floor input.bench-floor-slider"),
+            range_thumb_drag(".bench-floor input.bench-floor-slider"),
+            (".bench-floor input.bench-floor-slider", "range"),
+        ),
+        Control(
             "browser generator: digit buttons",
             "browser",
             f"{bgen} canvas.cvae-b-picture",
@@ -712,6 +771,7 @@ class Action:
     frames: int | None  # 1 when the picture is in the first frame that starts after the input
     replies: Counter
     requests: int
+    dispatch: float | None = None  # input -> the page's first (capturing) listener runs
 
 
 def one_action(page, wire: Wire, control: Control, i: int, timeout_ms: float) -> Action:
@@ -740,7 +800,7 @@ def one_action(page, wire: Wire, control: Control, i: int, timeout_ms: float) ->
     start = result["t0"] if abs(result["t0"] - result["now0"]) < 50 else result["now0"]
     painted = result["painted"]
     frames = 1 + sum(1 for t in result["frameStarts"] if start < t < painted - 2.0)
-    return Action(painted - start, result["ready"] - start, frames, replies, len(requests))
+    return Action(painted - start, result["ready"] - start, frames, replies, len(requests), result["now0"] - start)
 
 
 def measure(page, wire: Wire, control: Control, baseline: Control, n: int, warmup: int, timeout_ms: float) -> None:
@@ -760,6 +820,7 @@ def measure(page, wire: Wire, control: Control, baseline: Control, n: int, warmu
             which.samples.append(action.ms)
             which.drawn.append(action.drawn)
             which.frames.append(action.frames)
+            which.dispatch.append(action.dispatch)
             which.messages.append(action.replies)
             which.requests.append(action.requests)
 
@@ -897,7 +958,10 @@ def main(argv: list[str] | None = None) -> int:
         load_lines = []
 
         def selected(rows):
-            return [c for c in rows if args.only.lower() in c.name.lower()]
+            chosen = [c for c in rows if args.only.lower() in c.name.lower()]
+            if rows is browser and chosen and browser[0] not in chosen:
+                chosen.insert(0, browser[0])  # the browser floor goes with every browser-decoded control
+            return chosen
 
         drags, page_drags, base_drags = {}, {}, []
         for c in selected([*kernel, *browser, *variants]):
@@ -948,6 +1012,22 @@ def main(argv: list[str] | None = None) -> int:
     ]
     lines += report(selected(kernel), "Kernel-decoded panels (cvae_course.playground.panels and .draw):")
     lines += [""] + report(selected(browser), "Browser-decoded panels (cvae_course.playground.browser):")
+    if selected(browser):
+        lines += [
+            "",
+            "Where the browser-decoded time goes, p50 / p95 in ms: input event -> the page's first listener runs "
+            "(Chromium's input delivery), -> picture drawn (the panel's handler), drawn -> painted (the wait for the "
+            "frame); the floor's row is the page doing nothing but repaint a canvas",
+        ]
+        for c in selected(browser):
+            ms, drawn, disp = (np.asarray(v, dtype=float) for v in (c.samples, c.drawn, c.dispatch))
+            if not len(ms):
+                continue
+            parts = [(disp, "reaches page"), (drawn - disp, "handler"), (ms - drawn, "frame wait")]
+            lines.append(
+                f"  {c.name:42s} "
+                + "  ".join(f"{name} {np.percentile(v, 50):5.1f} / {np.percentile(v, 95):5.1f}" for v, name in parts)
+            )
     if args.variants:
         lines += [""] + report(
             [*echo_rows, *selected(variants)],
@@ -971,6 +1051,11 @@ def main(argv: list[str] | None = None) -> int:
             f"  {name:42s} {d['pictures_per_s']:6.1f} pictures/s  {d['frames_per_s']:5.1f} frames/s  "
             f"{d['moves']:4d} moves in {d['seconds']:.2f} s  {d['requests']:3d} requests  "
             f"{d['replies']:3d} replies  (all runs: {d['pictures_per_s_all']} pictures/s)"
+            + (
+                f"; {d['long_tasks']} long tasks ({d['long_ms']:.0f} ms), {d['frame_gaps']} frame gaps > 25 ms"
+                if "long_tasks" in d
+                else ""
+            )
         )
     lines += [
         "",
@@ -1029,6 +1114,7 @@ def main(argv: list[str] | None = None) -> int:
                         "ms": c.samples,
                         "drawn_ms": c.drawn,
                         "frames": c.frames,
+                        "dispatch_ms": c.dispatch,
                         "baseline_ms": c.baseline,
                         "requests": c.requests,
                         "messages": [dict(m) for m in c.messages],
