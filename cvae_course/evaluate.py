@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -104,6 +104,7 @@ __all__ = [
     "importance_log_weights",
     "importance_sampled_nll",
     "log_mean_exp",
+    "sampled_log_likelihoods",
 ]
 
 
@@ -739,7 +740,8 @@ def _importance_parts(model, images, condition) -> ImportanceParts:
 
 
 def _log_weights(log_likelihood, eps, q_mean, q_log_var, p_mean, p_log_var, *arrays):
-    """log w = log p(image | z) + log p(z) - log q(z) for z = q_mean + sigma_q * eps; eps (S, n, d) -> (S, n).
+    """(log p(image | z), log w) for z = q_mean + sigma_q * eps, log w = log p(image | z) + log p(z) - log q(z);
+    eps (S, n, d) -> (2, S, n).
 
     float32 throughout. log q(z) uses eps directly ((z - mean)^2 / sigma^2 = eps^2), which is exact and cheaper.
     """
@@ -748,7 +750,8 @@ def _log_weights(log_likelihood, eps, q_mean, q_log_var, p_mean, p_log_var, *arr
     log_p = -0.5 * ops.sum(
         LOG_2PI + p_log_var[None] + ops.square(z - p_mean[None]) * ops.exp(-p_log_var)[None], axis=-1
     )
-    return log_likelihood(*arrays, z) + log_p - log_q
+    log_likelihoods = log_likelihood(*arrays, z)
+    return ops.stack([log_likelihoods, log_likelihoods + log_p - log_q])
 
 
 _IMPORTANCE_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its compiled weights
@@ -762,6 +765,23 @@ def _compiled_log_weights(model, log_likelihood):
             lambda *a: _log_weights(log_likelihood, *a), reduce_retracing=True, autograph=False
         )
     return _IMPORTANCE_COMPILED[model]
+
+
+def _sampled_terms(model, parts: ImportanceParts, n_samples: int, seed: int) -> np.ndarray:
+    """(log p(image | z_s), log w_s) for S codes z_s ~ q per image (q: ``parts.q_*``): float64 (2, S, N)."""
+    n_samples = check_positive_int(n_samples, "n_samples")
+    weigh = _compiled_log_weights(model, parts.log_likelihood)
+    noise = keras.random.SeedGenerator(seed)
+    n_images, latent_dim = parts.q_mean.shape
+    per_call = max(1, IMPORTANCE_ROWS // n_samples)
+    out = np.empty((2, n_samples, n_images), dtype=np.float64)
+    for start in range(0, n_images, per_call):
+        batch = slice(start, min(start + per_call, n_images))
+        n = batch.stop - start
+        eps = ops.reshape(keras.random.normal((n_samples * n, latent_dim), seed=noise), (n_samples, n, latent_dim))
+        arrays = (parts.q_mean, parts.q_log_var, parts.p_mean, parts.p_log_var, *parts.arrays)
+        out[:, :, batch] = ops.convert_to_numpy(weigh(eps, *(ops.convert_to_tensor(a[batch]) for a in arrays)))
+    return out
 
 
 def importance_log_weights(model, images, condition=None, *, n_samples: int = 100, seed: int = 0) -> np.ndarray:
@@ -790,20 +810,26 @@ def importance_log_weights(model, images, condition=None, *, n_samples: int = 10
         n_samples: S, codes per image.
         seed: makes the draws repeatable.
     """
-    n_samples = check_positive_int(n_samples, "n_samples")
+    return _sampled_terms(model, _importance_parts(model, images, condition), n_samples, seed)[1]
+
+
+CODE_SOURCES = ("proposal", "prior")
+
+
+def sampled_log_likelihoods(
+    model, images, condition=None, *, codes: str = "proposal", n_samples: int = 10, seed: int = 0
+) -> np.ndarray:
+    """log p(image | z_s [, condition]) in nats for S codes z_s per image, shape (S, N): drawn from the proposal
+    q (``codes="proposal"``: the encoder, or lesson 06's recognition network, which has seen the image) or from the
+    prior (``codes="prior"``: N(0, I), or lesson 06's prior network p(z | condition)). Models and arguments as in
+    :func:`importance_log_weights`, with the same draws and the same compiled decoding. Minus its mean over the
+    codes is the reconstruction term of the -ELBO (proposal codes) or the loss at test time (prior codes)."""
+    if codes not in CODE_SOURCES:
+        raise ValueError(f"codes must be one of {CODE_SOURCES} (where z comes from), got {codes!r}")
     parts = _importance_parts(model, images, condition)
-    weigh = _compiled_log_weights(model, parts.log_likelihood)
-    noise = keras.random.SeedGenerator(seed)
-    n_images, latent_dim = parts.q_mean.shape
-    per_call = max(1, IMPORTANCE_ROWS // n_samples)
-    out = np.empty((n_samples, n_images), dtype=np.float64)
-    for start in range(0, n_images, per_call):
-        batch = slice(start, min(start + per_call, n_images))
-        n = batch.stop - start
-        eps = ops.reshape(keras.random.normal((n_samples * n, latent_dim), seed=noise), (n_samples, n, latent_dim))
-        arrays = (parts.q_mean, parts.q_log_var, parts.p_mean, parts.p_log_var, *parts.arrays)
-        out[:, batch] = ops.convert_to_numpy(weigh(eps, *(ops.convert_to_tensor(a[batch]) for a in arrays)))
-    return out
+    if codes == "prior":
+        parts = replace(parts, q_mean=parts.p_mean, q_log_var=parts.p_log_var)
+    return _sampled_terms(model, parts, n_samples, seed)[0]
 
 
 def importance_sampled_nll(model, images, condition=None, *, n_samples: int = 100, seed: int = 0) -> np.ndarray:

@@ -515,19 +515,15 @@ def reconstruction(
 ) -> np.ndarray:
     """-log p(y | x, z) per image, nats (N,), averaged over ``n_samples`` codes z drawn from the recognition network
     q(z | x, y) (``codes="recognition"``: the codes of training, which have seen y) or from the prior
-    p(z | x) (``codes="prior"``: the codes of test time, which have not). Their difference is the train/test gap."""
+    p(z | x) (``codes="prior"``: the codes of test time, which have not). Their difference is the train/test gap.
+    Decoded as :func:`cvae_course.evaluate.sampled_log_likelihoods` decodes (compiled, the same draws)."""
+    from cvae_course.evaluate import sampled_log_likelihoods
+
     _check_cvae(model)
     if codes not in CODE_SOURCES:
         raise ValueError(f"codes must be one of {CODE_SOURCES} (where z comes from), got {codes!r}")
-    n_samples = check_positive_int(n_samples, "n_samples")
-    x, y = _pair(x, y)
-    q_mean, q_log_var, p_mean, p_log_var = model.distributions(x, y)
-    mean, log_var = (q_mean, q_log_var) if codes == "recognition" else (p_mean, p_log_var)
-    sampling = Sampling(seed=seed)
-    dist = [ops.convert_to_tensor(mean), ops.convert_to_tensor(log_var)]
-    return np.mean(
-        [-model.log_likelihood(x, y, ops.convert_to_numpy(sampling(dist))) for _ in range(n_samples)], axis=0
-    )
+    where = "proposal" if codes == "recognition" else "prior"
+    return -sampled_log_likelihoods(model, y, x, codes=where, n_samples=n_samples, seed=seed).mean(axis=0)
 
 
 def negative_elbo(model: QuadrantCVAE, x, y, *, n_samples: int = 10, seed: int = 0) -> np.ndarray:
