@@ -5,8 +5,8 @@ from a tenth of its peak over the first tenth of the steps, then follows a cosin
 A high peak early and a small step at the end reach a given quality in far fewer epochs than a constant
 learning rate: the course CVAE's model reaches the benchmark's quality bar after 3 epochs of a 4-epoch cycle, where
 Adam at a constant 3e-3 needed 9 (benchmarks/train_speed.py), so the lessons' autoencoder, VAEs and beta sweep
-train for fewer epochs (:func:`cvae_course.settings.budget`; the course CVAE keeps its constant rate, see
-:mod:`cvae_course.recipes`).
+train for fewer epochs (:func:`cvae_course.settings.budget`; the course CVAE in batches of 256, the held-out VAE
+at a constant rate: see :mod:`cvae_course.recipes`).
 
 Keras's ``verbose=1`` writes a progress bar per batch, which floods a notebook (and nbgrader counts
 anything on stderr against a cell). :class:`ProgressLine` shows a single line that updates in place:
