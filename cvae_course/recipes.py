@@ -7,14 +7,14 @@ and data sizes come from the budget of the mode (:func:`cvae_course.settings.bud
 =================  ==============================  =====================================================  ==============
 model              cache name                      recipe                                                 lessons
 =================  ==============================  =====================================================  ==============
-course CVAE        cvae-dense-2d                   :func:`train_cvae`: dense, 2-D code, one-cycle to 1e-2, 03-05, 07
-                                                   batches of 256, seed 42, ``cvae_epochs``
+course CVAE        cvae-dense-2d                   :func:`train_cvae`: dense, 2-D code, one-cycle to       03-05, 07
+                                                   1e-2, batches of 256, seed 42, ``cvae_epochs``
 judge              none: shipped in the package    :func:`load_judge` reads ``weights/judge.npz``, made    01, 03, 05, 07
                    (``weights/judge.npz``)         once by scripts/make_judge_weights.py
                                                    (:func:`train_judge`: small CNN, all training images,
                                                    Adam 1e-3, batches of 128, ``JUDGE_EPOCHS``)
-lesson-02 VAE      lesson02-vae                    :func:`train_lesson02_vae`: dense, 2-D code, one-cycle  02, 03
-                                                   to 1e-2, seed 42, ``vae_epochs``
+lesson-02 VAE      lesson02-vae                    :func:`train_lesson02_vae`: dense, 2-D code,            02, 03
+                                                   one-cycle to 1e-2, seed 42, ``vae_epochs``
 held-out VAE       vae-without-<digits>-<d>d       :func:`train_vae_without`: dense, 8-D code, every       05
                                                    digit but the held-out ones, Adam 1e-3 constant,
                                                    seed 42, ``holdout_vae_epochs``
