@@ -18,10 +18,10 @@ lesson-02 VAE      lesson02-vae                    :func:`train_lesson02_vae`: d
 held-out VAE       vae-without-<digits>-<d>d       :func:`train_vae_without`: dense, 8-D code, every       05
                                                    digit but the held-out ones, Adam 1e-3 constant,
                                                    seed 42, ``holdout_vae_epochs``
-beta CVAE          cvae-beta<b>-<d>d-<e>ep         :func:`train_beta_cvae` (one), :func:`train_beta_cvaes` 07
-                   [-anneal<w>]                    (several, trained together): dense, 8-D code,
-                                                   reconstruction + beta * KL, one-cycle to 5e-3, seed
-                                                   42, ``beta_sweep_epochs``
+beta CVAE          cvae-beta<b>-<d>d-<e>ep         :func:`train_beta_cvae` (one),                          07
+                   [-anneal<w>]                    :func:`train_beta_cvaes` (several, trained together):
+                                                   dense, 8-D code, reconstruction + beta * KL,
+                                                   one-cycle to 5e-3, seed 42, ``beta_sweep_epochs``
 beta sweep         the beta CVAEs' names           :func:`train_beta_sweep`: beta 1, 4, 16, and 4 with     07
                                                    a KL warm-up, trained together; each
                                                    ``kl_warmup_epochs`` + ``beta_sweep_epochs`` epochs
