@@ -964,7 +964,7 @@ def main(argv: list[str] | None = None) -> int:
             return chosen
 
         drags, page_drags, base_drags = {}, {}, []
-        for c in selected([*kernel, *browser, *variants]):
+        for c in [*selected(kernel), *selected(browser), *selected(variants)]:
             measure(page, wire, c, baseline, args.actions, args.warmup, args.timeout_ms)
             # drags right after the control's clicks, so that both see the same load; each drag after a drag of
             # the baseline, DRAG_REPEATS times; the median is reported
