@@ -151,6 +151,15 @@ def _numpy(value: Any, label: str) -> np.ndarray:
         )
 
 
+def _loss_and_kl(history) -> tuple[list, list]:
+    """Per-epoch ``loss`` and ``kl`` of a training history (``kl`` NaN if not logged); fails on an empty one."""
+    __tracebackhide__ = True
+    logs = history.history
+    if not logs.get("loss"):
+        _fail("the training history is empty.", "run the training cell above first.")
+    return logs["loss"], logs.get("kl", [float("nan")])
+
+
 def _close(a: np.ndarray, b: np.ndarray, rtol: float = 1e-3, atol: float = 1e-3) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))
 

@@ -25,6 +25,7 @@ from cvae_course.checks.harness import (
     _fail,
     _graph_mode,
     _is_squared_error,
+    _loss_and_kl,
     _numpy,
     _passed,
     _quiet,
@@ -284,10 +285,7 @@ def check_vae_trained(
     its own check, the message names that task at once instead of describing the symptom.
     """
     __tracebackhide__ = True
-    logs = history.history
-    if not logs.get("loss"):
-        _fail("the training history is empty.", "run the training cell above first.")
-    loss, kl = logs["loss"], logs.get("kl", [float("nan")])
+    loss, kl = _loss_and_kl(history)
     if not (np.isfinite(loss[-1]) and np.isfinite(kl[-1])):
         problem = (
             f"the training ended with loss {loss[-1]} and KL {kl[-1]}: NaN (not a number) or infinity, so "
@@ -322,6 +320,6 @@ def check_vae_trained(
             "lesson 05 shows what else causes it."
         )
     _passed(
-        f"the VAE trained: negative ELBO {loss[-1]:.1f} = reconstruction {logs['reconstruction'][-1]:.1f} "
+        f"the VAE trained: negative ELBO {loss[-1]:.1f} = reconstruction {history.history['reconstruction'][-1]:.1f} "
         f"+ KL {kl[-1]:.1f} nats per image{remark}"
     )

@@ -20,6 +20,7 @@ from cvae_course.checks.harness import (
     _fail,
     _graph_mode,
     _input_shapes,
+    _loss_and_kl,
     _numpy,
     _passed,
     _quiet,
@@ -158,10 +159,7 @@ def check_prior_network(build_prior_network: Callable, latent_dim: int = 32, see
 def check_quadrant_cvae_trained(history: keras.callbacks.History) -> None:
     """The CVAE trained with the learner's prior network: the loss went down and the KL is positive and finite."""
     __tracebackhide__ = True
-    logs = history.history
-    if not logs.get("loss"):
-        _fail("the training history is empty.", "run the training cell above first.")
-    loss, kl = logs["loss"], logs.get("kl", [float("nan")])
+    loss, kl = _loss_and_kl(history)
     if not (np.isfinite(loss[-1]) and np.isfinite(kl[-1])):
         _fail(
             f"the training ended with loss {loss[-1]} and KL {kl[-1]}.",
@@ -175,7 +173,7 @@ def check_quadrant_cvae_trained(history: keras.callbacks.History) -> None:
             "check gaussian_kl and build_prior_network.",
         )
     _passed(
-        f"the CVAE trained: negative ELBO {loss[-1]:.1f} = reconstruction {logs['reconstruction'][-1]:.1f} "
+        f"the CVAE trained: negative ELBO {loss[-1]:.1f} = reconstruction {history.history['reconstruction'][-1]:.1f} "
         f"+ KL {kl[-1]:.1f} nats per image (hidden pixels only)"
     )
 

@@ -26,13 +26,13 @@ import contextlib
 import pathlib
 from collections.abc import Sequence
 
-import anywidget  # noqa: I001  (after cvae_course.models: TensorFlow is imported quietly first)
+import anywidget
 import ipywidgets as widgets
 import numpy as np
 import traitlets
 
 from cvae_course.data import blend_labels, one_hot
-from cvae_course.models import CVAE, sigmoid, traced  # noqa: I001
+from cvae_course.models import CVAE, sigmoid, traced
 from cvae_course.playground.pictures import tile, to_png, with_marker
 from cvae_course.validation import (
     NUM_CLASSES,
