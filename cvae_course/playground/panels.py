@@ -16,8 +16,11 @@ probabilities it drew, and each number it shows equals what ``model.generate`` /
 One message per update: JupyterLab's round trip is the floor of every kernel-decoded control, and each extra
 kernel-to-browser message adds to it. So a panel's pictures and caption live in ONE widget (:class:`Picture`, an
 anywidget) set in one state update, and the panel's own controls do not echo a value the page sent back to the
-page (ipywidgets' ``echo_update``): moving a slider or clicking a digit is one request and one reply. A button that
-moves a slider from Python ("new random style", "random digit") also updates that slider in the page.
+page (ipywidgets' ``echo_update``): moving a slider or clicking a digit is one request and one reply. A control
+that Python moves ("new random style" and ``set_latent`` move the z sliders, "random digit" and ``show`` the test
+image slider) sends no message of its own either: its new value travels in the picture's update (``controls``), and
+``static/picture.js`` sets it on the control in the page after the picture is painted. So a button press is one
+request and one reply as well.
 """
 
 from __future__ import annotations
@@ -102,6 +105,27 @@ class _Panel(widgets.VBox):
         self._graphs = traced(model)
         self.last_images = np.zeros((0, 28, 28, 1), dtype=np.float32)
         self._held = 0
+        self._moved: dict[str, list] = {}  # model id -> [trait, JSON value] of controls Python moved since a render
+
+    def _set_control(self, control: widgets.Widget, name: str, value) -> None:
+        """Set ``control.<name>`` to ``value`` from Python without a message of its own: the page gets the value with
+        the panel's next picture (:meth:`_moved_controls`). ``value`` must be valid already (checked, within the
+        control's range): a value the control changed would also go out the usual way, and the picture's copy would
+        arrive after it."""
+        if getattr(control, name) == value:
+            return
+        if getattr(control, "comm", None) is None:  # closed: no page to tell
+            setattr(control, name, value)
+            return
+        self._moved[control.model_id] = [name, value]  # before setting it: the control's observer renders at once
+        with control._lock_property(**{name: value}):  # what ipywidgets does for a value the page sent: no message
+            setattr(control, name, value)
+
+    def _moved_controls(self) -> list[list]:
+        """[[model id, trait, value], ...] of the controls Python moved since the last render (and forget them)."""
+        moved = [[model_id, name, value] for model_id, (name, value) in self._moved.items()]
+        self._moved.clear()
+        return moved
 
     def _decode(self, z: np.ndarray, labels_one_hot: np.ndarray) -> np.ndarray:
         """sigmoid(decoder(z, label)) for a small batch: one direct call, the fast path behind every update."""
@@ -134,6 +158,8 @@ class Picture(anywidget.AnyWidget):
 
     ``classes`` and ``alts`` are the CSS class and the alternative text of the three ``<img>`` elements (before,
     main, after); ``sizes`` their [width, height] in pixels (a picture is shown at its own size, never stretched).
+    ``controls`` carries the panel's controls that Python moved for this picture: ``{"n": update number, "set":
+    [[model id, trait, value], ...]}``; the page sets them on those controls' models after painting the picture.
     """
 
     _esm = PLAYGROUND_CSS.parent / "picture.js"
@@ -144,6 +170,7 @@ class Picture(anywidget.AnyWidget):
     classes = traitlets.List(traitlets.Unicode(), ["", "", ""]).tag(sync=True)
     alts = traitlets.List(traitlets.Unicode(), ["", "", ""]).tag(sync=True)
     sizes = traitlets.List(traitlets.List(traitlets.Int()), [[0, 0], [0, 0], [0, 0]]).tag(sync=True)
+    controls = traitlets.Dict({"n": 0, "set": []}).tag(sync=True)
 
     def __init__(self, css_class: str, alt: str, *, before: tuple[str, str] = ("", ""), after=("", "")):
         super().__init__(
@@ -159,8 +186,10 @@ class Picture(anywidget.AnyWidget):
         before: np.ndarray | None = None,
         after: np.ndarray | None = None,
         caption: str | None = None,
+        controls: list | None = None,
     ) -> None:
-        """Show uint8 pictures (H, W) at their own pixel size, and ``caption`` (HTML), in one message."""
+        """Show uint8 pictures (H, W) at their own pixel size, ``caption`` (HTML) and the new values of the panel's
+        ``controls`` ([[model id, trait, value], ...]) in one message."""
         sizes = [list(s) for s in self.sizes]
         with self.hold_sync():
             for k, (name, pic) in enumerate((("before", before), ("value", picture), ("after", after))):
@@ -172,6 +201,8 @@ class Picture(anywidget.AnyWidget):
                 self.sizes = sizes
             if caption is not None:
                 self.caption = caption
+            if controls:
+                self.controls = {"n": self.controls["n"] + 1, "set": controls}
 
 
 # The panel's own controls without ipywidgets' echo: the page already shows the value it sent, so the kernel's
@@ -297,13 +328,13 @@ class Generator(_Panel):
         z = check_code(values, size, "z", Z_LIMIT)
         with self.hold():
             for slider, v in zip(self.sliders, z):
-                slider.value = float(v)
+                self._set_control(slider, "value", float(v))
             if size == self.latent_dim:
                 self._rest = z[self.n_sliders :].copy()
 
     def set_temperature(self, temperature: float) -> None:
         """Set the temperature (0.1-2.0) that scales the code before decoding."""
-        self.temperature.value = check_in_range(temperature, "temperature", *TEMPERATURE_RANGE)
+        self._set_control(self.temperature, "value", check_in_range(temperature, "temperature", *TEMPERATURE_RANGE))
 
     def new_style(self) -> None:
         """Draw a new code from the prior N(0, I) (clipped to the slider range): the "new random style" button."""
@@ -348,6 +379,7 @@ class Generator(_Panel):
                 f"<b>{self.label}</b> at the framed code; columns step z[0] by {self.step:g} to the "
                 f"right{', rows step z[1] up' if self.latent_dim > 1 else ''}."
             ),
+            controls=self._moved_controls(),
         )
 
 
@@ -404,7 +436,7 @@ class StyleTransfer(_Panel):
 
     def show(self, index: int) -> None:
         """Use test image number ``index``; the same as moving the "test image" slider."""
-        self.index.value = check_index(index, len(self.images), "index", "a test image number")
+        self._set_control(self.index, "value", check_index(index, len(self.images), "index", "a test image number"))
 
     def random(self) -> None:
         """Pick a random test image: the "random digit" button."""
@@ -443,6 +475,7 @@ class StyleTransfer(_Panel):
                 f"Test image {self.index.value}, a <b>{self.label}</b>: the original and its "
                 f"reconstruction, then the same style as 0-9 (its own digit framed)."
             ),
+            controls=self._moved_controls(),
         )
 
 
@@ -508,7 +541,7 @@ class Interpolation(_Panel):
     # Python API -------------------------------------------------------------------------------
     def set_position(self, t: float) -> None:
         """Move along the path: 0 is the start, 1 the end."""
-        self.position.value = check_in_range(t, "t", 0.0, 1.0)
+        self._set_control(self.position, "value", check_in_range(t, "t", 0.0, 1.0))
 
     def set_labels(self, start: int, end: int) -> None:
         """The digits at the two ends of the path."""
@@ -552,6 +585,7 @@ class Interpolation(_Panel):
         self.image.show(
             tile(self.last_images, 1, scale=self.scale * 2, gap=0),
             after=with_marker(self._path_picture, 3 + cell * t * (self.steps - 1) + 28 * self.scale / 2),
+            controls=self._moved_controls(),
         )
 
 

@@ -292,6 +292,24 @@ def test_drawing_a_stroke_makes_the_kernel_read_and_redraw_it(playground):
     assert canvas.get_attribute("data-strokes") == "0" and "Draw a digit" in panel.inner_text()
 
 
+def test_random_digit_moves_the_test_image_slider_in_the_page_with_the_picture(playground):
+    from playwright.sync_api import expect
+
+    panel = playground.panel.locator(".cvae-style-transfer").first
+    picture = panel.locator("img.cvae-style-image")
+    readout = panel.locator(".cvae-slider-test-image .widget-readout")
+    picture.scroll_into_view_if_needed()
+    for press in (1, 2):
+        with playground.step(f"press 'random digit' ({press} of 2): the slider shows the test image the kernel drew"):
+            src = picture.get_attribute("src")
+            panel.locator("button.cvae-random-digit").click()
+            playground.wait_for_new_image(picture, src)
+            caption = panel.locator(".cvae-picture-caption").inner_text()
+            index = re.search(r"Test image (\d+)", caption)
+            assert index, caption
+            expect(readout).to_have_text(index.group(1), timeout=5_000)
+
+
 # The WCAG contrast of every text of a panel against the background it sits on.
 _CONTRASTS_JS = """(root) => {
   const lum = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number).map((x) => { x /= 255;

@@ -421,6 +421,37 @@ def test_a_control_moved_in_the_page_is_answered_with_one_message_the_panels_pic
         assert [(w, m) for w, m in sent] == [(panel.image, "update")], f"{control.description}: {sent}"
 
 
+def test_a_button_that_moves_controls_is_answered_with_one_message_carrying_their_new_values(playground, sent):
+    gen, style = playground.generator, playground.style_transfer
+    for button, panel, controls in (
+        (gen.new_style_button, gen, gen.sliders),
+        (style.random_button, style, [style.index]),
+    ):
+        before = [c.value for c in controls]
+        sent.clear()
+        button.click()  # what the page's click message does in the kernel
+        assert [(w, m) for w, m in sent] == [(panel.image, "update")], f"{button.description}: {sent}"
+        moved = {model_id: (name, value) for model_id, name, value in panel.image.controls["set"]}
+        changed = [c for c, b in zip(controls, before) if c.value != b]
+        assert changed, f"{button.description} moved no control"
+        assert moved == {c.model_id: ("value", c.value) for c in changed}, moved
+
+
+def test_python_moving_a_slider_sends_its_value_with_the_picture_and_each_value_once(playground, sent):
+    gen = playground.generator
+    gen.set_latent([1.5, -2.0])
+    assert [m for _w, m in sent] == ["update"] and sent[0][0] is gen.image
+    first = gen.image.controls
+    assert first["set"] == [[gen.sliders[0].model_id, "value", 1.5], [gen.sliders[1].model_id, "value", -2.0]]
+    sent.clear()
+    gen.sliders[0].set_state({"value": 0.5})  # the learner moves a slider: the picture only, no stale values
+    assert gen.image.controls == first and [(w, m) for w, m in sent] == [(gen.image, "update")]
+    sent.clear()
+    gen.set_latent([1.5, -2.0])  # the same values again still reach the page (the learner moved the slider since)
+    assert gen.image.controls["n"] == first["n"] + 1
+    assert [c[1:] for c in gen.image.controls["set"]] == [["value", 1.5]]  # z[1] did not change
+
+
 def test_one_update_of_a_picture_sends_its_pictures_and_caption_together(playground, sent):
     panel = playground.style_transfer
     panel.show(11)
@@ -431,4 +462,5 @@ def test_one_update_of_a_picture_sends_its_pictures_and_caption_together(playgro
 def test_the_picture_module_ships_with_the_package_and_loads_nothing_from_the_network():
     source = (pg.panels.PLAYGROUND_CSS.parent / "picture.js").read_text()
     assert "export default" in source and "msg:custom" not in source  # one state update, no custom messages
+    assert "change:controls" in source and "set_state" in source  # and the controls Python moved
     assert "fetch(" not in source and "http" not in source and "import " not in source.replace("// ", "#")

@@ -4,6 +4,11 @@
 // The kernel sets every changed part (PNG bytes, sizes, caption HTML) in one state update, so that one update of a
 // panel is one kernel-to-browser message; the PNGs arrive as binary buffers and are shown through blob URLs on the
 // same <img> elements (a new `src` per picture). Nothing here reaches the network: this file ships with the package.
+//
+// A control of the panel that Python moved ("new random style" moves the z sliders, "random digit" the test image
+// slider) sends no message of its own: its new value comes in the same update (`controls`: {n, set: [[model id,
+// trait, value], ...]}) and is set on that control's model here, after the frame that shows the picture, as
+// ipywidgets sets a value the kernel sent (set_state: the page does not send it back).
 
 function bytesOf(value) {
   if (!value) return null;
@@ -63,8 +68,25 @@ export default {
     };
     const names = ["value", "before", "after", "caption", "classes", "sizes", "alts"];
     for (const name of names) model.on(`change:${name}`, schedule);
+    // the controls Python moved: only on a change (a new view shows the controls' own current state already)
+    const moveControls = () => {
+      const { set } = model.get("controls") || {};
+      if (!set || !set.length || !model.widget_manager) return;
+      requestAnimationFrame(() =>
+        setTimeout(() => {
+          for (const [id, name, value] of set) {
+            model.widget_manager
+              .get_model(id)
+              .then((control) => control.set_state({ [name]: value }))
+              .catch((error) => console.warn("cvae playground: cannot move a control", id, error));
+          }
+        }, 0),
+      );
+    };
+    model.on("change:controls", moveControls);
     update();
     return () => {
+      model.off("change:controls", moveControls);
       for (const name of names) model.off(`change:${name}`, schedule);
       for (const part of parts) if (part.url) URL.revokeObjectURL(part.url);
     };
