@@ -54,7 +54,7 @@ one custom request and gets the PNG back as one binary reply, with at most one r
 value kept while one is: drags coalesce).
 
 Run (fast-mode CVAE from the cache; trains it if missing); 30 actions per control by default (``--actions`` for
-more, ``--only TEXT`` for some controls, ``--drag-repeats`` for more drags, ``--variants`` for the kernel-path
+more, ``--only TEXT[,TEXT...]`` for some controls, ``--drag-repeats`` for more drags, ``--variants`` for the kernel-path
 variants):
 
     CVAE_COURSE_MNIST=/path/to/mnist.npz CVAE_COURSE_FAST=1 .venv/bin/python benchmarks/browser_latency.py
@@ -920,7 +920,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--warmup", type=int, default=3, help="unrecorded actions per control first (default 3)")
     parser.add_argument("--drag-seconds", type=float, default=1.0, help="length of each drag (default 1 s)")
-    parser.add_argument("--only", default="", help="measure only controls whose name contains this text")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="measure only controls whose name contains this text (several texts: comma-separated, any of them)",
+    )
     parser.add_argument("--json", type=Path, default=ROOT / "test-artifacts" / "browser-latency.json")
     parser.add_argument("--timeout-ms", type=float, default=10_000)
     args = parser.parse_args(argv)
@@ -958,7 +962,8 @@ def main(argv: list[str] | None = None) -> int:
         load_lines = []
 
         def selected(rows):
-            chosen = [c for c in rows if args.only.lower() in c.name.lower()]
+            texts = [t.strip().lower() for t in args.only.split(",")] if args.only else [""]
+            chosen = [c for c in rows if any(t in c.name.lower() for t in texts)]
             if rows is browser and chosen and browser[0] not in chosen:
                 chosen.insert(0, browser[0])  # the browser floor goes with every browser-decoded control
             return chosen
