@@ -5,6 +5,7 @@ NumPy and Pillow only (no TensorFlow): a picture is a uint8 greyscale array, dar
 
 from __future__ import annotations
 
+import functools
 import io
 
 import numpy as np
@@ -60,13 +61,24 @@ def tile(
             picture[top - gap : top + cell + gap, left - gap : left + cell + gap] = HIGHLIGHT
         picture[top : top + cell, left : left + cell] = image
     if captions is not None:
-        canvas = PILImage.fromarray(picture)
-        pen, font = ImageDraw.Draw(canvas), ImageFont.load_default(size=13)
-        for i, text in enumerate(captions):
-            top, left = gap + (i // ncols) * (band + cell + gap), gap + (i % ncols) * (cell + gap)
-            pen.text((left + cell / 2, top + band / 2), str(text), fill=0, font=font, anchor="mm")
-        picture = np.asarray(canvas).copy()
+        np.minimum(picture, _caption_layer(tuple(str(t) for t in captions), ncols, scale, gap), out=picture)
     return picture
+
+
+@functools.lru_cache(maxsize=32)
+def _caption_layer(captions: tuple[str, ...], ncols: int, scale: int, gap: int) -> np.ndarray:
+    """The captions of a captioned :func:`tile` drawn once on white (a panel draws the same ones at every update:
+    drawing text takes ~1 ms); the tile takes the darker pixel of it and the layer. Read-only."""
+    nrows, cell = -(-len(captions) // ncols), 28 * scale
+    shape = (gap + nrows * (CAPTION_HEIGHT + cell + gap), gap + ncols * (cell + gap))
+    canvas = PILImage.new("L", shape[::-1], 255)
+    pen, font = ImageDraw.Draw(canvas), ImageFont.load_default(size=13)
+    for i, text in enumerate(captions):
+        top, left = gap + (i // ncols) * (CAPTION_HEIGHT + cell + gap), gap + (i % ncols) * (cell + gap)
+        pen.text((left + cell / 2, top + CAPTION_HEIGHT / 2), text, fill=0, font=font, anchor="mm")
+    layer = np.asarray(canvas).copy()
+    layer.flags.writeable = False
+    return layer
 
 
 def with_marker(picture: np.ndarray, x: float) -> np.ndarray:

@@ -23,3 +23,17 @@ def test_a_picture_survives_the_png_round_trip():
 def test_the_highlighted_cell_gets_a_dark_frame():
     picture = pictures.tile(np.zeros((2, 28, 28)), 2, gap=3, highlight=1)
     assert picture[0, 3 + 56 + 3] == pictures.HIGHLIGHT and picture[0, 0] == 255
+
+
+def test_captions_are_written_above_their_cells_and_leave_the_cells_untouched():
+    probs = np.random.default_rng(1).uniform(size=(4, 28, 28, 1)).astype(np.float32)
+    captioned = pictures.tile(probs, 2, scale=2, highlight=3, captions=["0", "1", "22", "3"])
+    np.testing.assert_array_equal(
+        pictures.untile(captioned, 4, 2, scale=2, captioned=True), pictures.ink(probs)[..., 0]
+    )
+    cell, band, gap = 56, pictures.CAPTION_HEIGHT, 3
+    for i in range(4):
+        top, left = gap + (i // 2) * (band + cell + gap), gap + (i % 2) * (cell + gap)
+        assert captioned[top : top + band - gap, left : left + cell].min() < 128, f"no caption ink above cell {i}"
+    again = pictures.tile(probs, 2, scale=2, highlight=3, captions=["0", "1", "22", "3"])
+    np.testing.assert_array_equal(captioned, again)  # the cached caption layer is not drawn into
