@@ -8,6 +8,11 @@ keep it quiet afterwards. Course modules write::
 
     from cvae_course._keras import keras, layers, ops
 
+It also chooses TensorFlow's thread pools, once, right after the import and before TensorFlow's runtime
+starts (it can only be chosen then): :func:`cvae_course.settings.tf_threads` says which (measured per core
+count; ``CVAE_COURSE_TF_THREADS`` overrides it), and a value it does not understand stops the import with an
+error that says what to set.
+
 Importing the package itself (``import cvae_course``) loads no TensorFlow: only the modules that need
 it do, through this one.
 """
@@ -42,8 +47,24 @@ def _stderr_fd_muted():
         os.close(devnull)
 
 
+def _set_threads(tf_module, threads: tuple[int, int] | None) -> None:
+    """Give TensorFlow (intra-op, inter-op) threads; None keeps its defaults. Too late once its runtime has started
+    (something ran TensorFlow before the course was imported): then its threads stay as they are."""
+    if threads is None:
+        return
+    try:
+        tf_module.config.threading.set_intra_op_parallelism_threads(threads[0])
+        tf_module.config.threading.set_inter_op_parallelism_threads(threads[1])
+    except RuntimeError:  # "cannot be modified after initialization"
+        pass
+
+
 def _import_quietly():
-    """Import TensorFlow and Keras with their logging turned down; returns (keras, tensorflow)."""
+    """Import TensorFlow and Keras with their logging turned down and the course's threads; returns (keras,
+    tensorflow)."""
+    from cvae_course.settings import tf_threads
+
+    threads = tf_threads()  # first: a bad CVAE_COURSE_TF_THREADS stops here, before the slow import
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     with _stderr_fd_muted(), warnings.catch_warnings():
@@ -51,6 +72,7 @@ def _import_quietly():
         import keras as _keras_module
         import tensorflow as _tf_module
 
+    _set_threads(_tf_module, threads)
     _tf_module.get_logger().setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
     try:

@@ -87,7 +87,20 @@ def report() -> Report:
         rows.append(("Keras backend", backend))
         if backend != "tensorflow":
             problems.append(f"KERAS_BACKEND={backend!r}; the course needs 'tensorflow'. Unset KERAS_BACKEND.")
-    if _version("tensorflow") is not None:
+    try:
+        threads = settings.tf_threads()
+        rows.append(
+            (
+                "TensorFlow threads",
+                ("TensorFlow's defaults" if threads is None else f"intra-op {threads[0]}, inter-op {threads[1]}")
+                + (f" (set by {settings.THREADS_ENV})" if os.environ.get(settings.THREADS_ENV, "").strip() else ""),
+            )
+        )
+    except ValueError as err:  # importing TensorFlow through the course would stop with this error too
+        threads = err
+        rows.append(("TensorFlow threads", "not understood"))
+        problems.append(str(err))
+    if _version("tensorflow") is not None and not isinstance(threads, ValueError):
         rows.append(("devices", _devices()))
 
     try:

@@ -9,6 +9,8 @@ editing code (the names are the constants below; the tools use them too):
   :mod:`cvae_course.data`).
 * ``CVAE_COURSE_CACHE=/path/to/dir`` (:data:`CACHE_ENV`) says where trained models are cached
   (default: ``~/.cache/cvae-course``).
+* ``CVAE_COURSE_TF_THREADS`` (:data:`THREADS_ENV`) chooses TensorFlow's thread pools (see :func:`tf_threads`):
+  unset or ``auto`` for the course's measured choice, ``default`` for TensorFlow's own, or ``INTRA,INTER``.
 
 What each mode costs: :func:`budget` returns one :class:`Budget`, the only place where the course's epoch counts
 and data sizes live. Full mode is what learners run; fast mode is what CI and grading run.
@@ -70,18 +72,22 @@ __all__ = [
     "DATA_ENV",
     "DEFAULT_SEED",
     "FAST_ENV",
+    "MEASURED_THREADS",
     "MODES",
+    "THREADS_ENV",
     "Budget",
     "budget",
     "cache_dir",
     "fast_mode",
     "mode_name",
     "seed_everything",
+    "tf_threads",
 ]
 
 FAST_ENV = "CVAE_COURSE_FAST"
 DATA_ENV = "CVAE_COURSE_MNIST"
 CACHE_ENV = "CVAE_COURSE_CACHE"
+THREADS_ENV = "CVAE_COURSE_TF_THREADS"
 DEFAULT_SEED = 42
 MODES = ("full", "fast")
 
@@ -199,3 +205,64 @@ def seed_everything(seed: int = DEFAULT_SEED) -> int:
 
     keras.utils.set_random_seed(seed)
     return seed
+
+
+# (intra-op, inter-op) threads by the number of cores this process may use: only where benchmarks/tf_settings.py
+# measured a setting faster than TensorFlow's defaults, repeatably (see tf_threads). Empty: no setting was.
+MEASURED_THREADS: dict[int, tuple[int, int]] = {}
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # what TensorFlow counts too: ``taskset`` and containers can limit it
+    except (AttributeError, OSError):  # no affinity on macOS and Windows
+        return os.cpu_count() or 1
+
+
+def tf_threads(cores: int | None = None) -> tuple[int, int] | None:
+    """TensorFlow's (intra-op, inter-op) thread counts for the course, or None for TensorFlow's own defaults.
+
+    TensorFlow runs each op (a matrix product, a convolution) on a pool of intra-op threads and independent ops side
+    by side on inter-op threads; by default both pools are as large as the number of cores. :mod:`cvae_course._keras`
+    applies this choice once, right after importing TensorFlow and before its runtime starts (if something ran
+    TensorFlow before the course was imported, its threads are already fixed and stay as they are).
+
+    ``CVAE_COURSE_TF_THREADS`` (:data:`THREADS_ENV`):
+
+    * unset or ``auto``: the measured choice for this number of cores, :data:`MEASURED_THREADS`; for core counts not
+      measured, None (TensorFlow's defaults);
+    * ``default``: None, TensorFlow's defaults;
+    * ``INTRA,INTER``: two positive integers, e.g. ``2,2``.
+
+    Measured on 2 cores with ``benchmarks/tf_settings.py`` (fresh processes in alternation, medians of 3 rounds,
+    relative to TensorFlow's defaults; the machine was shared with other work, so each run's load is given):
+
+    * an earlier run, load 0.8-3.4, the course CVAE's training in batches of 128 (images per second): intra 1 /
+      inter 2 1.26x, intra 1 / inter 1 1.08x, intra 2 / inter 1 0.80x;
+    * a later run, load 5.3-8.8, time ratios (below 1 is faster) of the course CVAE's training in batches of 256 as
+      lesson 03 trains it (from its images per second), one epoch of lesson 06's quadrant CVAE on 8,000 images, its
+      importance-sampled scoring of 1,000 test images, then the judge's labels, the course CVAE's codes and its
+      -ELBO of the 10,000 test images: intra 1 / inter 2 1.36, 0.70, 0.55, 0.99, 0.77, 1.49; intra 1 / inter 1
+      1.32, 0.53, 0.66, 0.99, 1.12, 0.84; intra 2 / inter 1 0.91, 0.82, 0.47, 0.54, 0.51, 0.47.
+
+    The setting that was best in one run was worst in the other, and one setting's single runs varied up to 2x
+    between rounds: the other work on the two cores, not the threads, decided these figures. So the course keeps
+    TensorFlow's defaults on every core count (:data:`MEASURED_THREADS` is empty) until a quiet run settles it;
+    other core counts were not measured.
+
+    Args:
+        cores: the cores TensorFlow will use (default: the cores this process may run on).
+    """
+    raw = os.environ.get(THREADS_ENV, "").strip().lower()
+    if raw in ("", "auto"):
+        return MEASURED_THREADS.get(_usable_cores() if cores is None else cores)
+    if raw == "default":
+        return None
+    parts = raw.replace(" ", "").split(",")
+    if len(parts) == 2 and all(p.isdigit() and int(p) > 0 for p in parts):
+        return int(parts[0]), int(parts[1])
+    raise ValueError(
+        f"{THREADS_ENV}={os.environ[THREADS_ENV]!r} is not understood; set it to two positive integers INTRA,INTER "
+        f"(TensorFlow's intra-op and inter-op threads, e.g. 2,2), to 'default' for TensorFlow's own thread counts, "
+        f"or to 'auto' (or unset it) for the course's measured choice."
+    )

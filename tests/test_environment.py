@@ -16,6 +16,7 @@ def env(monkeypatch, tmp_path):
     monkeypatch.setenv(settings.DATA_ENV, str(mnist))
     monkeypatch.setenv(settings.CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    monkeypatch.delenv(settings.THREADS_ENV, raising=False)
     return tmp_path
 
 
@@ -99,3 +100,17 @@ def test_printed_report_lists_every_row_and_every_problem(env, monkeypatch):
 def test_asking_for_a_row_that_is_not_there_names_the_rows_that_are(env):
     with pytest.raises(ValueError, match="no row 'GPU driver'.*'Python'"):
         environment.report().value("GPU driver")
+
+
+def test_tensorflow_threads_are_reported_with_where_they_come_from(env, monkeypatch):
+    monkeypatch.setattr(settings, "MEASURED_THREADS", {})
+    assert environment.report().value("TensorFlow threads") == "TensorFlow's defaults"
+    monkeypatch.setenv(settings.THREADS_ENV, "2,1")
+    assert environment.report().value("TensorFlow threads") == f"intra-op 2, inter-op 1 (set by {settings.THREADS_ENV})"
+
+
+def test_a_threads_value_that_is_not_understood_is_a_problem_with_the_fix(env, monkeypatch):
+    monkeypatch.setenv(settings.THREADS_ENV, "lots")
+    rep = environment.report()
+    assert rep.value("TensorFlow threads") == "not understood"
+    assert any("CVAE_COURSE_TF_THREADS='lots'" in p and "INTRA,INTER" in p for p in rep.problems)

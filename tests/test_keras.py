@@ -1,8 +1,25 @@
 """cvae_course._keras, the one door to TensorFlow: importing the course keeps TensorFlow's start-up chatter off
-stderr (nbgrader scores stderr as failure)."""
+stderr (nbgrader scores stderr as failure) and gives TensorFlow the course's threads before its runtime starts."""
 
+import os
 import subprocess
 import sys
+
+from cvae_course import settings
+
+THREADS_SEEN = (
+    "from cvae_course._keras import keras, tf\n"
+    "keras.ops.ones((2, 2))  # the runtime has started: the threads are fixed now\n"
+    "print(tf.config.threading.get_intra_op_parallelism_threads(), "
+    "tf.config.threading.get_inter_op_parallelism_threads())\n"
+)
+
+
+def _run(code: str, threads: str | None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != settings.THREADS_ENV}
+    if threads is not None:
+        env[settings.THREADS_ENV] = threads
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, env=env)
 
 
 def test_importing_cvae_course_then_tensorflow_writes_nothing_to_stderr():
@@ -27,3 +44,28 @@ def test_a_short_training_run_writes_nothing_to_stderr():
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert result.stdout.count("epoch ") == 2
+
+
+def test_importing_the_course_gives_tensorflow_the_threads_the_settings_choose():
+    check = f"from cvae_course import settings\nprint(settings.tf_threads())\n{THREADS_SEEN}"
+    result = _run(check, None)
+    assert result.returncode == 0, result.stderr
+    chosen, seen = result.stdout.strip().splitlines()
+    assert seen == ("0 0" if chosen == "None" else chosen.strip("()").replace(",", ""))  # 0: TensorFlow's default
+
+
+def test_the_threads_variable_overrides_the_course_choice():
+    result = _run(THREADS_SEEN, "2,3")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["2", "3"]
+    result = _run(THREADS_SEEN, "default")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", "0"]
+
+
+def test_a_bad_threads_value_stops_the_import_with_the_fix():
+    result = _run("import cvae_course.models", "many")
+    assert result.returncode != 0
+    assert (
+        "CVAE_COURSE_TF_THREADS='many' is not understood; set it to two positive integers INTRA,INTER" in result.stderr
+    )

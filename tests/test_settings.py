@@ -80,3 +80,35 @@ def test_seed_everything_makes_numpy_and_keras_repeatable():
 def test_seed_everything_rejects_a_bad_seed(bad):
     with pytest.raises(ValueError, match="seed must be a non-negative int"):
         settings.seed_everything(bad)
+
+
+def test_tf_threads_gives_the_measured_choice_for_a_measured_core_count_and_none_for_others(monkeypatch):
+    monkeypatch.setattr(settings, "MEASURED_THREADS", {3: (1, 2)})
+    for value in (None, "auto", " AUTO "):
+        if value is None:
+            monkeypatch.delenv(settings.THREADS_ENV, raising=False)
+        else:
+            monkeypatch.setenv(settings.THREADS_ENV, value)
+        assert settings.tf_threads(3) == (1, 2)
+        assert settings.tf_threads(2) is None  # not measured: TensorFlow's defaults
+
+
+def test_tf_threads_counts_the_cores_this_process_may_use(monkeypatch):
+    monkeypatch.delenv(settings.THREADS_ENV, raising=False)
+    cores = settings._usable_cores()
+    monkeypatch.setattr(settings, "MEASURED_THREADS", {cores: (1, 1)})
+    assert settings.tf_threads() == (1, 1)
+
+
+@pytest.mark.parametrize("value, expected", [("default", None), ("2,2", (2, 2)), (" 1, 3 ", (1, 3)), ("DEFAULT", None)])
+def test_tf_threads_follows_the_variable_on_any_core_count(monkeypatch, value, expected):
+    monkeypatch.setenv(settings.THREADS_ENV, value)
+    for cores in (1, 2, 8):
+        assert settings.tf_threads(cores) == expected
+
+
+@pytest.mark.parametrize("bad", ["0,2", "2", "1,2,3", "two,one", "-1,2", "1.5,2", "fast"])
+def test_an_unclear_threads_value_is_rejected_with_the_fix(monkeypatch, bad):
+    monkeypatch.setenv(settings.THREADS_ENV, bad)
+    with pytest.raises(ValueError, match=r"CVAE_COURSE_TF_THREADS=.*two positive integers INTRA,INTER.*'default'"):
+        settings.tf_threads(2)
