@@ -28,13 +28,14 @@ generator's picture (decoded beforehand): the platform's floor for a kernel roun
 run in alternation with every control (control, baseline, control, baseline ...), and each control's ratio is its
 p95 over the p95 of the baseline actions interleaved with it.
 
-**Browser floor**: an anywidget range input whose handler only repaints a canvas of the picture's size (no decoding,
-no kernel message), measured like the browser-decoded controls and with them: what "input event to painted
-picture" costs in this page when the page does nothing. Input events land at a random phase of the 16.7 ms frame,
-so even this floor's p95 sits near 16 ms; a browser-decoded control is as fast as the page can be when its figures
-match the floor's. For each browser-decoded control the time is split into: input event -> the page's first
-(capturing) listener runs (Chromium's input delivery), -> picture drawn (the panel's handler), -> painted (the wait
-for the frame).
+**Browser floor**: an anywidget range input (moved with the keys) and a button (clicked) whose handlers only repaint
+a canvas of the picture's size (no decoding, no kernel message), measured like the browser-decoded controls and with
+them: what "input event to painted picture" costs in this page when the page does nothing, for a key and for a click
+(a click is timed from its ``click`` event, which Chromium dispatches after the press and the release). Input
+events land at a random phase of the 16.7 ms frame, so even this floor's p95 sits near 16 ms; a browser-decoded
+control is as fast as the page can be when its figures match the floor's. For each browser-decoded control the time
+is split into: input event -> the page's first (capturing) listener runs (Chromium's input delivery), -> picture
+drawn (the panel's handler), -> painted (the wait for the frame).
 
 **Messages per update**: Playwright watches the kernel websocket (Jupyter's v1 binary protocol or JSON). Each
 browser-to-kernel ``comm_msg`` of an action is a request; every kernel-to-browser message whose parent is one of them
@@ -165,8 +166,8 @@ export default { render({ model, el }) {
 one_message = OneMessageSlider(model)
 one_message.add_class("bench-one")
 
-# The browser floor: a range input whose handler only repaints a canvas of the picture's size (no decoding, no
-# kernel message): what "input event to painted picture" costs in this page when the page does nothing.
+# The browser floor: a range input (and a button) whose handler only repaints a canvas of the picture's size (no
+# decoding, no kernel message): what "input event to painted picture" costs in this page when the page does nothing.
 class BrowserFloor(anywidget.AnyWidget):
     _esm = """
 export default { render({ model, el }) {
@@ -183,7 +184,11 @@ export default { render({ model, el }) {
     canvas.dataset.frame = String(++frame);
   };
   input.addEventListener("input", draw);
-  el.append(input, canvas);
+  // the same for a click: a button whose handler only repaints the canvas (the floor of the click controls)
+  const button = Object.assign(document.createElement("button"), { type: "button", textContent: "repaint" });
+  button.className = "bench-floor-button";
+  button.addEventListener("click", () => { input.value = (Number(input.value) + 37) % 101; draw(); });
+  el.append(input, button, canvas);
   draw();
 } };
 """
@@ -664,6 +669,13 @@ def controls() -> tuple[Control, list[Control], list[Control], list[Control]]:
             (".bench-floor input.bench-floor-slider", "range"),
         ),
         Control(
+            "browser floor: button repaints a canvas",
+            "browser",
+            ".bench-floor canvas.bench-floor-picture",
+            "canvas",
+            clicks(".bench-floor button.bench-floor-button"),
+        ),
+        Control(
             "browser generator: digit buttons",
             "browser",
             f"{bgen} canvas.cvae-b-picture",
@@ -964,8 +976,9 @@ def main(argv: list[str] | None = None) -> int:
         def selected(rows):
             texts = [t.strip().lower() for t in args.only.split(",")] if args.only else [""]
             chosen = [c for c in rows if any(t in c.name.lower() for t in texts)]
-            if rows is browser and chosen and browser[0] not in chosen:
-                chosen.insert(0, browser[0])  # the browser floor goes with every browser-decoded control
+            if rows is browser and chosen:  # the browser floors go with every browser-decoded control
+                floors = [c for c in browser if c.name.startswith("browser floor") and c not in chosen]
+                chosen = floors + chosen
             return chosen
 
         drags, page_drags, base_drags = {}, {}, []
