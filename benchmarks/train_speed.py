@@ -413,11 +413,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--max-epochs", type=int, default=20, help="epoch limit of the constant-rate plain loop")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of the alternating comparisons (default 2)")
+    parser.add_argument(
+        "--cycle-epochs",
+        type=int,
+        default=ONE_CYCLE_EPOCHS,
+        help=f"the one-cycle runs' cycle in epochs (default: the course CVAE's, {ONE_CYCLE_EPOCHS})",
+    )
     parser.add_argument("--skip-together", action="store_true", help="skip the beta sweep trained together")
     parser.add_argument("--matmul-size", type=int, default=2048, help="n of the n x n matmul reference")
     parser.add_argument("--skip-quality", action="store_true", help="only measure throughput")
     parser.add_argument("--skip-throughput", action="store_true", help="skip the throughput and GFLOP/s section")
     args = parser.parse_args(argv)
+    global ONE_CYCLE_EPOCHS
+    ONE_CYCLE_EPOCHS = args.cycle_epochs
 
     mnist = data.load_mnist(fast=False)
     load_before = os.getloadavg()
