@@ -299,6 +299,12 @@ def plain_loop(
     return run
 
 
+def set_cycle(epochs: int) -> None:
+    """Measure the course's one-cycle recipe over a cycle of ``epochs`` (the ``--cycle-epochs`` flag)."""
+    global ONE_CYCLE_EPOCHS
+    ONE_CYCLE_EPOCHS = epochs
+
+
 def time_to_quality(mnist: data.MNIST, judge: keras.Model, budget: float, max_epochs: int, rounds: int) -> list:
     """``rounds`` rounds of the one-cycle run and the two plain loops, in alternating order, after one warm-up round
     (printed, not returned)."""
@@ -424,8 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-quality", action="store_true", help="only measure throughput")
     parser.add_argument("--skip-throughput", action="store_true", help="skip the throughput and GFLOP/s section")
     args = parser.parse_args(argv)
-    global ONE_CYCLE_EPOCHS
-    ONE_CYCLE_EPOCHS = args.cycle_epochs
+    set_cycle(args.cycle_epochs)
 
     mnist = data.load_mnist(fast=False)
     load_before = os.getloadavg()
