@@ -40,11 +40,8 @@ __all__ = [
 DIGIT_COLORS = "tab10"
 
 
-def _blank(ax) -> None:
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for spine in ax.spines.values():
-        spine.set_visible(False)
+GRID_GAP = 5  # image pixels of white between two images of a grid
+TITLE_POINTS = 8  # font size of an image's title in a grid
 
 
 def image_grid(
@@ -58,10 +55,14 @@ def image_grid(
 ) -> Figure:
     """Images in a grid, ``ncols`` per row, with optional per-image titles and row labels.
 
+    The grid is one picture in one axes (the images pasted side by side with white gaps, the titles and row labels
+    written around them), not one axes per image: matplotlib builds and draws a hundred axes in seconds, one in a
+    tenth of that, and the picture is the same.
+
     Args:
         images: (N, 28, 28, 1) in [0, 1] (or (N, 28, 28), (N, 784)), drawn dark on white.
         ncols: images per row.
-        titles: one short title per image.
+        titles: one short title per image (lines split by "\\n"; "" for none), written above it.
         title: a title over the whole figure.
         row_labels: one label per row, left of it.
         size: inches per image.
@@ -71,17 +72,47 @@ def image_grid(
     if len(x) == 0:
         raise ValueError("images is empty; pass at least one image")
     nrows = int(np.ceil(len(x) / ncols))
-    fig = Figure(figsize=(size * ncols + (0.6 if row_labels else 0), size * nrows + (0.4 if title else 0)))
-    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
-    for i, ax in enumerate(axes):
-        _blank(ax)
-        if i < len(x):
-            ax.imshow(x[i], cmap="gray_r", vmin=0, vmax=1)
-            if titles is not None:
-                ax.set_title(str(titles[i]), fontsize=8)
+    if titles is not None:
+        titles = [str(t) for t in titles]
+        if len(titles) < len(x):
+            raise ValueError(f"titles holds {len(titles)} titles for {len(x)} images; pass one per image ('' for none)")
+    if row_labels is not None and len(row_labels) < nrows:
+        raise ValueError(f"row_labels holds {len(row_labels)} labels for {nrows} rows; pass one per row")
+    side, cell = x.shape[1], x.shape[1] + GRID_GAP
+    pixels_per_inch = cell / check_positive_float(size, "size")
+    line = TITLE_POINTS * 1.25 / 72 * pixels_per_inch  # image pixels per line of title text
+    lines = [
+        max((titles[i].count("\n") + 1 for i in range(r * ncols, min((r + 1) * ncols, len(x))) if titles[i]), default=0)
+        if titles is not None
+        else 0
+        for r in range(nrows)
+    ]
+    tops, y = [], 0.0  # the top row of each row of images, in image pixels
+    for n in lines:
+        y += int(np.ceil(n * line))
+        tops.append(int(y))
+        y += cell
+    canvas = np.full((tops[-1] + side, ncols * cell - GRID_GAP), np.nan, dtype=np.float32)  # NaN: white
+    for i, image in enumerate(x):
+        r, c = divmod(i, ncols)
+        canvas[tops[r] : tops[r] + side, c * cell : c * cell + side] = image
+    fig = Figure(
+        figsize=(
+            canvas.shape[1] / pixels_per_inch + (0.6 if row_labels else 0),
+            canvas.shape[0] / pixels_per_inch + (0.4 if title else 0),
+        )
+    )
+    ax = fig.subplots()
+    ax.set_axis_off()
+    ax.imshow(np.ma.masked_invalid(canvas), cmap="gray_r", vmin=0, vmax=1)
+    if titles is not None:
+        for i in range(len(x)):
+            if titles[i]:
+                r, c = divmod(i, ncols)
+                ax.text(c * cell + side / 2, tops[r] - 1.5, titles[i], ha="center", va="bottom", fontsize=TITLE_POINTS)
     if row_labels is not None:
-        for r, lab in enumerate(row_labels):
-            axes[r * ncols].set_ylabel(str(lab), rotation=0, ha="right", va="center", fontsize=10)
+        for r in range(nrows):
+            ax.text(-GRID_GAP, tops[r] + side / 2, str(row_labels[r]), ha="right", va="center", fontsize=10)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

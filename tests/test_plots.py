@@ -12,22 +12,56 @@ def cvae():
     return models.build_cvae(2, seed=0)
 
 
-def _image_axes(fig):
-    return [ax for ax in fig.axes if ax.images]
+def _n_images(fig):
+    """Images pasted into an image grid: its one picture's pixels that are not background, 784 per image."""
+    (ax,) = fig.axes
+    return int(np.sum(~np.ma.getmaskarray(ax.images[0].get_array()))) // (28 * 28)
 
 
-def test_image_grid_draws_one_panel_per_image():
-    fig = plots.image_grid(np.zeros((12, 28, 28)), ncols=5)
-    assert isinstance(fig, Figure) and len(_image_axes(fig)) == 12
+def _texts(fig):
+    return [t.get_text() for t in fig.axes[0].texts]
+
+
+def test_image_grid_pastes_each_image_in_its_place_in_one_picture_with_white_gaps():
+    x = (np.arange(1, 13, dtype=np.float32) / 20)[:, None, None] * np.ones((12, 28, 28), np.float32)
+    fig = plots.image_grid(x, ncols=5)
+    assert isinstance(fig, Figure) and len(fig.axes) == 1 and _n_images(fig) == 12
+    canvas = fig.axes[0].images[0].get_array()
+    cell = 28 + plots.GRID_GAP
+    assert canvas.shape == (3 * cell - plots.GRID_GAP, 5 * cell - plots.GRID_GAP)
+    for i in range(12):
+        r, c = divmod(i, 5)
+        np.testing.assert_allclose(canvas[r * cell : r * cell + 28, c * cell : c * cell + 28], x[i])
+    assert canvas.mask[28:cell].all() and canvas.mask[2 * cell :, 2 * cell :].all()  # a gap; the 3 empty places
+
+
+def test_image_grid_writes_each_title_above_its_image_and_each_row_label_left_of_its_row():
+    titles = ["a", "", "two\nlines", "d", "e"]
+    fig = plots.image_grid(np.zeros((5, 28, 28)), ncols=3, titles=titles, row_labels=["first", "second"])
+    assert _texts(fig) == ["a", "two\nlines", "d", "e", "first", "second"]
+    (ax,) = fig.axes
+    a, two, d = (t.get_position()[1] for t in ax.texts[:3])  # image rows, counted down from the top
+    canvas = ax.images[0].get_array()
+    assert a == two and a > 0 and canvas.mask[: int(a)].all()  # two lines of room above the first row
+    assert d > a + 28 and canvas.mask[int(d) - 1].all()  # the second row's titles below the first row's images
+
+
+def test_image_grid_asks_for_a_title_per_image_and_a_label_per_row():
+    with pytest.raises(ValueError, match="titles holds 2 titles for 3 images"):
+        plots.image_grid(np.zeros((3, 28, 28)), titles=["a", "b"])
+    with pytest.raises(ValueError, match="row_labels holds 1 labels for 2 rows"):
+        plots.image_grid(np.zeros((3, 28, 28)), ncols=2, row_labels=["a"])
 
 
 def test_digits_by_class_draws_a_row_per_digit():
     x = np.zeros((100, 28, 28, 1), np.float32)
-    assert len(_image_axes(plots.digits_by_class(x, np.arange(100) % 10, per_class=3))) == 30
+    fig = plots.digits_by_class(x, np.arange(100) % 10, per_class=3)
+    assert _n_images(fig) == 30 and _texts(fig) == [str(k) for k in range(10)]
 
 
 def test_reconstructions_pair_each_original_with_its_reconstruction():
-    assert len(_image_axes(plots.reconstructions(np.zeros((4, 28, 28)), np.ones((4, 28, 28))))) == 8
+    fig = plots.reconstructions(np.zeros((4, 28, 28)), np.ones((4, 28, 28)))
+    assert _n_images(fig) == 8 and _texts(fig) == ["original", "model"]
 
 
 def test_latent_scatter_colours_points_by_digit():
@@ -46,11 +80,12 @@ def test_manifold_grid_needs_a_2d_latent_space():
 
 
 def test_interpolation_strip_morphs_between_two_labels(cvae):
-    assert len(_image_axes(plots.interpolation_strip(cvae, [0, 0], [1, 1], steps=6, labels=(1, 7)))) == 6
+    assert _n_images(plots.interpolation_strip(cvae, [0, 0], [1, 1], steps=6, labels=(1, 7))) == 6
 
 
 def test_generation_grid_has_one_row_per_label(cvae):
-    assert len(_image_axes(plots.generation_grid(cvae, n_per_label=3))) == 30
+    fig = plots.generation_grid(cvae, n_per_label=3)
+    assert _n_images(fig) == 30 and _texts(fig) == [str(k) for k in range(10)]
 
 
 def test_training_curves_draw_one_panel_per_metric_with_the_test_curve():
