@@ -217,6 +217,26 @@ def test_the_beta_sweep_trains_four_models_together_for_equal_epochs_the_anneale
     assert len(calls) == 1
 
 
+def _hidden_units(model):
+    return [
+        layer.units
+        for layer in model.encoder.layers
+        if layer.name not in ("z_mean", "z_log_var") and hasattr(layer, "units")
+    ]
+
+
+def test_a_beta_cvae_has_the_sweeps_narrow_hidden_layers_and_a_cached_wider_one_is_retrained(
+    tmp_path, monkeypatch, tiny_mnist
+):
+    monkeypatch.setenv(settings.CACHE_ENV, str(tmp_path))
+    name = recipes.beta_cvae_name(4.0, 2, None, 1)
+    cache.save_model(build_cvae(2, beta=4.0, seed=0, hidden=(512, 256)), name)  # an earlier course's recipe
+    model = recipes.train_beta_cvae(4.0, tiny_mnist, latent_dim=2, epochs=1, progress=False)
+    assert _hidden_units(model) == list(recipes.BETA_HIDDEN) != [512, 256]
+    again = recipes.train_beta_cvae(4.0, tiny_mnist, latent_dim=2, epochs=1, progress=False)  # now from the cache
+    assert all(np.array_equal(a, b) for a, b in zip(again.get_weights(), model.get_weights()))
+
+
 @pytest.mark.parametrize("betas, message", [([1.0, 1.0], "each once"), ([], "one or more"), ([-1.0], "beta")])
 def test_a_beta_sweep_rejects_repeated_or_bad_weights(betas, message):
     with pytest.raises(ValueError, match=message):
