@@ -66,7 +66,6 @@ __all__ = [
 
 Z_LIMIT = 3.0  # sliders span [-3, 3]: the prior N(0, 1) puts 99.7% of its mass there
 Z_STEP = 0.05  # slider resolution; random styles are rounded to it so that a slider can show them exactly
-Z_DECIMALS = 2  # Z_STEP's decimals
 TEMPERATURE_RANGE = (0.1, 2.0)
 MAX_SLIDERS = 4  # latent dimensions that get their own slider; the rest change with "new random style"
 _WIDE_LABEL = {"description_width": "6.5em"}  # room for "temperature" and "test image"; every label as wide
@@ -328,7 +327,7 @@ class Generator(_Panel):
             )
         z = check_code(values, size, "z", Z_LIMIT)
         with self.hold():
-            for slider, v in zip(self.sliders, np.asarray(values, dtype=np.float64).reshape(-1)):  # not float32's
+            for slider, v in zip(self.sliders, z):
                 self._set_control(slider, "value", float(v))
             if size == self.latent_dim:
                 self._rest = z[self.n_sliders :].copy()
@@ -340,11 +339,9 @@ class Generator(_Panel):
     def new_style(self) -> None:
         """Draw a new code from the prior N(0, I) (clipped to the slider range): the "new random style" button."""
         z = self.code
-        while np.array_equal(z.astype(np.float32), self.code):  # snapping can repeat a code; a press must not
+        while np.array_equal(z, self.code):  # snapping to the slider step can repeat a code; a press must not
             z = np.clip(self._rng.standard_normal(self.latent_dim), -Z_LIMIT, Z_LIMIT)
-            # float64 on the slider's decimal grid (0.15, not 3 * 0.05 = 0.15000000000000002 or float32's
-            # 0.15000000596): the page's slider reports a value snapped to its step and sends back any other
-            z = np.round(np.round(z / Z_STEP) * Z_STEP, Z_DECIMALS)
+            z = (np.round(z / Z_STEP) * Z_STEP).astype(np.float32)
         self.set_latent(z)
 
     @property
