@@ -15,6 +15,10 @@ Three models, all trained on every training image under all three settings at on
   ``E_q[-log p(y | x, z)] + KL(q(z | x, y) || p(z | x))``, with the KL between two diagonal Gaussians in closed
   form (:func:`gaussian_kl`); optionally mixed with Sohn's GSNN term ``-log p(y | x, z), z ~ p(z | x)`` (the
   *hybrid* objective, weight ``1 - alpha``). With ``prior=None`` the prior is a fixed N(0, I), as in lesson 03.
+  The recognition network reads the whole digit (x with y's pixels put in), as in Pyro's CVAE. Built on a trained
+  baseline (:func:`build_quadrant_cvae`, as Pyro's tutorial, which follows the paper, builds it), the prior network
+  reads x completed by the frozen baseline (:meth:`QuadrantCVAE.guess`) and the generation network starts as the
+  baseline (:func:`start_from_baseline`): the CVAE starts from the baseline's average completion.
 
 Units: every loss is the Bernoulli cross-entropy summed over the *hidden* pixels of one image, in nats per image,
 then averaged over the batch (never a mean over pixels): :func:`hidden_reconstruction_loss`. For grey targets it
@@ -59,6 +63,7 @@ __all__ = [
     "build_recognition",
     "build_prior",
     "build_generation",
+    "start_from_baseline",
     "Baseline",
     "QuadrantCVAE",
     "build_quadrant_cvae",
@@ -202,15 +207,17 @@ def build_baseline(hidden: Sequence[int] = (256, 256)) -> keras.Model:
 
 
 def build_recognition(latent_dim: int, hidden: Sequence[int] = (256, 256)) -> keras.Model:
-    """q(z | x, y): (x, y) -> (z_mean, z_log_var), shapes (batch, latent_dim). Sees both parts of the digit."""
+    """q(z | x, y): the whole digit (x's visible pixels, y's hidden ones: :func:`fill`) -> (z_mean, z_log_var),
+    shapes (batch, latent_dim). Sees both parts of the digit; :class:`QuadrantCVAE` puts them together."""
     latent_dim = check_positive_int(latent_dim, "latent_dim")
-    x, y = _image_input("x"), _image_input("y")
-    h = _mlp(layers.Concatenate()([layers.Flatten()(x), layers.Flatten()(y)]), hidden)
-    return keras.Model([x, y], _gaussian(h, latent_dim), name="recognition")
+    digit = _image_input("digit")
+    return keras.Model(digit, _gaussian(_mlp(layers.Flatten()(digit), hidden), latent_dim), name="recognition")
 
 
 def build_prior(latent_dim: int, hidden: Sequence[int] = (256, 256)) -> keras.Model:
-    """p(z | x): x -> (z_mean, z_log_var), shapes (batch, latent_dim). Sees only the visible part."""
+    """p(z | x): one image (28, 28, 1) -> (z_mean, z_log_var), shapes (batch, latent_dim). Sees only what x gives:
+    x itself (hidden pixels -1), or, in a CVAE built on a baseline, x completed by the baseline
+    (:meth:`QuadrantCVAE.guess`)."""
     latent_dim = check_positive_int(latent_dim, "latent_dim")
     x = _image_input("x")
     return keras.Model(x, _gaussian(_mlp(layers.Flatten()(x), hidden), latent_dim), name="prior")
@@ -222,6 +229,29 @@ def build_generation(latent_dim: int, hidden: Sequence[int] = (256, 256)) -> ker
     x, z = _image_input("x"), keras.Input(shape=(latent_dim,), name="z")
     h = layers.Dense(28 * 28)(_mlp(layers.Concatenate()([layers.Flatten()(x), z]), hidden))
     return keras.Model([x, z], layers.Reshape((28, 28, 1), name="logits")(h), name="generation")
+
+
+def start_from_baseline(generation: keras.Model, baseline: keras.Model) -> keras.Model:
+    """Copy the weights of a baseline network (:func:`build_baseline`) into a generation network
+    (:func:`build_generation`) of the same hidden sizes, in place, and return it: the rows of its first layer that
+    read x and all later layers become the baseline's; the rows that read z keep their random start. Sohn et al.'s
+    "baseline as initialisation": the generation network starts as the baseline plus a little of z."""
+    own = [la for la in generation.layers if isinstance(la, layers.Dense)]
+    theirs = [la for la in baseline.layers if isinstance(la, layers.Dense)]
+    shapes = [tuple(la.kernel.shape) for la in theirs]
+    if len(own) != len(theirs) or [tuple(la.kernel.shape)[1] for la in own] != [s[1] for s in shapes]:
+        raise ValueError(
+            "start_from_baseline needs a generation network with the baseline's hidden sizes, got layers of "
+            f"{[la.units for la in own]} units and {[la.units for la in theirs]}"
+        )
+    first = ops.convert_to_numpy(own[0].kernel).copy()
+    first[: 28 * 28] = ops.convert_to_numpy(theirs[0].kernel)
+    own[0].kernel.assign(first)
+    own[0].bias.assign(theirs[0].bias)
+    for mine, source in zip(own[1:], theirs[1:]):
+        mine.kernel.assign(source.kernel)
+        mine.bias.assign(source.bias)
+    return generation
 
 
 def _dense_stack(generation: keras.Model) -> list | None:
@@ -341,6 +371,9 @@ class QuadrantCVAE(keras.Model):
     ``alpha = 1`` is the plain CVAE (the negative ELBO); Sohn et al.'s hybrid uses 0 < alpha < 1, and alpha = 0 is
     their GSNN (the recognition network then learns nothing). Metrics: loss, reconstruction, kl (and gsnn when
     alpha < 1), in nats per image. Train with ``fit((x, y))``.
+
+    ``baseline``: the frozen network (x -> logits, :func:`build_baseline`) whose completion of x the prior network
+    reads (:meth:`guess`); None: the prior network reads x itself. The recognition network reads the whole digit.
     """
 
     def __init__(
@@ -350,10 +383,14 @@ class QuadrantCVAE(keras.Model):
         generation: keras.Model,
         alpha: float = 1.0,
         seed: int | None = None,
+        baseline: keras.Model | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.recognition, self.prior, self.generation = recognition, prior, generation
+        if baseline is not None:
+            baseline.trainable = False  # a frozen part: the CVAE's training leaves it as it is
+        self.baseline = baseline
         self.alpha = check_in_range(alpha, "alpha", 0.0, 1.0)
         self.seed = seed
         self.sampling = Sampling(seed=seed, name="sampling")
@@ -371,16 +408,28 @@ class QuadrantCVAE(keras.Model):
     def learned_prior(self) -> bool:
         return self.prior is not None
 
+    def guess(self, x):
+        """The frozen baseline's completion of x: x's visible pixels, the baseline's pixel probabilities where x is
+        hidden; no gradient flows into the baseline. What the prior network reads. (batch, 28, 28, 1)."""
+        probabilities = ops.sigmoid(ops.stop_gradient(self.baseline(x, training=False)))
+        return ops.where(ops.less(x, 0.0), probabilities, x)
+
     def prior_distribution(self, x, training=False):
-        """(mean, log_var) of p(z | x): the prior network's, or zeros for the fixed N(0, I)."""
+        """(mean, log_var) of p(z | x): the prior network's, or zeros for the fixed N(0, I). The prior network
+        reads x completed by the baseline when the model has one (:meth:`guess`), else x itself."""
         if self.prior is None:
             zeros = ops.zeros((ops.shape(x)[0], self.latent_dim), dtype="float32")
             return zeros, zeros
-        return self.prior(x, training=training)
+        return self.prior(x if self.baseline is None else self.guess(x), training=training)
+
+    def recognition_distribution(self, x, y, training=False):
+        """(mean, log_var) of q(z | x, y): the recognition network reads the whole digit, x's visible pixels with
+        y's hidden ones put in."""
+        return self.recognition(ops.where(ops.less(x, 0.0), y, x), training=training)
 
     def call(self, inputs, training=False):
         x, y = _split(inputs, type(self).__name__)
-        q_mean, q_log_var = self.recognition([x, y], training=training)
+        q_mean, q_log_var = self.recognition_distribution(x, y, training=training)
         p_mean, p_log_var = self.prior_distribution(x, training=training)
         z = self.sampling([q_mean, q_log_var])
         out = {
@@ -412,7 +461,7 @@ class QuadrantCVAE(keras.Model):
     def distributions(self, x, y) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(q_mean, q_log_var, p_mean, p_log_var), each NumPy (N, latent_dim), for the pairs (x, y)."""
         x, y = _pair(x, y)
-        q = [_in_batches(lambda a, b, i=i: self.recognition([a, b], training=False)[i], x, y) for i in (0, 1)]
+        q = [_in_batches(lambda a, b, i=i: self.recognition_distribution(a, b)[i], x, y) for i in (0, 1)]
         p = [_in_batches(lambda a, i=i: self.prior_distribution(a)[i], x) for i in (0, 1)]
         return q[0], q[1], p[0], p[1]
 
@@ -461,6 +510,7 @@ class QuadrantCVAE(keras.Model):
             "generation": ser(self.generation),
             "alpha": self.alpha,
             "seed": self.seed,
+            "baseline": None if self.baseline is None else ser(self.baseline),
         }
 
     @classmethod
@@ -470,6 +520,7 @@ class QuadrantCVAE(keras.Model):
         config["recognition"] = de(config["recognition"])
         config["prior"] = None if config.get("prior") is None else de(config["prior"])
         config["generation"] = de(config["generation"])
+        config["baseline"] = None if config.get("baseline") is None else de(config["baseline"])
         return cls(**config)
 
 
@@ -480,14 +531,30 @@ def build_quadrant_cvae(
     learned_prior: bool = True,
     alpha: float = 1.0,
     seed: int | None = None,
+    baseline: Baseline | None = None,
 ) -> QuadrantCVAE:
-    """A :class:`QuadrantCVAE` with dense networks of ``hidden`` units; ``learned_prior=False``: a fixed N(0, I)."""
+    """A :class:`QuadrantCVAE` with dense networks of ``hidden`` units; ``learned_prior=False``: a fixed N(0, I).
+
+    With a trained ``baseline`` (of the same hidden sizes), the CVAE is built on top of it: its prior network reads
+    x completed by the baseline (:meth:`QuadrantCVAE.guess`), and its generation network starts as the baseline
+    (:func:`start_from_baseline`). The baseline stays frozen inside the model (a copy of it).
+    """
+    generation = build_generation(latent_dim, hidden)
+    frozen = None
+    if baseline is not None:
+        check_model(
+            baseline, Baseline, kind="quadrants.Baseline", hint="Train one with recipes.train_quadrant_baseline."
+        )
+        start_from_baseline(generation, baseline.network)
+        frozen = keras.models.clone_model(baseline.network)  # a copy: freezing it leaves the caller's baseline be
+        frozen.set_weights(baseline.network.get_weights())
     return QuadrantCVAE(
         build_recognition(latent_dim, hidden),
         build_prior(latent_dim, hidden) if learned_prior else None,
-        build_generation(latent_dim, hidden),
+        generation,
         alpha=alpha,
         seed=seed,
+        baseline=frozen,
     )
 
 
