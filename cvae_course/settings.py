@@ -56,19 +56,23 @@ least typical translations (smudged 1s) are read as 1s by the judge only late in
 after epochs 1-7, 3 after 8 and 9, 4 after 10) and after none of 5-8 one-cycle epochs at seed 42 (7 of ten at seed
 2): lesson 05 now says the judge reads most of them as another digit.
 
-The beta sweep (lesson 07) trains 2 + 6 epochs in batches of 128, on hidden layers of 128 and 64 units instead of the
-course CVAE's 512 and 256 (recipes.BETA_HIDDEN): 0.41-0.45 of the wider sweep's CPU seconds (45.2 and 48.1 s against
-110.7 and 106.4 s, one process in alternation, full mode, load 10-13). What lesson 07 claims was measured at seeds 42,
-1, 2 and 3 (full mode): the collapse and warm-up claims held at all four (KL 12.6-13.0, 3.8-4.2 and 0.45-0.49 nats at
-beta 1, 4, 16; active dimensions 8, 4-6, 1; with the warm-up KL 4.9-5.2 and reconstruction 120.3-122.0 nats against
-124.3-126.9) and, in fast mode, at seeds 42 and 1. The gaps of the traversals did not: beta = 4 had the larger ink gap
-at none of the four seeds and the larger slant gap at three (seed 2: 0.001 against 0.268), and the wider sweep's slant
-claim held at seed 42 only (seed 1: 0.42 against 0.76, seed 2: 0.53 against 0.58). Lesson 07 now claims what held at
-every seed measured (the wider sweep: 7 and 4 at seed 1, 8 and 4 at seed 2): beta = 4 steers the style with fewer
-dimensions (4-5 of 8 move the ink or the slant by more than 0.1, against 7-8 at beta = 1), and says that the gaps change
-with the seed. Cheaper variants failed a claim at seed 42: 2 + 4 epochs on hidden layers of 256 and 128 left beta = 4
-with 8 active dimensions, batches of 256 left beta = 16 with 4 (lesson 07: at most 2; with the wider networks 2 + 4
-epochs in batches of 256 did the same).
+The beta sweep (lesson 07) trains 2 + 6 epochs on hidden layers of 128 and 64 units (recipes.BETA_HIDDEN), one-cycle to
+1e-2 in batches of 256 like the course CVAE; until issue 15 it trained the course CVAE's 512 and 256 units, to 5e-3 in
+batches of 128. CPU seconds of its training call (one process, in alternation, full mode, load 8-13 from other work):
+wide 117.9 and 105.1 s, narrow in batches of 128 52.1 and 47.3 s (0.44, 0.45), narrow in batches of 256 34.9 and 34.5 s
+(0.30, 0.33); about 10 of the narrow sweep's seconds are spent before its first steps, tracing the four models' step
+(one epoch of 2,048 images: 10.0 CPU s). What lesson 07 claims was measured at seeds 42, 1, 2 and 3 in full mode and at
+42 and 1 in fast mode. Narrow, batches of 256: the collapse and warm-up claims held at every seed (full mode: KL
+10.4-11.6, 3.2-3.6 and 0.04-0.40 nats at beta 1, 4, 16; active dimensions 7-8, 3-5 and 1-2; with the warm-up KL 4.6-4.7
+and reconstruction 122.7-123.5 nats against 3.2-3.6 and 128.6-132.2 without). Narrow, batches of 128 (landed first,
+0b83f5e): the same claims held at every seed (active 8, 4-6, 1). The traversal gaps did not hold at every seed with any
+recipe: beta = 4 had the larger ink gap at 2 of the 4 seeds in batches of 256 (none in batches of 128) and the larger
+slant gap at 3 of 4 with both; the wide sweep's slant claim held at seed 42 only (seed 1: 0.42 against 0.76, seed 2:
+0.53 against 0.58). Lesson 07 now claims what held at every seed of every recipe: beta = 4 steers the style with fewer
+dimensions (moving the ink or the slant by more than 0.1: 3-4 of 8 against 6-7 at beta = 1 in batches of 256; the wide
+sweep 4 against 7 and 8 at seeds 1 and 2), and says that the gaps change with the seed. Variants that failed a claim at
+seed 42: peak 5e-3 in batches of 256 (beta = 16 kept 6 active dimensions; lesson 07 says at most 2; on 256 and 128 units
+it kept 4), 2 + 4 epochs on 256 and 128 units in batches of 128 (beta = 4 kept 8, as many as beta = 1).
 """
 
 from __future__ import annotations
