@@ -629,9 +629,12 @@ def average_digit(train_images) -> np.ndarray:
 
 
 def _bernoulli_nll(images: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-    """-sum_i [x_i log p_i + (1 - x_i) log(1 - p_i)] per image, in float64 nats; p must lie inside (0, 1)."""
-    x, p = images.astype(np.float64), probabilities.astype(np.float64)
-    return -(x * np.log(p) + (1 - x) * np.log1p(-p)).reshape(len(x), -1).sum(axis=1)
+    """-sum_i [x_i log p_i + (1 - x_i) log(1 - p_i)] per image, in float64 nats, for one picture of probabilities
+    p (the shape of one image) shared by all images; p must lie inside (0, 1). The logs are taken once per pixel,
+    and the sum over pixels is a matrix product."""
+    x = images.reshape(len(images), -1).astype(np.float64)
+    p = probabilities.reshape(-1).astype(np.float64)
+    return -(x @ np.log(p) + (1 - x) @ np.log1p(-p))
 
 
 def average_digit_nll(train_images, images) -> float:
@@ -645,7 +648,7 @@ def average_digit_nll(train_images, images) -> float:
     of every model of the course: a model that looks at its input must score below it.
     """
     x = as_images(images)
-    return float(np.mean(_bernoulli_nll(x, np.broadcast_to(average_digit(train_images), x.shape))))
+    return float(np.mean(_bernoulli_nll(x, average_digit(train_images))))
 
 
 def entropy_floor(images) -> np.ndarray:
