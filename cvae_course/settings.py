@@ -260,9 +260,11 @@ def tf_threads(cores: int | None = None) -> tuple[int, int] | None:
       lesson 03 trains it (from its images per second), one epoch of lesson 06's quadrant CVAE on 8,000 images, its
       importance-sampled scoring of 1,000 test images, then the judge's labels, the course CVAE's codes and its
       -ELBO of the 10,000 test images: intra 1 / inter 2 1.36, 0.70, 0.55, 0.99, 0.77, 1.49; intra 1 / inter 1
-      1.32, 0.53, 0.66, 0.99, 1.12, 0.84; intra 2 / inter 1 0.91, 0.82, 0.47, 0.54, 0.51, 0.47.
+      1.32, 0.53, 0.66, 0.99, 1.12, 0.84; intra 2 / inter 1 0.91, 0.82, 0.47, 0.54, 0.51, 0.47;
+    * a third run, load 3.7-6.6, the same time ratios: intra 1 / inter 2 0.98, 0.75, 2.16, 1.54, 1.31, 1.35;
+      intra 2 / inter 1 0.96, 0.73, 1.14, 1.68, 1.82, 1.57.
 
-    The setting that was best in one run was worst in the other, and one setting's single runs varied up to 2x
+    The setting that was best in one run was worst in another, and one setting's single runs varied up to 2x
     between rounds: the other work on the two cores, not the threads, decided these figures. So the course keeps
     TensorFlow's defaults on every core count (:data:`MEASURED_THREADS` is empty) until a quiet run settles it;
     other core counts were not measured.
