@@ -262,12 +262,16 @@ def tf_threads(cores: int | None = None) -> tuple[int, int] | None:
       -ELBO of the 10,000 test images: intra 1 / inter 2 1.36, 0.70, 0.55, 0.99, 0.77, 1.49; intra 1 / inter 1
       1.32, 0.53, 0.66, 0.99, 1.12, 0.84; intra 2 / inter 1 0.91, 0.82, 0.47, 0.54, 0.51, 0.47;
     * a third run, load 3.7-6.6, the same time ratios: intra 1 / inter 2 0.98, 0.75, 2.16, 1.54, 1.31, 1.35;
-      intra 2 / inter 1 0.96, 0.73, 1.14, 1.68, 1.82, 1.57.
+      intra 2 / inter 1 0.96, 0.73, 1.14, 1.68, 1.82, 1.57;
+    * a fourth run on a nearly quiet machine, load 1.1-2.1, the same time ratios: intra 1 / inter 2 1.07, 0.84,
+      1.51, 1.42, 1.01, 0.90; intra 1 / inter 1 1.47, 1.03, 1.63, 1.53, 1.03, 0.98; intra 2 / inter 1 1.49, 1.16,
+      1.13, 1.03, 0.97, 0.88 (TensorFlow's defaults: 16,576 training images/s).
 
-    The setting that was best in one run was worst in another, and one setting's single runs varied up to 2x
-    between rounds: the other work on the two cores, not the threads, decided these figures. So the course keeps
-    TensorFlow's defaults on every core count (:data:`MEASURED_THREADS` is empty) until a quiet run settles it;
-    other core counts were not measured.
+    Under load the setting that was best in one run was worst in another, and one setting's single runs varied up
+    to 2x between rounds. On the nearly quiet machine TensorFlow's defaults trained the course CVAE fastest and
+    scored fastest (one intra-op thread makes lesson 06's scoring and the judge 1.4-1.6 times slower); only lesson
+    06's quadrant epoch ran faster with intra 1 / inter 2 (0.84). So the course keeps TensorFlow's defaults on every
+    core count (:data:`MEASURED_THREADS` is empty); other core counts were not measured.
 
     Args:
         cores: the cores TensorFlow will use (default: the cores this process may run on).
