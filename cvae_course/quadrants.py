@@ -16,9 +16,10 @@ Three models, all trained on every training image under all three settings at on
   form (:func:`gaussian_kl`); optionally mixed with Sohn's GSNN term ``-log p(y | x, z), z ~ p(z | x)`` (the
   *hybrid* objective, weight ``1 - alpha``). With ``prior=None`` the prior is a fixed N(0, I), as in lesson 03.
   The recognition network reads the whole digit (x with y's pixels put in), as in Pyro's CVAE. Built on a trained
-  baseline (:func:`build_quadrant_cvae`, as Pyro's tutorial, which follows the paper, builds it), the prior network
-  reads x completed by the frozen baseline (:meth:`QuadrantCVAE.guess`) and the generation network starts as the
-  baseline (:func:`start_from_baseline`): the CVAE starts from the baseline's average completion.
+  baseline (:func:`build_quadrant_cvae`), the prior network reads x completed by the frozen baseline
+  (:meth:`QuadrantCVAE.guess`), as Pyro's tutorial does, and the generation network starts as the baseline
+  (:func:`start_from_baseline`), the paper's "baseline as initialisation" (Pyro's starts from scratch): the CVAE
+  starts from the baseline's average completion.
 
 Units: every loss is the Bernoulli cross-entropy summed over the *hidden* pixels of one image, in nats per image,
 then averaged over the batch (never a mean over pixels): :func:`hidden_reconstruction_loss`. For grey targets it

@@ -4,7 +4,7 @@ the evaluation it uses."""
 import numpy as np
 import pytest
 
-from cvae_course import cache, evaluate, losses, quadrants, recipes
+from cvae_course import cache, data, evaluate, losses, quadrants, recipes, settings
 from cvae_course._keras import keras, ops
 
 
@@ -346,3 +346,25 @@ def test_the_trained_cvaes_completions_are_diverse(trained, mnist):
 MIN_GAIN_ONE_QUADRANT = 11.0
 MIN_SPREAD_ONE_QUADRANT = 0.8
 MIN_TRAIN_TEST_GAP_ONE_QUADRANT = 11.5
+
+
+def test_a_cached_cvae_is_reused_only_when_it_was_built_on_the_same_baseline(tmp_path, monkeypatch):
+    monkeypatch.setenv(settings.CACHE_ENV, str(tmp_path))
+    fitted = []
+    monkeypatch.setattr(recipes, "_fit_quadrants", lambda model, *args: fitted.append(model) or model)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(12, 28, 28, 1)).astype(np.float32)
+    mnist = data.MNIST(x, np.arange(12) % 10, x, np.arange(12) % 10, source="random")
+    hidden, latent = recipes.QUADRANT_HIDDEN, recipes.QUADRANT_LATENT_DIM
+    a, b = (quadrants.Baseline(quadrants.build_baseline(hidden)) for _ in range(2))
+    assert not np.array_equal(a.network.get_weights()[0], b.network.get_weights()[0])
+    name = recipes.quadrant_cvae_name()
+    cache.save_model(quadrants.build_quadrant_cvae(latent, hidden, baseline=a, seed=0), name)
+    on_b = recipes.train_quadrant_cvae(mnist, baseline=b, progress=False)
+    assert len(fitted) == 1  # the cached one was built on another baseline: trained again
+    assert all(np.array_equal(u, v) for u, v in zip(on_b.baseline.get_weights(), b.network.get_weights()))
+    recipes.train_quadrant_cvae(mnist, baseline=b, progress=False)
+    assert len(fitted) == 1  # built on this baseline: loaded
+    cache.save_model(quadrants.build_quadrant_cvae(latent, hidden, seed=0), name)  # an earlier lesson's, no baseline
+    recipes.train_quadrant_cvae(mnist, baseline=b, progress=False)
+    assert len(fitted) == 2
