@@ -282,7 +282,7 @@ def tf_threads(cores: int | None = None) -> tuple[int, int] | None:
     if raw == "default":
         return None
     parts = raw.replace(" ", "").split(",")
-    if len(parts) == 2 and all(p.isdigit() and int(p) > 0 for p in parts):
+    if len(parts) == 2 and all(p.isascii() and p.isdigit() and int(p) > 0 for p in parts):
         return int(parts[0]), int(parts[1])
     raise ValueError(
         f"{THREADS_ENV}={os.environ[THREADS_ENV]!r} is not understood; set it to two positive integers INTRA,INTER "

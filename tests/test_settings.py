@@ -1,6 +1,7 @@
 """Fast mode, seeding and the cache folder are read from environment variables; one budget table per mode."""
 
 import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -95,8 +96,10 @@ def test_tf_threads_gives_the_measured_choice_for_a_measured_core_count_and_none
 
 def test_tf_threads_counts_the_cores_this_process_may_use(monkeypatch):
     monkeypatch.delenv(settings.THREADS_ENV, raising=False)
-    cores = settings._usable_cores()
-    monkeypatch.setattr(settings, "MEASURED_THREADS", {cores: (1, 1)})
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)  # this process may use one core
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(settings, "MEASURED_THREADS", {1: (1, 1), 64: (8, 2)})
+    assert settings._usable_cores() == 1
     assert settings.tf_threads() == (1, 1)
 
 
@@ -107,7 +110,7 @@ def test_tf_threads_follows_the_variable_on_any_core_count(monkeypatch, value, e
         assert settings.tf_threads(cores) == expected
 
 
-@pytest.mark.parametrize("bad", ["0,2", "2", "1,2,3", "two,one", "-1,2", "1.5,2", "fast"])
+@pytest.mark.parametrize("bad", ["0,2", "2", "1,2,3", "two,one", "-1,2", "1.5,2", "fast", "\u00b2,1"])
 def test_an_unclear_threads_value_is_rejected_with_the_fix(monkeypatch, bad):
     monkeypatch.setenv(settings.THREADS_ENV, bad)
     with pytest.raises(ValueError, match=r"CVAE_COURSE_TF_THREADS=.*two positive integers INTRA,INTER.*'default'"):
