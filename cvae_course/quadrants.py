@@ -144,6 +144,11 @@ def fill(x, y) -> np.ndarray:
     return np.where(x < 0, y, x).astype(np.float32)
 
 
+def _put_in(x, pixels):
+    """:func:`fill` inside the model (tensors in, tensor out): x's visible pixels, ``pixels``' where x is hidden."""
+    return ops.where(ops.less(x, 0.0), pixels, x)
+
+
 def _pair(x, y) -> tuple[np.ndarray, np.ndarray]:
     """Validated (x, y) from :func:`make_task`: float32 (N, 28, 28, 1), pixels in [0, 1] or -1."""
     out = []
@@ -412,8 +417,7 @@ class QuadrantCVAE(keras.Model):
     def guess(self, x):
         """The frozen baseline's completion of x: x's visible pixels, the baseline's pixel probabilities where x is
         hidden; no gradient flows into the baseline. What the prior network reads. (batch, 28, 28, 1)."""
-        probabilities = ops.sigmoid(ops.stop_gradient(self.baseline(x, training=False)))
-        return ops.where(ops.less(x, 0.0), probabilities, x)
+        return _put_in(x, ops.sigmoid(ops.stop_gradient(self.baseline(x, training=False))))
 
     def prior_distribution(self, x, training=False):
         """(mean, log_var) of p(z | x): the prior network's, or zeros for the fixed N(0, I). The prior network
@@ -426,7 +430,7 @@ class QuadrantCVAE(keras.Model):
     def recognition_distribution(self, x, y, training=False):
         """(mean, log_var) of q(z | x, y): the recognition network reads the whole digit, x's visible pixels with
         y's hidden ones put in."""
-        return self.recognition(ops.where(ops.less(x, 0.0), y, x), training=training)
+        return self.recognition(_put_in(x, y), training=training)
 
     def call(self, inputs, training=False):
         x, y = _split(inputs, type(self).__name__)

@@ -3,8 +3,8 @@
 :func:`train` fits a model with Adam on a one-cycle schedule (:class:`OneCycle`): the learning rate warms up
 from a tenth of its peak over the first tenth of the steps, then follows a cosine down to zero at the last step.
 A high peak early and a small step at the end reach a given quality in far fewer epochs than a constant
-learning rate: the course CVAE's model reaches the benchmark's quality bar after 3 epochs of a 4-epoch cycle, where
-Adam at a constant 3e-3 needed 9 (benchmarks/train_speed.py), so the lessons' autoencoder, VAEs and beta sweep
+learning rate: the course CVAE reaches the benchmark's quality bar after 5 epochs of its 6-epoch cycle in batches
+of 256, where Adam at a constant 3e-3 needed 9 (benchmarks/train_speed.py), so the lessons' autoencoder, VAEs and beta sweep
 train for fewer epochs (:func:`cvae_course.settings.budget`; the course CVAE in batches of 256, the held-out VAE
 at a constant rate: see :mod:`cvae_course.recipes`).
 
