@@ -96,13 +96,22 @@ print(json.dumps(row))
 PARTS = ("quadrant epoch", "IS scoring", "judge 10k", "encode 10k", "-ELBO 10k")  # seconds, the child's keys
 
 
+def _thread_pair(text: str) -> tuple[int, int]:
+    """'INTRA,INTER' -> (intra, inter): two whole numbers >= 0 (0 = TensorFlow's default)."""
+    parts = text.replace(" ", "").split(",")
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r}: give INTRA,INTER, two whole numbers such as 2,1 (0 = default)")
+    return int(parts[0]), int(parts[1])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="rounds over all settings (default 3)")
     parser.add_argument(
         "--threads",
         nargs="+",
-        default=["0,0", "2,1", "1,2", "1,1"],
+        type=_thread_pair,
+        default=[(0, 0), (2, 1), (1, 2), (1, 1)],
         help="INTRA,INTER settings to compare (0,0: TensorFlow's defaults, always run; default: 0,0 2,1 1,2 1,1)",
     )
     parser.add_argument("--xla", action="store_true", help="also XLA, with an empty and then a filled disk cache")
@@ -114,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cores = len(os.sched_getaffinity(0))
     xla_cache = tempfile.mkdtemp(prefix="xla-cache-")
-    pairs = [tuple(int(n) for n in t.split(",")) for t in args.threads]
+    pairs = args.threads
     settings = [("default threads", 0, 0, "plain")] + [
         (f"intra {intra}, inter {inter}", intra, inter, "plain") for intra, inter in pairs if (intra, inter) != (0, 0)
     ]

@@ -49,14 +49,26 @@ def _stderr_fd_muted():
 
 def _set_threads(tf_module, threads: tuple[int, int] | None) -> None:
     """Give TensorFlow (intra-op, inter-op) threads; None keeps its defaults. Too late once its runtime has started
-    (something ran TensorFlow before the course was imported): then its threads stay as they are."""
+    (something ran TensorFlow before the course was imported): then its threads stay as they are, and a warning
+    says so and what to do, unless they already are the ones asked for."""
     if threads is None:
         return
+    threading = tf_module.config.threading
     try:
-        tf_module.config.threading.set_intra_op_parallelism_threads(threads[0])
-        tf_module.config.threading.set_inter_op_parallelism_threads(threads[1])
+        threading.set_intra_op_parallelism_threads(threads[0])
+        threading.set_inter_op_parallelism_threads(threads[1])
     except RuntimeError:  # "cannot be modified after initialization"
-        pass
+        running = (threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads())
+        if running != tuple(threads):
+            from cvae_course.settings import THREADS_ENV
+
+            warnings.warn(
+                f"TensorFlow keeps {running[0]},{running[1]} intra-op,inter-op threads (0 = its default), not the "
+                f"course's {threads[0]},{threads[1]} ({THREADS_ENV}): its runtime had started before cvae_course "
+                "was imported. Restart the kernel and import cvae_course before anything runs TensorFlow.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
 
 def _import_quietly():

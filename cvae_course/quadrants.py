@@ -248,7 +248,8 @@ def start_from_baseline(generation: keras.Model, baseline: keras.Model) -> keras
     if len(own) != len(theirs) or [tuple(la.kernel.shape)[1] for la in own] != [s[1] for s in shapes]:
         raise ValueError(
             "start_from_baseline needs a generation network with the baseline's hidden sizes, got layers of "
-            f"{[la.units for la in own]} units and {[la.units for la in theirs]}"
+            f"{[la.units for la in own]} units and {[la.units for la in theirs]}: build the generation network "
+            f"with build_generation(latent_dim, hidden={tuple(la.units for la in theirs[:-1])})"
         )
     first = ops.convert_to_numpy(own[0].kernel).copy()
     first[: 28 * 28] = ops.convert_to_numpy(theirs[0].kernel)

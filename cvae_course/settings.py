@@ -242,7 +242,8 @@ def tf_threads(cores: int | None = None) -> tuple[int, int] | None:
     TensorFlow runs each op (a matrix product, a convolution) on a pool of intra-op threads and independent ops side
     by side on inter-op threads; by default both pools are as large as the number of cores. :mod:`cvae_course._keras`
     applies this choice once, right after importing TensorFlow and before its runtime starts (if something ran
-    TensorFlow before the course was imported, its threads are already fixed and stay as they are).
+    TensorFlow before the course was imported, its threads are already fixed and stay as they are; a warning
+    says so).
 
     ``CVAE_COURSE_TF_THREADS`` (:data:`THREADS_ENV`):
 

@@ -74,3 +74,16 @@ def test_a_bad_threads_value_stops_the_import_with_the_fix():
     assert (
         "CVAE_COURSE_TF_THREADS='many' is not understood; set it to two positive integers INTRA,INTER" in result.stderr
     )
+
+
+def test_threads_that_come_too_late_are_not_applied_silently():
+    # Something ran TensorFlow before the course was imported: the runtime's threads are fixed by then.
+    late = "import tensorflow as tf\ntf.ones((2, 2))\n" + THREADS_SEEN
+    result = _run(late, "2,3")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", "0"]  # TensorFlow's defaults stayed
+    assert "not the course's 2,3 (CVAE_COURSE_TF_THREADS)" in result.stderr
+    assert "Restart the kernel and import cvae_course before anything runs TensorFlow" in result.stderr
+    result = _run(late, "default")  # nothing asked for, nothing to warn about
+    assert result.returncode == 0, result.stderr
+    assert "Restart the kernel" not in result.stderr

@@ -194,7 +194,7 @@ def test_training_leaves_the_baseline_inside_the_cvae_and_the_callers_baseline_a
 
 
 def test_a_cvae_is_built_on_a_baseline_of_its_own_sizes_only(tiny_baseline):
-    with pytest.raises(ValueError, match="hidden sizes"):
+    with pytest.raises(ValueError, match=r"hidden sizes.*build_generation\(latent_dim, hidden=\(16,\)\)"):
         quadrants.start_from_baseline(quadrants.build_generation(3, (8,)), tiny_baseline.network)
     with pytest.raises(ValueError, match="quadrants.Baseline"):
         quadrants.build_quadrant_cvae(latent_dim=3, hidden=(16,), baseline=tiny_baseline.network)
