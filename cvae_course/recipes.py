@@ -18,8 +18,8 @@ lesson-02 VAE      lesson02-vae                    :func:`train_lesson02_vae`: d
 held-out VAE       vae-without-<digits>-<d>d       :func:`train_vae_without`: dense, 8-D code, every       05
                                                    digit but the held-out ones, Adam 1e-3 constant,
                                                    seed 42, ``holdout_vae_epochs``
-beta CVAE          cvae-beta<b>-<d>d-<e>ep         :func:`train_beta_cvae` (one),                          07
-                   [-anneal<w>]                    :func:`train_beta_cvaes` (several, trained together):
+beta CVAE          cvae-beta<b>-<d>d-<e>ep-h<h>-   :func:`train_beta_cvae` (one),                          07
+                   b<batch>-lr<rate>[-anneal<w>]   :func:`train_beta_cvaes` (several, trained together):
                                                    dense, hidden layers of 128 and 64
                                                    (``BETA_HIDDEN``), 8-D code, reconstruction +
                                                    beta * KL, one-cycle to 1e-2, batches of 256,
@@ -64,7 +64,9 @@ from cvae_course.validation import (
 __all__ = [
     "ANNEALED_BETA",
     "BATCH_SIZE",
+    "BETA_BATCH_SIZE",
     "BETA_HIDDEN",
+    "BETA_LEARNING_RATE",
     "BETA_LATENT_DIM",
     "CVAE_NAME",
     "HOLDOUT_LATENT_DIM",
@@ -379,13 +381,37 @@ BETA_LATENT_DIM = 8  # enough latent dimensions to count how many stay active
 # four seeds with this recipe, in about a third of the wide sweep's CPU time (settings' docstring). In batches of 256
 # the peak must be 1e-2: at 5e-3 the beta = 16 CVAE kept 6 of 8 dimensions active (lesson 07 says at most 2).
 BETA_HIDDEN = (128, 64)
+# The sweep's own batch size and peak rate (the course CVAE's today, but a change to that recipe must not change
+# lesson 07's models unmeasured).
+BETA_BATCH_SIZE = 256
+BETA_LEARNING_RATE = 1e-2
 
 
-def beta_cvae_name(beta: float, latent_dim: int, warmup: int | None, epochs: int | None = None) -> str:
+def _tag(value: float) -> str:
+    """A number as a file-name part: 4 -> '4', 0.5 -> '0p5', 1e-05 -> '1em05'."""
+    return f"{value:g}".replace(".", "p").replace("-", "m")
+
+
+def beta_cvae_name(
+    beta: float,
+    latent_dim: int,
+    warmup: int | None,
+    epochs: int | None = None,
+    *,
+    hidden=BETA_HIDDEN,
+    batch_size: int = BETA_BATCH_SIZE,
+    learning_rate: float = BETA_LEARNING_RATE,
+) -> str:
     """Cache name of the CVAE trained with KL weight ``beta`` (for ``epochs`` epochs, with a warm-up of ``warmup``
-    epochs, if given): models trained for different numbers of epochs never share a file."""
-    tag = f"{beta:g}".replace(".", "p").replace("-", "m")
-    return f"cvae-beta{tag}-{latent_dim}d" + (f"-{epochs}ep" if epochs else "") + (f"-anneal{warmup}" if warmup else "")
+    epochs, if given), e.g. ``cvae-beta4-8d-8ep-h128x64-b256-lr0p01-anneal2``: it also carries the hidden layers, the
+    batch size and the peak learning rate, so a model trained with another recipe never shares a file (the sweep's
+    recipe changed in issue 15, and a cached model of the old one would otherwise be reused)."""
+    return (
+        f"cvae-beta{_tag(beta)}-{latent_dim}d"
+        + (f"-{epochs}ep" if epochs else "")
+        + f"-h{'x'.join(str(int(u)) for u in hidden)}-b{int(batch_size)}-lr{_tag(learning_rate)}"
+        + (f"-anneal{warmup}" if warmup else "")
+    )
 
 
 class _Annealing(KLAnnealing):
@@ -447,8 +473,8 @@ def _beta_cvaes(
         group[0] if len(group) == 1 else group,
         (data.x_train, data.y_train_one_hot),
         epochs=epochs,
-        batch_size=BATCH_SIZE,
-        learning_rate=LEARNING_RATE,
+        batch_size=BETA_BATCH_SIZE,
+        learning_rate=BETA_LEARNING_RATE,
         callbacks=callbacks,
         progress=progress,
     )
@@ -472,7 +498,7 @@ def train_beta_cvaes(
     """Dense CVAEs trained on reconstruction + beta * KL, one per beta, trained together; cached per setting.
 
     What :func:`train_beta_cvae` gives for each beta (the same recipe, seed and batches, cached under the same
-    names), but the models missing from the cache train side by side in one step
+    names; up to float32 rounding), but the models missing from the cache train together as one stacked network
     (:func:`cvae_course.training.train_together`), faster than one after the other. Cached models are loaded.
 
     Args:
@@ -551,7 +577,7 @@ def train_beta_sweep(mnist: MNIST | None = None, *, progress: bool = True) -> di
     All four train for the same ``kl_warmup_epochs + beta_sweep_epochs`` epochs (the budget's), with the same batches
     and learning rate; the annealed one spends its first ``kl_warmup_epochs`` raising beta from 0 to 4, so it still
     has ``beta_sweep_epochs`` epochs at beta = 4 afterwards: equal training, only the schedule differs. The four
-    train together in one step (:func:`cvae_course.training.train_together`) and are cached under the names
+    train together as one stacked network (:func:`cvae_course.training.train_together`) and are cached under the names
     :func:`train_beta_cvae` uses, so it loads any of them afterwards.
 
     Args:

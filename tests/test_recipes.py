@@ -135,9 +135,21 @@ def test_the_vae_lesson_02_keeps_is_what_lesson_03_loads(empty_cache):
 def test_models_of_different_settings_are_cached_under_different_names():
     assert recipes.holdout_name(0, 8) == "vae-without-0-8d"
     assert recipes.holdout_name((1, 0), 8) == recipes.holdout_name([0, 1, 1], 8) == "vae-without-0-1-8d"
-    assert recipes.beta_cvae_name(4.0, 8, None) == "cvae-beta4-8d"
-    assert recipes.beta_cvae_name(0.5, 8, 2) == "cvae-beta0p5-8d-anneal2"
-    assert recipes.beta_cvae_name(4.0, 8, 5, 15) == "cvae-beta4-8d-15ep-anneal5"
+    assert recipes.beta_cvae_name(4.0, 8, None) == "cvae-beta4-8d-h128x64-b256-lr0p01"
+    assert recipes.beta_cvae_name(0.5, 8, 2) == "cvae-beta0p5-8d-h128x64-b256-lr0p01-anneal2"
+    assert recipes.beta_cvae_name(4.0, 8, 5, 15) == "cvae-beta4-8d-15ep-h128x64-b256-lr0p01-anneal5"
+
+
+def test_a_beta_cvae_trained_with_another_recipe_is_cached_under_another_name():
+    recipe = recipes.beta_cvae_name(4.0, 8, 2, 8)
+    others = [
+        recipes.beta_cvae_name(4.0, 8, 2, 8, hidden=(512, 256)),
+        recipes.beta_cvae_name(4.0, 8, 2, 8, batch_size=128),
+        recipes.beta_cvae_name(4.0, 8, 2, 8, learning_rate=5e-3),
+        recipes.beta_cvae_name(4.0, 8, 2, 8, learning_rate=1e-5),
+    ]
+    assert len({recipe, *others}) == 5
+    assert others[3] == "cvae-beta4-8d-8ep-h128x64-b256-lr1em05-anneal2"
 
 
 def test_a_vae_without_several_digits_needs_some_digits_left_to_train_on():
@@ -194,6 +206,17 @@ def test_an_annealed_sweep_warms_each_model_up_to_its_own_beta(tmp_path, monkeyp
     )
     assert [float(m.beta.numpy()) for m in sweep.values()] == [2.0, 8.0]  # set to 0, 1, 2 and 0, 4, 8 per epoch
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_annealed_model_trained_in_a_group_learns_what_it_learns_alone(tmp_path, monkeypatch, tiny_mnist):
+    monkeypatch.setenv(settings.CACHE_ENV, str(tmp_path))
+    kw = dict(latent_dim=2, epochs=3, warmup_epochs=2, progress=False, use_cache=False)
+    alone = recipes.train_beta_cvae(8.0, tiny_mnist, **kw)
+    group = recipes.train_beta_cvaes([2.0, 8.0], tiny_mnist, **kw)  # one stacked network (training._Stacked)
+    for a, b in zip(alone.get_weights(), group[8.0].get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)  # float rounding (see tests/test_training.py)
+    unannealed = recipes.train_beta_cvae(8.0, tiny_mnist, **{**kw, "warmup_epochs": None})
+    assert not all(np.allclose(a, b, atol=1e-4) for a, b in zip(alone.get_weights(), unannealed.get_weights()))
 
 
 def test_the_beta_sweep_trains_four_models_together_for_equal_epochs_the_annealed_one_warming_up(

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cvae_course import models, training
-from cvae_course._keras import keras
+from cvae_course._keras import keras, ops
 
 
 @pytest.fixture(scope="module")
@@ -110,20 +110,34 @@ def test_an_unknown_schedule_is_rejected_with_the_choices(xy):
 
 
 # --------------------------------------------------------------------------------------------- together
-def _seeded_cvae(beta):
+def _seeded_cvae(beta, **arch):
     keras.utils.set_random_seed(7)
-    return models.build_cvae(2, beta=beta, seed=7)
+    return models.build_cvae(2, beta=beta, seed=7, **arch)
 
 
-def test_models_trained_together_learn_exactly_what_each_learns_alone(xy):
-    alone = _seeded_cvae(4.0)
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_models_trained_together_learn_what_each_learns_alone_to_float_rounding(xy, kind):
+    alone = _seeded_cvae(4.0, kind=kind)
     training.train(alone, xy, epochs=2, batch_size=16, progress=False, shuffle=False)
-    pair = [_seeded_cvae(1.0), _seeded_cvae(4.0)]
+    pair = [_seeded_cvae(1.0, kind=kind), _seeded_cvae(4.0, kind=kind)]
     history = training.train_together(pair, xy, epochs=2, batch_size=16, progress=False, shuffle=False)
+    # Stacked (dense) or side by side (conv), the products sum in another order: Adam's normalised steps turn
+    # rounding differences of 1e-7 into a few 1e-5 in rare weights (measured largest 1.7e-5); a wrong beta,
+    # batch or noise stream moves the weights by 1e-3 and more.
     for a, b in zip(alone.get_weights(), pair[1].get_weights()):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
     assert not np.allclose(pair[0].get_weights()[-1], pair[1].get_weights()[-1])  # each followed its own beta
     assert len(history.history["loss"]) == 2
+
+
+def test_dense_cvaes_of_one_architecture_train_as_one_stacked_network_and_others_side_by_side():
+    dense = [models.build_cvae(2, seed=0, hidden=(32, 16)) for _ in range(3)]
+    assert training._stackable(dense) is not None
+    assert training._stackable([models.build_cvae(2, kind="conv"), models.build_cvae(2, kind="conv")]) is None
+    assert training._stackable([dense[0], models.build_cvae(2, hidden=(32, 8))]) is None  # other sizes
+    assert training._stackable([dense[0], models.build_cvae(3, hidden=(32, 16))]) is None  # another code size
+    custom = models.build_cvae(2, hidden=(32, 16), loss_terms=lambda x, logits, m, v: (ops.sum(logits), ops.sum(m)))
+    assert training._stackable([dense[0], custom]) is None  # another loss: trained by its own compute_loss
 
 
 def test_models_that_share_weights_cannot_be_trained_together(xy):
