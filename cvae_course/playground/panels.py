@@ -14,15 +14,16 @@ pictures go to the panel's one :class:`Picture` widget as PNG bytes. Every panel
 probabilities it drew, and each number it shows equals what ``model.generate`` / ``model.reconstruct`` return.
 
 One message per update: JupyterLab's round trip is the floor of every kernel-decoded control, and each extra
-kernel-to-browser message adds to it. So a panel's pictures and caption live in ONE widget (:class:`Picture`, an
-anywidget) set in one state update, and the panel's own controls do not echo a value the page sent back to the
-page (ipywidgets' ``echo_update``): moving a slider or clicking a digit is one request and one reply. A control
-that Python moves ("new random style" and ``set_latent`` move the z sliders, "random digit" and ``show`` the test
-image slider) sends no message of its own either: its new value travels in the picture's update (``controls``), and
-``static/picture.js`` sets it on the control in the page after the picture is painted. So a button press is
-answered with one kernel-to-browser message as well (measured by benchmarks/browser_latency.py); the page's float
-sliders still send back the values picture.js set (about 2.4 page-to-kernel requests per "new random style",
-measured), which carry no new picture.
+message adds to it. So a panel's pictures and caption live in ONE widget (:class:`Picture`, an anywidget) set in one
+state update, the digit buttons are one widget too (:class:`DigitButtons`: a press is one request, where ipywidgets'
+ToggleButtons sends two), and the panel's own controls do not echo a value the page sent back to the page
+(ipywidgets' ``echo_update``): moving a slider or pressing a digit is one request and one reply. A control that
+Python moves ("new random style" and ``set_latent`` move the z sliders, "random digit" and ``show`` the test image
+slider, ``set_label`` the digit) sends no message of its own either: its move travels in the picture's update
+(``controls``: the value before and after), and ``static/picture.js`` makes it on the control in the page after the
+picture is painted, unless the learner moved that control meanwhile; the page's float sliders do not send the value
+back. So a button press is one request answered with one message as well (measured by
+benchmarks/browser_latency.py).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ __all__ = [
     "TEMPERATURE_RANGE",
     "Z_LIMIT",
     "Z_STEP",
+    "DigitButtons",
     "Generator",
     "Interpolation",
     "Picture",
@@ -107,25 +109,33 @@ class _Panel(widgets.VBox):
         self._graphs = traced(model)
         self.last_images = np.zeros((0, 28, 28, 1), dtype=np.float32)
         self._held = 0
-        self._moved: dict[str, list] = {}  # model id -> [trait, JSON value] of controls Python moved since a render
+        self._after_hold: list = []  # renderers a nested hold asked for, run when the outermost hold ends
+        # model id -> [trait, old, new] of the controls Python moved since a render (old: before the first move)
+        self._moved: dict[str, list] = {}
 
     def _set_control(self, control: widgets.Widget, name: str, value) -> None:
         """Set ``control.<name>`` to ``value`` from Python without a message of its own: the page gets the value with
         the panel's next picture (:meth:`_moved_controls`). ``value`` must be valid already (checked, within the
         control's range): a value the control changed would also go out the usual way, and the picture's copy would
         arrive after it."""
-        if getattr(control, name) == value:
+        old = getattr(control, name)
+        if old == value:
             return
         if getattr(control, "comm", None) is None:  # closed: no page to tell
             setattr(control, name, value)
             return
-        self._moved[control.model_id] = [name, value]  # before setting it: the control's observer renders at once
+        first = self._moved.get(control.model_id)
+        # before setting it: the control's observer renders at once
+        self._moved[control.model_id] = [name, first[1] if first else old, value]
         with control._lock_property(**{name: value}):  # what ipywidgets does for a value the page sent: no message
             setattr(control, name, value)
 
     def _moved_controls(self) -> list[list]:
-        """[[model id, trait, value], ...] of the controls Python moved since the last render (and forget them)."""
-        moved = [[model_id, name, value] for model_id, (name, value) in self._moved.items()]
+        """[[model id, trait, old, new], ...] of the controls Python moved since the last render (and forget them):
+        ``old`` is the value the kernel had before the first move, ``new`` the value now. The page sets ``new`` only
+        on a control that still shows ``old``: one the learner moved meanwhile keeps the learner's value (whose own
+        request reaches the kernel after this render, so the kernel follows the page)."""
+        moved = [[model_id, name, old, new] for model_id, (name, old, new) in self._moved.items() if old != new]
         self._moved.clear()
         return moved
 
@@ -135,13 +145,18 @@ class _Panel(widgets.VBox):
 
     @contextlib.contextmanager
     def hold(self, *first):
-        """Change several controls, render once at the end (after the renderers in ``first``, if any)."""
+        """Change several controls, render once at the end (after the renderers in ``first``, if any). Nested holds
+        render once, at the end of the outermost."""
         self._held += 1
         try:
             yield
         finally:
             self._held -= 1
-        for render in first:
+        self._after_hold.extend(render for render in first if render not in self._after_hold)
+        if self._held:
+            return
+        renders, self._after_hold = self._after_hold, []
+        for render in renders:
             render()
         self._render()
 
@@ -161,7 +176,8 @@ class Picture(anywidget.AnyWidget):
     ``classes`` and ``alts`` are the CSS class and the alternative text of the three ``<img>`` elements (before,
     main, after); ``sizes`` their [width, height] in pixels (a picture is shown at its own size, never stretched).
     ``controls`` carries the panel's controls that Python moved for this picture: ``{"n": update number, "set":
-    [[model id, trait, value], ...]}``; the page sets them on those controls' models after painting the picture.
+    [[model id, trait, old, new], ...]}``; after painting the picture the page sets ``new`` on each control that
+    still shows ``old`` (the value the kernel saw before the move: a control the learner moved since keeps its value).
     """
 
     _esm = PLAYGROUND_CSS.parent / "picture.js"
@@ -190,8 +206,8 @@ class Picture(anywidget.AnyWidget):
         caption: str | None = None,
         controls: list | None = None,
     ) -> None:
-        """Show uint8 pictures (H, W) at their own pixel size, ``caption`` (HTML) and the new values of the panel's
-        ``controls`` ([[model id, trait, value], ...]) in one message."""
+        """Show uint8 pictures (H, W) at their own pixel size, ``caption`` (HTML) and the moves of the panel's
+        ``controls`` ([[model id, trait, old, new], ...]) in one message."""
         sizes = [list(s) for s in self.sizes]
         with self.hold_sync():
             for k, (name, pic) in enumerate((("before", before), ("value", picture), ("after", after))):
@@ -217,19 +233,33 @@ class _QuietIntSlider(widgets.IntSlider):
     value = traitlets.CInt(0, help="Int value").tag(sync=True, echo_update=False)
 
 
-class _QuietToggleButtons(widgets.ToggleButtons):
-    index = traitlets.Int(None, help="Selected index", allow_none=True).tag(sync=True, echo_update=False)
+class DigitButtons(anywidget.AnyWidget):
+    """The digit buttons 0-9 of a kernel-decoded panel in one widget (``static/digits.js``): ``value`` is the pressed
+    digit. A press in the page is ONE request (ipywidgets' ToggleButtons sends two: a click event and the index),
+    and the kernel does not echo the value back; the pressed digit is marked (``aria-pressed``). ``options`` lists
+    the (text, digit) pairs, as ToggleButtons did; ``description`` is the label before the row, ``description_width``
+    its width (a CSS length, as wide as the sliders' labels)."""
 
+    _esm = PLAYGROUND_CSS.parent / "digits.js"
+    value = traitlets.Int(0).tag(sync=True, echo_update=False)
+    description = traitlets.Unicode("digit").tag(sync=True)
+    description_width = traitlets.Unicode(_WIDE_LABEL["description_width"]).tag(sync=True)
 
-def _digit_buttons(description: str = "digit") -> widgets.ToggleButtons:
-    buttons = _QuietToggleButtons(
-        options=[(str(k), k) for k in range(NUM_CLASSES)],
-        value=0,
-        description=description,
-        style={**_WIDE_LABEL, "button_width": "2.6em"},
-    )
-    buttons.add_class("cvae-digit-buttons")
-    return buttons
+    def __init__(self, value: int = 0, description: str = "digit"):
+        super().__init__(value=value, description=description)
+        self.add_class("cvae-digit-buttons")
+
+    @traitlets.validate("value")
+    def _valid_value(self, proposal):
+        value = proposal["value"]
+        if not 0 <= value < NUM_CLASSES:
+            raise traitlets.TraitError(f"the digit buttons show the digits 0-9, got {value}")
+        return value
+
+    @property
+    def options(self) -> list[tuple[str, int]]:
+        """(text, digit) of each button, left to right."""
+        return [(str(k), k) for k in range(NUM_CLASSES)]
 
 
 def _digit_dropdown(description: str, value: int) -> widgets.Dropdown:
@@ -274,7 +304,7 @@ class Generator(_Panel):
         self.scale = check_positive_int(scale, "scale")
         self._rng = np.random.default_rng(seed)
         self._rest = np.zeros(max(self.latent_dim - MAX_SLIDERS, 0), dtype=np.float32)
-        self.digit = _digit_buttons()
+        self.digit = DigitButtons()
         self.sliders = [self._slider(f"z[{i}]", -Z_LIMIT, Z_LIMIT, 0.0, Z_STEP) for i in range(self.n_sliders)]
         self.temperature = self._slider("temperature", *TEMPERATURE_RANGE, 1.0, 0.05)
         self.new_style_button = _button("new random style", "cvae-new-style", self.new_style)
@@ -317,7 +347,7 @@ class Generator(_Panel):
     # Python API -------------------------------------------------------------------------------
     def set_label(self, digit: int) -> None:
         """Show ``digit`` (0-9); the same as clicking its button."""
-        self.digit.value = check_digit(digit, "digit")
+        self._set_control(self.digit, "value", check_digit(digit, "digit"))
 
     def set_latent(self, values: Sequence[float]) -> None:
         """Set the code: ``n_sliders`` values (one per slider) or all ``latent_dim`` values, each in [-3, 3]."""

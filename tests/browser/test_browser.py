@@ -310,6 +310,102 @@ def test_random_digit_moves_the_test_image_slider_in_the_page_with_the_picture(p
             expect(readout).to_have_text(index.group(1), timeout=5_000)
 
 
+# A kernel-decoded generator (lesson 04's is browser-decoded) in a notebook of its own, with a counter of the
+# page-to-kernel messages its digit row and z sliders receive.
+KERNEL_PANELS = "kernel_panels.ipynb"
+KERNEL_CELLS = [
+    """\
+from cvae_course.models import build_cvae
+from cvae_course.playground import Generator
+
+generator = Generator(build_cvae(2, seed=0), seed=0)  # untrained weights draw pictures too
+requests = []  # (control, method) of every message the page sends to the digit row or a z slider
+
+def count(widget, name):
+    handle = widget.comm._msg_callback
+    widget.comm.on_msg(lambda msg: (requests.append((name, msg["content"]["data"]["method"])), handle(msg)))
+
+for widget in [generator.digit, *generator.sliders]:
+    count(widget, widget.description)
+generator""",
+    "print(generator.label, requests)",
+    """\
+z0, z1 = generator.sliders
+# a reply the learner overtook: the kernel saw z[0] at 2.5 before its move, the page shows 0.00 (a newer value)
+generator.image.controls = {"n": 100, "set": [[z0.model_id, "value", 2.5, -1.0]]}
+generator.set_latent([0.0, 1.15])  # then a real move of z[1] only, from the 0.00 the page shows
+print("sent")""",
+    "print(requests)",
+]
+
+
+@pytest.fixture(scope="module")
+def kernel_generator(lab, browser, artifacts):
+    """The kernel-decoded generator's notebook open in JupyterLab, its first cell run: (page, the panel)."""
+    from lab_session import run_cell, write_notebook
+
+    write_notebook(lab.root_dir / KERNEL_PANELS, KERNEL_CELLS)
+    notebook = NotebookPage(browser.new_page(), lab, artifacts, "kernel-generator")
+    try:
+        with notebook.step(f"open {KERNEL_PANELS} in JupyterLab and run its first cell (a kernel generator)"):
+            notebook.open(KERNEL_PANELS)
+            run_cell(notebook, 0, timeout_ms=120_000)
+            panel = notebook.panel.locator(".cvae-generator")
+            panel.locator("img.cvae-generator-image[src]").wait_for(timeout=30_000)
+        yield notebook, panel
+    finally:
+        notebook.page.close()
+
+
+def test_a_kernel_digit_press_is_one_request_and_the_pressed_digit_is_marked(kernel_generator):
+    from lab_session import run_cell
+    from playwright.sync_api import expect
+
+    notebook, panel = kernel_generator
+    picture, row = panel.locator("img.cvae-generator-image"), panel.locator(".cvae-digit-buttons")
+    for digit in ("7", "2"):
+        with notebook.step(f"click digit {digit} of the kernel generator: a new picture"):
+            src = picture.get_attribute("src")
+            row.get_by_role("button", name=digit, exact=True).click()
+            notebook.wait_for_new_image(picture, src)
+            expect(row.get_by_role("button", name=digit, exact=True)).to_have_attribute("aria-pressed", "true")
+    with notebook.step("focus digit 2, press the right arrow key and Enter: digit 3"):
+        src = picture.get_attribute("src")
+        row.get_by_role("button", name="2", exact=True).focus()
+        notebook.page.keyboard.press("ArrowRight")
+        notebook.page.keyboard.press("Enter")
+        notebook.wait_for_new_image(picture, src)
+    notebook.screenshot("kernel generator after digits 7, 2 and 3 (keys)", panel)
+    expect(row.locator('button[aria-pressed="true"]')).to_have_text(["3"])
+    printed = run_cell(notebook, 1)
+    assert printed == "3 [('digit', 'update'), ('digit', 'update'), ('digit', 'update')]", printed
+    low = [(text, round(ratio, 2)) for text, ratio in row.evaluate(_CONTRASTS_JS) if ratio < 4.5]
+    assert not low, f"digit row text below WCAG AA 4.5:1 in the light theme: {low}"
+    with notebook.step("Settings > Theme > JupyterLab Dark: the digit row's text and the pressed digit"):
+        _choose_theme(notebook.page, "JupyterLab Dark")
+    try:
+        notebook.screenshot("kernel generator's digit row in the dark theme", row)
+        low = [(text, round(ratio, 2)) for text, ratio in row.evaluate(_CONTRASTS_JS) if ratio < 4.5]
+        assert not low, f"digit row text below WCAG AA 4.5:1 in the dark theme: {low}"
+    finally:
+        _choose_theme(notebook.page, "JupyterLab Light")
+
+
+def test_a_kernel_reply_moves_only_a_control_that_still_shows_the_value_the_kernel_saw(kernel_generator):
+    """picture.js applies a move [id, trait, old, new] only where the page still shows ``old``, and a float slider
+    set from the kernel sends nothing back (its own rounding of the value is no change)."""
+    from lab_session import run_cell
+    from playwright.sync_api import expect
+
+    notebook, panel = kernel_generator
+    before = run_cell(notebook, 3)
+    with notebook.step("the kernel sends a move of z[0] from 2.5 (the page shows 0.00), then moves z[1] to 1.15"):
+        run_cell(notebook, 2)
+        expect(panel.locator(".cvae-slider-z1 .widget-readout")).to_have_text("1.15", timeout=10_000)
+    expect(panel.locator(".cvae-slider-z0 .widget-readout")).to_have_text("0.00")
+    assert run_cell(notebook, 3) == before, "the page sent messages back after the kernel moved its sliders"
+
+
 # The WCAG contrast of every text of a panel against the background it sits on.
 _CONTRASTS_JS = """(root) => {
   const lum = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number).map((x) => { x /= 255;

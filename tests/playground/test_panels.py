@@ -115,7 +115,7 @@ def test_the_temperature_slider_cannot_reach_zero(generator):
 
 
 def test_the_digit_buttons_offer_only_0_to_9(generator):
-    with pytest.raises(traitlets.TraitError):
+    with pytest.raises(traitlets.TraitError, match="digits 0-9, got 11"):
         generator.digit.value = 11
     assert generator.digit.value == 0
 
@@ -375,8 +375,9 @@ def test_every_slider_is_wide_and_every_label_equally_wide(playground):
     gen = playground.generator
     for control in [*gen.sliders, gen.temperature, playground.style_transfer.index, playground.interpolation.position]:
         assert control.layout.width == pg.panels.SLIDER_WIDTH
-    for control in [gen.digit, *gen.sliders, gen.temperature]:
+    for control in [*gen.sliders, gen.temperature]:
         assert control.style.description_width == "6.5em"
+    assert gen.digit.description_width == "6.5em"  # the digit row's label (digits.js)
 
 
 def test_each_panel_says_on_screen_where_its_pictures_are_computed(playground):
@@ -411,7 +412,7 @@ def test_a_control_moved_in_the_page_is_answered_with_one_message_the_panels_pic
         (gen.sliders[0], {"value": 1.25}, gen),
         (gen.sliders[1], {"value": -0.5}, gen),
         (gen.temperature, {"value": 0.6}, gen),
-        (gen.digit, {"index": 8}, gen),
+        (gen.digit, {"value": 8}, gen),  # a press: the one update digits.js sends
         (style.index, {"value": 5}, style),
         (path.position, {"value": 0.8}, path),
     ]
@@ -419,6 +420,21 @@ def test_a_control_moved_in_the_page_is_answered_with_one_message_the_panels_pic
         sent.clear()
         control.set_state(state)  # what the page's update message does in the kernel
         assert [(w, m) for w, m in sent] == [(panel.image, "update")], f"{control.description}: {sent}"
+
+
+def test_a_digit_press_is_one_request_answered_by_one_message_the_picture(generator, sent):
+    """The page's request, as the comm delivers it: digits.js saves the new value, one update message (ipywidgets'
+    ToggleButtons sent two per press: a click event and the index)."""
+    for digit in (3, 9, 0):
+        sent.clear()
+        before = generator.image.value
+        generator.digit.comm.handle_msg(
+            {"content": {"data": {"method": "update", "state": {"value": digit}, "buffer_paths": []}}, "buffers": []}
+        )
+        assert generator.label == digit and generator.image.value != before
+        assert [(w, m) for w, m in sent] == [(generator.image, "update")], f"digit {digit}: {sent}"
+    source = (pg.panels.PLAYGROUND_CSS.parent / "digits.js").read_text()
+    assert source.count("save_changes()") == 1 and "model.send(" not in source  # the page's one request per press
 
 
 def test_a_button_that_moves_controls_is_answered_with_one_message_carrying_their_new_values(playground, sent):
@@ -431,10 +447,10 @@ def test_a_button_that_moves_controls_is_answered_with_one_message_carrying_thei
         sent.clear()
         button.click()  # what the page's click message does in the kernel
         assert [(w, m) for w, m in sent] == [(panel.image, "update")], f"{button.description}: {sent}"
-        moved = {model_id: (name, value) for model_id, name, value in panel.image.controls["set"]}
-        changed = [c for c, b in zip(controls, before) if c.value != b]
+        moved = {model_id: (name, old, new) for model_id, name, old, new in panel.image.controls["set"]}
+        changed = [(c, b) for c, b in zip(controls, before) if c.value != b]
         assert changed, f"{button.description} moved no control"
-        assert moved == {c.model_id: ("value", c.value) for c in changed}, moved
+        assert moved == {c.model_id: ("value", b, c.value) for c, b in changed}, moved
 
 
 def test_python_moving_a_slider_sends_its_value_with_the_picture_and_each_value_once(playground, sent):
@@ -442,14 +458,40 @@ def test_python_moving_a_slider_sends_its_value_with_the_picture_and_each_value_
     gen.set_latent([1.5, -2.0])
     assert [m for _w, m in sent] == ["update"] and sent[0][0] is gen.image
     first = gen.image.controls
-    assert first["set"] == [[gen.sliders[0].model_id, "value", 1.5], [gen.sliders[1].model_id, "value", -2.0]]
+    assert first["set"] == [
+        [gen.sliders[0].model_id, "value", 0.0, 1.5],
+        [gen.sliders[1].model_id, "value", 0.0, -2.0],
+    ]
     sent.clear()
     gen.sliders[0].set_state({"value": 0.5})  # the learner moves a slider: the picture only, no stale values
     assert gen.image.controls == first and [(w, m) for w, m in sent] == [(gen.image, "update")]
     sent.clear()
     gen.set_latent([1.5, -2.0])  # the same values again still reach the page (the learner moved the slider since)
     assert gen.image.controls["n"] == first["n"] + 1
-    assert [c[1:] for c in gen.image.controls["set"]] == [["value", 1.5]]  # z[1] did not change
+    assert [c[1:] for c in gen.image.controls["set"]] == [["value", 0.5, 1.5]]  # z[1] did not change
+
+
+def test_a_moved_control_carries_the_value_the_kernel_saw_before_the_move_so_the_page_can_keep_a_newer_one(
+    playground, sent
+):
+    """The page applies a move only to a control that still shows ``old`` (picture.js): the learner may have moved
+    it while the reply was on its way. Several moves before one picture keep the first ``old``; a control moved
+    back to where it was is not sent at all."""
+    gen, style = playground.generator, playground.style_transfer
+    z0, z1 = (s.model_id for s in gen.sliders)
+    gen.sliders[0].set_state({"value": 0.75})  # the learner's last move, which the kernel saw
+    gen.set_latent([1.0, -1.0])
+    assert gen.image.controls["set"] == [[z0, "value", 0.75, 1.0], [z1, "value", 0.0, -1.0]]
+    with gen.hold():
+        gen.set_latent([2.0, 1.5])
+        gen.set_latent([2.5, -1.0])  # z[1] back where it was: nothing to move
+    assert gen.image.controls["set"] == [[z0, "value", 1.0, 2.5]]
+    gen.set_label(6)
+    assert gen.image.controls["set"] == [[gen.digit.model_id, "value", 0, 6]]
+    style.show(4)
+    assert style.image.controls["set"] == [[style.index.model_id, "value", 0, 4]]
+    # one picture per change: the learner's move, set_latent, the hold, set_label; then style transfer's
+    assert [(w, m) for w, m in sent] == [(gen.image, "update")] * 4 + [(style.image, "update")]
 
 
 def test_one_update_of_a_picture_sends_its_pictures_and_caption_together(playground, sent):
@@ -463,4 +505,5 @@ def test_the_picture_module_ships_with_the_package_and_loads_nothing_from_the_ne
     source = (pg.panels.PLAYGROUND_CSS.parent / "picture.js").read_text()
     assert "export default" in source and "msg:custom" not in source  # one state update, no custom messages
     assert "change:controls" in source and "set_state" in source  # and the controls Python moved
+    assert "moveControl(control, name, old, value)" in source  # only if the control still shows the old value
     assert "fetch(" not in source and "http" not in source and "import " not in source.replace("// ", "#")

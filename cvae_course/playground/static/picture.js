@@ -6,9 +6,38 @@
 // same <img> elements (a new `src` per picture). Nothing here reaches the network: this file ships with the package.
 //
 // A control of the panel that Python moved ("new random style" moves the z sliders, "random digit" the test image
-// slider) sends no message of its own: its new value comes in the same update (`controls`: {n, set: [[model id,
-// trait, value], ...]}) and is set on that control's model here, after the frame that shows the picture, as
-// ipywidgets sets a value the kernel sent (set_state: the page does not send it back).
+// slider) sends no message of its own: its move comes in the same update (`controls`: {n, set: [[model id, trait,
+// old, new], ...]}) and is made on that control's model here, after the frame that shows the picture, as ipywidgets
+// sets a value the kernel sent (set_state: the page does not send it back). Only on a control that still shows
+// `old`, the value the kernel saw before the move: a learner who moved the same control while the reply was on its
+// way keeps the value they chose (its request reaches the kernel after the move, and the kernel follows it).
+// A float slider reports a value set on it through its own float arithmetic (noUiSlider's steps), which can differ
+// from `new` in the last bits and would go back to the kernel as a change; that report is not sent (sameValue).
+
+// Equal, or two floats equal but for rounding: the kernel's float32 codes (1.15 is 1.149999976158142) and a
+// slider's own arithmetic on them (noUiSlider puts it at 1.1500000000000004) differ by ~1e-8; a slider step is 0.01.
+export function sameValue(a, b) {
+  if (typeof a === "number" && typeof b === "number") return Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(a), Math.abs(b));
+  return a === b;
+}
+
+// Make one move [trait, old, new] on a control's model, if the control still shows `old`; true if it was made.
+export function moveControl(control, name, old, value) {
+  if (!sameValue(control.get(name), old)) return false;
+  // the views redraw inside set_state; a slider's report of `value` in its own float steps is no change to send
+  const save = control.save_changes;
+  control.save_changes = function (...args) {
+    const diff = this._buffered_state_diff;
+    if (diff && name in diff && sameValue(diff[name], value)) delete diff[name];
+    if (!diff || Object.keys(diff).length) return save.apply(this, args);
+  };
+  try {
+    control.set_state({ [name]: value });
+  } finally {
+    control.save_changes = save;
+  }
+  return true;
+}
 
 function bytesOf(value) {
   if (!value) return null;
@@ -74,10 +103,10 @@ export default {
       if (!set || !set.length || !model.widget_manager) return;
       requestAnimationFrame(() =>
         setTimeout(() => {
-          for (const [id, name, value] of set) {
+          for (const [id, name, old, value] of set) {
             model.widget_manager
               .get_model(id)
-              .then((control) => control.set_state({ [name]: value }))
+              .then((control) => moveControl(control, name, old, value))
               .catch((error) => console.warn("cvae playground: cannot move a control", id, error));
           }
         }, 0),
