@@ -8,13 +8,17 @@ the function the lessons call): training images per second, seconds per 60,000-i
 matrix-multiply GFLOP/s. Training and matmul are measured in alternation in the same run (a matmul
 probe after every few thousand training images), so a busy machine slows both alike and their ratio
 stays meaningful. Then the time to quality: seconds of training of the course CVAE by its recipe as the lessons
-train it (``recipes.train_cvae``: ``training.train``'s one-cycle schedule peaking at ``recipes.LEARNING_RATE``, batches
-of ``recipes.BATCH_SIZE``, a cycle of full mode's ``cvae_epochs``) until it reaches the targets below, evaluated after
-each epoch with the evaluation time left out, next to a plain ``tf.function`` training loop of the same model: once
-with the course CVAE's recipe before issue 15 (Adam 3e-3 constant, batches of 256) and once with the same one-cycle
-schedule, run in alternation (course, plain, plain, course, ...) so that load hits all alike. A first round warms
-the process up (TensorFlow's one-time start-up costs would otherwise fall on whichever run comes first) and is
-printed but not counted.
+train it (``recipes.train_cvae``: the decoder starting at the average training image, ``build_cvae``'s
+``start_images``; ``training.train``'s one-cycle schedule peaking at ``recipes.LEARNING_RATE``, batches of
+``recipes.BATCH_SIZE``, a cycle of full mode's ``cvae_epochs``) until it reaches the targets below, evaluated after
+each epoch with the evaluation time left out, next to a plain ``tf.function`` training loop of the same
+architecture: the target's reference is the course CVAE's recipe before issue 15 (Keras's default initialisation,
+Adam 3e-3 constant, batches of 256); the same plain loop starting at the average image shows what the start alone
+gives a constant rate, and the plain loop with the course's start and one-cycle schedule what Keras's ``fit`` adds.
+The four run in alternation (course, plain, plain, plain, then the reverse, ...) so that load hits all alike. A
+run that starts at the average image counts building its model (the mean over the training images included). A
+first round warms the process up (TensorFlow's one-time start-up costs would otherwise fall on whichever run comes
+first) and is printed but not counted.
 Each run is timed twice: wall-clock seconds and the CPU seconds of this process (all its threads; what the
 training itself used, which other processes on a shared machine inflate far less than the wall clock).
 Last, a beta sweep of three 8-D CVAEs trained together (``training.train_together``) against the same three
@@ -183,10 +187,23 @@ class Run:
         self.rows: list[dict] = []
         self.reached: dict | None = None
         self.load = os.getloadavg()[0]
+        self.start_seconds = self.start_cpu = 0.0  # building a model that starts at the average image, counted
+
+    def build(self, start: bool) -> models.CVAE:
+        """The course CVAE's architecture at seed 42, starting at the average training image when ``start``
+        (its building is then timed and added to every epoch's clock)."""
+        settings.seed_everything(settings.DEFAULT_SEED)
+        if not start:
+            return models.build_cvae(2, "dense", seed=settings.DEFAULT_SEED)
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        model = models.build_cvae(2, "dense", seed=settings.DEFAULT_SEED, start_images=self.mnist.x_train)
+        self.start_seconds, self.start_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        return model
 
     def epoch_done(self, epoch: int, seconds: float, model, cpu: float) -> bool:
         """Record the epoch (``seconds`` of training so far, ``cpu`` seconds of this process's CPU time for it);
         True when training should stop."""
+        seconds, cpu = seconds + self.start_seconds, cpu + self.start_cpu
         row = {"epoch": epoch, "seconds": seconds, "cpu": cpu, **score(model, self.mnist, self.judge)}
         self.rows.append(row)
         print(
@@ -230,11 +247,11 @@ class QualityClock(keras.callbacks.Callback):
 
 
 def course_recipe(mnist: data.MNIST, judge: keras.Model, budget: float) -> Run:
-    """Train the course CVAE as ``recipes.train_cvae`` does (``training.train``'s one-cycle schedule peaking at
-    ``recipes.LEARNING_RATE``, batches of ``recipes.BATCH_SIZE``, a cycle of ``ONE_CYCLE_EPOCHS``), with the clock."""
-    run = Run(f"training.train, {ONE_CYCLE_EPOCHS}-epoch one-cycle", mnist, judge, budget)
-    settings.seed_everything(settings.DEFAULT_SEED)
-    model = models.build_cvae(2, "dense", seed=settings.DEFAULT_SEED)
+    """Train the course CVAE as ``recipes.train_cvae`` does (the decoder starting at the average training image,
+    ``training.train``'s one-cycle schedule peaking at ``recipes.LEARNING_RATE``, batches of ``recipes.BATCH_SIZE``,
+    a cycle of ``ONE_CYCLE_EPOCHS``), with the clock."""
+    run = Run(f"course recipe, {ONE_CYCLE_EPOCHS}-epoch one-cycle", mnist, judge, budget)
+    model = run.build(start=True)
     run.recipe = {
         "epochs": ONE_CYCLE_EPOCHS,
         "batch_size": recipes.BATCH_SIZE,
@@ -254,21 +271,28 @@ def course_recipe(mnist: data.MNIST, judge: keras.Model, budget: float) -> Run:
 
 
 def plain_loop(
-    mnist: data.MNIST, judge: keras.Model, budget: float, *, batch_size: int, schedule: str, epochs: int
+    mnist: data.MNIST,
+    judge: keras.Model,
+    budget: float,
+    *,
+    batch_size: int,
+    schedule: str,
+    epochs: int,
+    start: bool = False,
 ) -> Run:
-    """The same model (same builder and seed) trained by a plain loop: one ``tf.function`` step per batch.
+    """The same architecture (same builder and seed) trained by a plain loop: one ``tf.function`` step per batch.
 
     ``schedule`` "constant": Adam at ``PLAIN_LEARNING_RATE`` for up to ``epochs`` epochs; "one-cycle": the course
     CVAE's schedule (:class:`cvae_course.training.OneCycle` peaking at ``recipes.LEARNING_RATE`` over ``epochs``).
+    ``start``: the decoder starts at the average training image as the course's does (else Keras's default).
     """
     name = (
         f"plain loop, Adam {PLAIN_LEARNING_RATE:g} constant, batch {batch_size}"
         if schedule == "constant"
         else f"plain loop, the course's one-cycle, batch {batch_size}"
-    )
+    ) + (", average-image start" if start else ", Keras's init")
     run = Run(name, mnist, judge, budget)
-    settings.seed_everything(settings.DEFAULT_SEED)
-    model = models.build_cvae(2, "dense", seed=settings.DEFAULT_SEED)
+    model = run.build(start)
     x, y = mnist.x_train, mnist.y_train_one_hot
     steps = epochs * -(-len(x) // batch_size)
     rate = PLAIN_LEARNING_RATE if schedule == "constant" else training.OneCycle(recipes.LEARNING_RATE, steps)
@@ -306,25 +330,34 @@ def set_cycle(epochs: int) -> None:
 
 
 def time_to_quality(mnist: data.MNIST, judge: keras.Model, budget: float, max_epochs: int, rounds: int) -> list:
-    """``rounds`` rounds of the one-cycle run and the two plain loops, in alternating order, after one warm-up round
-    (printed, not returned)."""
+    """``rounds`` rounds of the course's run and the three plain loops (the reference, the reference starting at the
+    average image, the course's start and schedule), in alternating order, after one warm-up round (printed, not
+    returned)."""
+    plain = {"budget": budget, "batch_size": PLAIN_BATCH, "schedule": "constant", "epochs": max_epochs}
     contenders = [
         lambda: course_recipe(mnist, judge, budget),
-        lambda: plain_loop(mnist, judge, budget, batch_size=PLAIN_BATCH, schedule="constant", epochs=max_epochs),
+        lambda: plain_loop(mnist, judge, **plain),
+        lambda: plain_loop(mnist, judge, **plain, start=True),
         lambda: plain_loop(
-            mnist, judge, budget, batch_size=recipes.BATCH_SIZE, schedule="one-cycle", epochs=ONE_CYCLE_EPOCHS
+            mnist,
+            judge,
+            budget,
+            batch_size=recipes.BATCH_SIZE,
+            schedule="one-cycle",
+            epochs=ONE_CYCLE_EPOCHS,
+            start=True,
         ),
     ]
     results = []
     for r in range(rounds + 1):
         print("  warm-up round (not counted)" if r == 0 else f"  round {r}", flush=True)
-        order = [0, 1, 2] if r % 2 == 1 else [2, 1, 0]
+        order = list(range(len(contenders)))
         runs = {}
-        for i in order:
+        for i in order if r % 2 == 1 else order[::-1]:
             runs[i] = contenders[i]()
             print(f"    ... {runs[i].name}: load (1 min) {runs[i].load:.1f} when it started", flush=True)
         if r:
-            results.append([runs[0], runs[1], runs[2]])
+            results.append([runs[i] for i in order])
     return results
 
 
@@ -380,6 +413,25 @@ def report_training(name: str, r: dict, batch_size: int, n_images: int) -> None:
         f"  share of matmul: {r['gflops_best'] / r['matmul_best']:.0%} best/best, "
         f"{r['gflops_median'] / r['matmul_median']:.0%} median/median"
     )
+
+
+def report_ratios(results: list, a: int, b: int, what: str, target: bool) -> None:
+    """Print run ``a``'s time to quality over run ``b``'s per round (wall and CPU seconds), with the verdict
+    against ``QUALITY_RATIO`` when ``target``."""
+    pairs = [(runs[a], runs[b]) for runs in results if runs[a].reached and runs[b].reached]
+    if not pairs:
+        print(
+            f"  time ratio {what}: not measured (a run did not reach the quality)" + (f" -> {verdict(False)}" * target)
+        )
+        return
+    for clock in ("seconds", "cpu"):
+        ratios = [getattr(x, clock) / getattr(y, clock) for x, y in pairs]
+        ratio = statistics.median(ratios)
+        ok = f" -> {verdict(ratio <= QUALITY_RATIO)} (<= {QUALITY_RATIO})" if target else ""
+        print(
+            f"  time ratio {what}, {'wall clock' if clock == 'seconds' else 'CPU seconds of this process'}: "
+            f"{', '.join(f'{q:.2f}' for q in ratios)} per round, median {ratio:.2f}{ok}"
+        )
 
 
 def throughput(mnist: data.MNIST, args: argparse.Namespace) -> None:
@@ -466,50 +518,30 @@ def main(argv: list[str] | None = None) -> int:
         results = time_to_quality(mnist, judge, args.budget, args.max_epochs, args.rounds)
         recipe = getattr(results[0][0], "recipe", {})
         print(
-            f"  one-cycle run: {recipe.get('epochs')} epochs, batch "
-            f"{recipe.get('batch_size')}, Adam peak {recipe.get('learning_rate')}, schedule {recipe.get('schedule')}"
+            f"  course recipe: {recipe.get('epochs')}-epoch cycle, batch {recipe.get('batch_size')}, Adam peak "
+            f"{recipe.get('learning_rate')}, schedule {recipe.get('schedule')}, decoder starting at the average image"
         )
         for r, runs in enumerate(results):
-            parts = []
+            print(f"  round {r + 1}:")
             for run in runs:
                 got = (
                     f"{run.seconds:.1f} s, {run.cpu:.1f} s CPU (epoch {run.reached['epoch']})"
                     if run.reached
                     else f"not reached in {run.rows[-1]['epoch']} epochs ({run.rows[-1]['seconds']:.1f} s)"
                 )
-                parts.append(f"{run.name}: {got}")
-            print(f"  round {r + 1}: " + "; ".join(parts))
-        ratios = [runs[0].seconds / runs[1].seconds for runs in results if runs[0].reached and runs[1].reached]
-        cpu_ratios = [runs[0].cpu / runs[1].cpu for runs in results if runs[0].reached and runs[1].reached]
-        engine = [runs[0].seconds / runs[2].seconds for runs in results if runs[0].reached and runs[2].reached]
+                print(f"    {run.name}: {got}")
         course = [runs[0].seconds for runs in results if runs[0].reached]
         if course:
             print(
-                f"  one-cycle run: {statistics.median(course):.1f} s median -> "
+                f"  course recipe: {statistics.median(course):.1f} s median -> "
                 f"{verdict(statistics.median(course) <= QUALITY_SECONDS)} (<= {QUALITY_SECONDS:.0f} s)"
             )
-        if ratios:
-            ratio = statistics.median(ratios)
-            print(
-                f"  time ratio one-cycle / plain loop (Adam {PLAIN_LEARNING_RATE:g} constant, batch {PLAIN_BATCH}): "
-                f"{', '.join(f'{q:.2f}' for q in ratios)} per round, median {ratio:.2f} -> "
-                f"{verdict(ratio <= QUALITY_RATIO)} (<= {QUALITY_RATIO}, wall clock)"
-            )
-            cpu_ratio = statistics.median(cpu_ratios)
-            print(
-                f"  the same in CPU seconds of this process: {', '.join(f'{q:.2f}' for q in cpu_ratios)} per "
-                f"round, median {cpu_ratio:.2f} -> {verdict(cpu_ratio <= QUALITY_RATIO)} (<= {QUALITY_RATIO})"
-            )
-        else:
-            print(
-                f"  time ratio one-cycle / plain loop: not measured (a run did not reach the quality) -> "
-                f"{verdict(False)}"
-            )
-        if engine:
-            print(
-                f"  time ratio one-cycle run / plain loop with the same one-cycle (what Keras's "
-                f"fit with steps per execution adds): {', '.join(f'{q:.2f}' for q in engine)} per round"
-            )
+        report_ratios(results, 0, 1, "course recipe / plain loop (the reference: Keras's init, constant rate)", True)
+        report_ratios(results, 0, 2, "course recipe / plain loop at the constant rate with the same start", False)
+        report_ratios(
+            results, 2, 1, "plain loop: average-image start / Keras's init (what the start alone gives)", False
+        )
+        report_ratios(results, 0, 3, "course recipe / plain loop with its start and schedule (what fit adds)", False)
     if not args.skip_together:
         print()
         print(

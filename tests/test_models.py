@@ -125,6 +125,44 @@ def test_a_trained_cvae_keeps_beta_and_weights_after_loading(tmp_path, batch):
     np.testing.assert_allclose(loaded.generate([4], z=[[0.3, 0.1]]), cvae.generate([4], z=[[0.3, 0.1]]), atol=1e-6)
 
 
+def _output_bias(cvae):
+    return [layer for layer in cvae.decoder.layers if isinstance(layer, keras.layers.Dense)][-1].bias.numpy()
+
+
+def test_a_cvae_started_at_training_images_has_output_biases_at_the_logits_of_their_mean():
+    images = np.zeros((4, 28, 28, 1), np.float32)
+    images[:2, 10, 10] = 1.0  # half the images ink this pixel; every other pixel is blank in all of them
+    images[:, 0, 0] = 0.25
+    bias = _output_bias(models.build_cvae(2, seed=0, start_images=images)).reshape(28, 28)
+    blank = np.log(models.START_CLIP / (1 - models.START_CLIP))  # clipped: no pixel starts at logit -inf
+    assert bias[10, 10] == pytest.approx(0.0, abs=1e-6) and bias[0, 0] == pytest.approx(np.log(1 / 3), rel=1e-6)
+    assert np.allclose(np.delete(bias.ravel(), [0, 10 * 28 + 10]), blank)
+
+
+def test_starting_at_training_images_changes_the_output_biases_and_no_other_weight(batch):
+    keras.utils.set_random_seed(3)
+    plain = models.build_cvae(2, seed=0)
+    keras.utils.set_random_seed(3)
+    started = models.build_cvae(2, seed=0, start_images=batch[0])
+    assert not np.allclose(_output_bias(started), _output_bias(plain))
+    changed = [not np.array_equal(a, b) for a, b in zip(plain.get_weights(), started.get_weights(), strict=True)]
+    assert sum(changed) == 1 and np.allclose(_output_bias(plain), 0.0)
+
+
+def test_starting_a_convolutional_cvae_at_training_images_is_refused_with_what_to_do(batch):
+    with pytest.raises(ValueError, match="needs the dense decoder.*Leave start_images out"):
+        models.build_cvae(2, "conv", start_images=batch[0])
+
+
+@pytest.mark.parametrize(
+    ("images", "message"),
+    [(np.zeros((0, 28, 28, 1)), "at least one image"), (np.full((2, 28, 28), 255.0), "Divide uint8 images by 255")],
+)
+def test_bad_start_images_are_refused_with_what_to_fix(images, message):
+    with pytest.raises(ValueError, match=message):
+        models.build_cvae(2, start_images=images)
+
+
 def test_sigmoid_of_extreme_logits_gives_probabilities_without_a_warning(recwarn):
     p = models.sigmoid(np.array([-1e4, -100.0, 0.0, 100.0, 1e4], np.float32))
     np.testing.assert_allclose(p, [0.0, 0.0, 0.5, 1.0, 1.0], atol=1e-7)

@@ -172,6 +172,21 @@ def tiny_mnist():
     return data.MNIST(x, y, x[:20], y[:20], source="random")
 
 
+def test_the_course_cvae_starts_at_the_average_of_its_training_images(monkeypatch, tiny_mnist):
+    started = []
+    monkeypatch.setattr(recipes, "train", lambda model, x, **kwargs: started.append(model.decoder.get_weights()))
+    model = recipes.train_cvae(tiny_mnist, epochs=1, progress=False)
+    expected = build_cvae(2, seed=0, start_images=tiny_mnist.x_train).decoder.get_weights()[-1]
+    np.testing.assert_allclose(started[0][-1], expected, rtol=1e-6)
+    np.testing.assert_allclose(model.decoder.get_weights()[-1], expected, rtol=1e-6)
+
+
+def test_the_convolutional_course_cvae_keeps_keras_initialisation(monkeypatch, tiny_mnist):
+    monkeypatch.setattr(recipes, "train", lambda model, x, **kwargs: None)
+    model = recipes.train_cvae(tiny_mnist, kind="conv", epochs=1, progress=False)
+    np.testing.assert_array_equal(model.decoder.get_weights()[-1], 0.0)
+
+
 def test_a_vae_without_two_digits_never_sees_them_and_is_cached_once(tmp_path, monkeypatch, tiny_mnist):
     monkeypatch.setenv(settings.CACHE_ENV, str(tmp_path))
     seen = []
