@@ -295,6 +295,8 @@ def _dense_log_likelihood(stack: list, x, y, z):
     (:func:`_dense_stack`), without repeating x S times: the first layer's product with x is computed once per pair
     and its product with z once per code, and the last layer computes only the pixels hidden in some x of the batch
     (the others count zero). The same sums, rearranged; (S, n) nats."""
+    from cvae_course.evaluate import masked_log_likelihood
+
     first, *middle, last = stack
     n_samples, n = ops.shape(z)[0], ops.shape(z)[1]
     pixels = ops.reshape(x, (n, -1))
@@ -308,8 +310,8 @@ def _dense_log_likelihood(stack: list, x, y, z):
     columns = ops.nonzero(ops.any(hidden, axis=0))[0]  # the pixels hidden in some x of the batch
     logits = last.activation(ops.matmul(h, ops.take(last.kernel, columns, axis=1)) + ops.take(last.bias, columns))
     targets = ops.take(ops.reshape(y, (n, -1)), columns, axis=1)
-    per_pixel = pixel_cross_entropy(targets[None], ops.reshape(logits, (n_samples, n, -1)))
-    return -ops.sum(per_pixel * ops.cast(ops.take(hidden, columns, axis=1), "float32")[None], axis=-1)
+    mask = ops.cast(ops.take(hidden, columns, axis=1), "float32")[None]
+    return masked_log_likelihood(targets[None], ops.reshape(logits, (n_samples, n, -1)), mask)  # fused by XLA
 
 
 # ------------------------------------------------------------------------------------------- models
