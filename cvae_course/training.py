@@ -303,7 +303,7 @@ class _Stacked(keras.Model):
     """
 
     def __init__(self, members, layer_lists, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**{"name": "stacked", **kwargs})  # Keras's default, "_stacked", is no valid scope name
         # A plain holder, so that Keras does not track the members' own weights as this model's.
         self._group = _Members(list(members), layer_lists)
         first_encoder, first_decoder = layer_lists[0]
