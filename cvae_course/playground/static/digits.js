@@ -37,9 +37,8 @@ export default {
     };
     const press = (digit) => {
       if (digit === model.get("value")) return; // no change, no request (the picture shows this digit already)
-      model.set("value", digit);
+      model.set("value", digit); // marks the button at once (change:value)
       model.save_changes(); // the one request
-      update();
     };
     const onClick = (event) => {
       const digit = buttons.indexOf(event.target.closest("button"));
