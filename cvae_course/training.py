@@ -6,7 +6,7 @@ A high peak early and a small step at the end reach a given quality in far fewer
 learning rate: the course CVAE reached the benchmark's quality bar after 5 epochs of a 6-epoch cycle in batches
 of 256, where Adam at a constant 3e-3 needed 9 (benchmarks/train_speed.py); starting its decoder at the average
 training image (:func:`cvae_course.models.build_cvae`'s ``start_images``) it reaches it after 4 of its 5 (the
-constant rate with the same start: 7). So the lessons' autoencoder, VAEs and beta sweep train for fewer epochs
+constant rate with the same start: 6). So the lessons' autoencoder, VAEs and beta sweep train for fewer epochs
 (:func:`cvae_course.settings.budget`; the course CVAE in batches of 256, the held-out VAE at a constant rate: see
 :mod:`cvae_course.recipes`).
 
