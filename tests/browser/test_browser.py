@@ -336,6 +336,13 @@ generator.image.controls = {"n": 100, "set": [[z0.model_id, "value", 2.5, -1.0]]
 generator.set_latent([0.0, 1.15])  # then a real move of z[1] only, from the 0.00 the page shows
 print("sent")""",
     "print(requests)",
+    """\
+import time
+time.sleep(3)  # meanwhile the learner moves z[0] right and back: the second request waits for the first's answer
+z0 = generator.sliders[0]
+generator.image.controls = {"n": 200, "set": [[z0.model_id, "value", 0.0, -1.0]]}  # a move from the 0.00 shown
+print("moved")""",
+    "print(f'{generator.sliders[0].value:.2f}')",
 ]
 
 
@@ -404,6 +411,38 @@ def test_a_kernel_reply_moves_only_a_control_that_still_shows_the_value_the_kern
         expect(panel.locator(".cvae-slider-z1 .widget-readout")).to_have_text("1.15", timeout=10_000)
     expect(panel.locator(".cvae-slider-z0 .widget-readout")).to_have_text("0.00")
     assert run_cell(notebook, 3) == before, "the page sent messages back after the kernel moved its sliders"
+
+
+def test_a_kernel_move_never_overrides_a_learner_move_still_on_its_way_to_the_kernel(kernel_generator):
+    """The learner moves z[0] away and back while the kernel is busy; the kernel's move of z[0] from the value the
+    page shows again arrives before the learner's requests reach the kernel: the page keeps the learner's value,
+    and the kernel ends with it too."""
+    from lab_session import run_cell
+    from playwright.sync_api import expect
+
+    notebook, panel = kernel_generator
+    readout = panel.locator(".cvae-slider-z0 .widget-readout")
+    expect(readout).to_have_text("0.00")
+    cell = notebook.panel.locator(".jp-CodeCell").nth(4)
+    prompt = cell.locator(".jp-InputPrompt")
+    before = prompt.inner_text().strip()
+    with notebook.step("run a cell that keeps the kernel busy 3 s, press Right then Left on z[0] meanwhile"):
+        cell.locator(".jp-InputArea-editor").click()
+        notebook.page.keyboard.press("Control+Enter")
+        panel.locator(".cvae-slider-z0 .noUi-handle").focus()
+        notebook.page.keyboard.press("ArrowRight")
+        notebook.page.keyboard.press("ArrowLeft")
+        notebook.page.wait_for_function(
+            "([prompt, before]) => { const t = prompt.textContent.trim(); return t !== before && /\\[\\d+\\]/.test(t); }",
+            arg=[prompt.element_handle(), before],
+            timeout=30_000,
+            polling=50,
+        )
+    expect(readout).to_have_text("0.00")
+    # the kernel takes the learner's requests after its own move (the second goes out when the first is answered)
+    kernel = [run_cell(notebook, 5) for _ in range(3)]
+    assert kernel[-1] == "0.00", kernel
+    expect(readout).to_have_text("0.00")
 
 
 # The WCAG contrast of every text of a panel against the background it sits on.

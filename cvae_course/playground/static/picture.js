@@ -9,8 +9,9 @@
 // slider) sends no message of its own: its move comes in the same update (`controls`: {n, set: [[model id, trait,
 // old, new], ...]}) and is made on that control's model here, after the frame that shows the picture, as ipywidgets
 // sets a value the kernel sent (set_state: the page does not send it back). Only on a control that still shows
-// `old`, the value the kernel saw before the move: a learner who moved the same control while the reply was on its
-// way keeps the value they chose (its request reaches the kernel after the move, and the kernel follows it).
+// `old`, the value the kernel saw before the move, and whose own requests have all been answered: a learner who
+// moved the same control while the reply was on its way keeps the value they chose (its request reaches the kernel
+// after the move, and the kernel follows it).
 // A float slider reports a value set on it through its own float arithmetic (noUiSlider's steps), which can differ
 // from `new` in the last bits and would go back to the kernel as a change; that report is not sent (sameValue).
 
@@ -21,9 +22,11 @@ export function sameValue(a, b) {
   return a === b;
 }
 
-// Make one move [trait, old, new] on a control's model, if the control still shows `old`; true if it was made.
+// Make one move [trait, old, new] on a control's model, if the control still shows `old` and has no request of its
+// own on the way to the kernel (ipywidgets counts them: _pending_msgs): a learner who moved it away and back since
+// the kernel made its move shows `old` again, but the kernel will take the learner's value last; true if it was made.
 export function moveControl(control, name, old, value) {
-  if (!sameValue(control.get(name), old)) return false;
+  if (control._pending_msgs > 0 || !sameValue(control.get(name), old)) return false;
   // the views redraw inside set_state; a slider's report of `value` in its own float steps is no change to send
   const save = control.save_changes;
   control.save_changes = function (...args) {
