@@ -410,16 +410,19 @@ def beta_cvae_name(
     hidden=BETA_HIDDEN,
     batch_size: int = BETA_BATCH_SIZE,
     learning_rate: float = BETA_LEARNING_RATE,
+    seed: int = settings.DEFAULT_SEED,
 ) -> str:
     """Cache name of the CVAE trained with KL weight ``beta`` (for ``epochs`` epochs, with a warm-up of ``warmup``
     epochs, if given), e.g. ``cvae-beta4-8d-8ep-h128x64-b256-lr0p01-anneal2``: it also carries the hidden layers, the
-    batch size and the peak learning rate, so a model trained with another recipe never shares a file (the sweep's
-    recipe changed in issue 15, and a cached model of the old one would otherwise be reused)."""
+    batch size, the peak learning rate and a seed other than the course's (``-s1``), so a model trained with another
+    recipe never shares a file (the sweep's recipe changed in issue 15, and a cached model of the old one would
+    otherwise be reused)."""
     return (
         f"cvae-beta{_tag(beta)}-{latent_dim}d"
         + (f"-{epochs}ep" if epochs else "")
         + f"-h{'x'.join(str(int(u)) for u in hidden)}-b{int(batch_size)}-lr{_tag(learning_rate)}"
         + (f"-anneal{warmup}" if warmup else "")
+        + (f"-s{int(seed)}" if int(seed) != settings.DEFAULT_SEED else "")
     )
 
 
@@ -456,7 +459,7 @@ def _beta_cvaes(
 ) -> list[CVAE]:
     """The beta CVAEs of ``specs`` (beta, warm-up epochs or None): cached ones loaded, the others trained together."""
     mode = settings.mode_name()
-    names = [beta_cvae_name(beta, latent_dim, warmup, epochs) for beta, warmup in specs]
+    names = [beta_cvae_name(beta, latent_dim, warmup, epochs, seed=seed) for beta, warmup in specs]
     found: dict[int, CVAE] = {}
     if use_cache:
         for i, name in enumerate(names):

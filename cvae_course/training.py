@@ -18,9 +18,10 @@ epoch, loss, reconstruction and KL.
 same updates each would get alone, faster than one after the other (one step keeps both cores busier than
 several small ones; benchmarks/train_speed.py). Dense CVAEs of one architecture, such as lesson 07's sweep, train as
 one stacked network (:class:`_Stacked`: every weight array holds all the members' copies, every layer is one batched
-product), whose step TensorFlow traces as one network instead of one per member: for the sweep's four CVAEs one epoch
-of 2,048 images took 3.9 CPU s instead of 9.6, most of it tracing, and the whole sweep (full mode, 24,345 images,
-8 epochs) 32.7 and 31.9 CPU s instead of 46.0 and 38.4 (alternated in one process, load 6-7).
+product), whose step TensorFlow traces as one network instead of one per member. For the sweep's four CVAEs,
+alternated in one process: one epoch of 2,048 images, most of it tracing, 4.1, 3.9 and 2.8 CPU s instead of 9.6, 9.7
+and 9.4 (load 2.7-3.7); the whole sweep (full mode, 24,345 images, 8 epochs) 32.7 and 31.9 CPU s instead of 46.0
+and 38.4 (load 6-7), and 23.9 and 22.7 instead of 31.3 and 29.2 (load 1.9-3.7).
 """
 
 from __future__ import annotations
@@ -384,7 +385,8 @@ class _Members:
 
 def _stackable(models) -> list | None:
     """The Dense layers of each model when all are dense CVAEs of one architecture (see :class:`_Stacked`) and the
-    stacked network computes exactly what the first one computes (checked on random inputs); otherwise None."""
+    stacked network computes exactly what each of them computes (checked on random inputs, member by member: two
+    members may look alike and differ, e.g. in an activation); otherwise None."""
     layer_lists = [_dense_cvae_layers(m) for m in models]
     if any(lists is None for lists in layer_lists):
         return None
@@ -394,18 +396,16 @@ def _stackable(models) -> list | None:
     rng = np.random.default_rng(0)
     x = rng.uniform(size=(3, 28, 28, 1)).astype(np.float32)
     rows = np.eye(10, dtype=np.float32)[[1, 4, 7]]
-    first = models[0]
-    stacked = _Stacked(models[:1], layer_lists[:1])
-    z_mean, z_log_var, logits = (
-        ops.convert_to_numpy(a)[0] for a in stacked.forward(x, rows, np.zeros((1, 3, first.latent_dim), np.float32))
-    )
-    want_mean, want_log_var = (ops.convert_to_numpy(a) for a in first.encoder([x, rows], training=False))
-    want_logits = ops.convert_to_numpy(first.decoder([want_mean, rows], training=False)).reshape(3, -1)
-    same = all(
-        np.allclose(a, b, rtol=1e-4, atol=1e-4)
-        for a, b in ((z_mean, want_mean), (z_log_var, want_log_var), (logits, want_logits))
-    )
-    return layer_lists if same else None
+    stacked = _Stacked(models, layer_lists)
+    eps = np.zeros((len(models), 3, models[0].latent_dim), np.float32)
+    z_means, z_log_vars, all_logits = (ops.convert_to_numpy(a) for a in stacked.forward(x, rows, eps))
+    for k, model in enumerate(models):
+        want_mean, want_log_var = (ops.convert_to_numpy(a) for a in model.encoder([x, rows], training=False))
+        want_logits = ops.convert_to_numpy(model.decoder([want_mean, rows], training=False)).reshape(3, -1)
+        pairs = ((z_means[k], want_mean), (z_log_vars[k], want_log_var), (all_logits[k], want_logits))
+        if not all(np.allclose(a, b, rtol=1e-4, atol=1e-4) for a, b in pairs):
+            return None
+    return layer_lists
 
 
 def train_together(
@@ -455,17 +455,18 @@ def train_together(
                 )
     layer_lists = _stackable(models)
     group = _Together(models, name="together") if layer_lists is None else _Stacked(models, layer_lists, name="stacked")
-    history = train(
-        group,
-        x,
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        schedule=schedule,
-        callbacks=callbacks,
-        progress=progress,
-        shuffle=shuffle,
-    )
-    if layer_lists is not None:
-        group.write_back()
-    return history
+    try:
+        return train(
+            group,
+            x,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            schedule=schedule,
+            callbacks=callbacks,
+            progress=progress,
+            shuffle=shuffle,
+        )
+    finally:  # interrupted too: the members hold what was trained so far, not their initial weights
+        if layer_lists is not None:
+            group.write_back()

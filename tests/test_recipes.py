@@ -147,8 +147,11 @@ def test_a_beta_cvae_trained_with_another_recipe_is_cached_under_another_name():
         recipes.beta_cvae_name(4.0, 8, 2, 8, batch_size=128),
         recipes.beta_cvae_name(4.0, 8, 2, 8, learning_rate=5e-3),
         recipes.beta_cvae_name(4.0, 8, 2, 8, learning_rate=1e-5),
+        recipes.beta_cvae_name(4.0, 8, 2, 8, seed=1),
     ]
-    assert len({recipe, *others}) == 5
+    assert len({recipe, *others}) == 6
+    assert recipes.beta_cvae_name(4.0, 8, 2, 8, seed=settings.DEFAULT_SEED) == recipe
+    assert others[4] == "cvae-beta4-8d-8ep-h128x64-b256-lr0p01-anneal2-s1"
     assert others[3] == "cvae-beta4-8d-8ep-h128x64-b256-lr1em05-anneal2"
 
 
