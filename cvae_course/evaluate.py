@@ -697,11 +697,28 @@ def _masked_log_likelihood(targets, logits, mask):
 
 
 # The cross-entropy of S codes x n images x P pixels is nine elementwise passes over tens of MB of logits when
-# TensorFlow runs them one by one; XLA fuses them into one (compiled once per shape, about 0.2 s): for 163 images x
-# 100 codes x 588 pixels 60.7 -> 37.7 ms CPU, and lesson 06's scoring of one CVAE in three settings 29.4 -> 26.8 CPU s
-# (benchmarks/importance_speed.py, load 4-6.5); the sums differ from the unfused ones by float32 rounding (at most
-# 3e-5 nats per image).
-masked_log_likelihood = tf.function(_masked_log_likelihood, jit_compile=True, reduce_retracing=True, autograph=False)
+# TensorFlow runs them one by one; XLA fuses them into one (compiled once per shape: 0.15-0.30 CPU s, measured by a
+# review): for 163 images x 100 codes x 588 pixels 60.7 -> 37.7 ms CPU, and lesson 06's scoring of one CVAE in three
+# settings 29.4 -> 26.8 CPU s (benchmarks/importance_speed.py, load 4-6.5); the sums differ from the unfused ones by
+# float32 rounding (at most 3e-5 nats per image). Where XLA cannot compile (a device plugin without it), the
+# unfused function computes the same.
+_fused = tf.function(_masked_log_likelihood, jit_compile=True, reduce_retracing=True, autograph=False)
+_unfused = tf.function(_masked_log_likelihood, reduce_retracing=True, autograph=False)
+_XLA_WORKS: list[bool] = []  # filled by the first call: can this TensorFlow compile the fused function?
+
+
+def masked_log_likelihood(targets, logits, mask):
+    """:func:`_masked_log_likelihood` fused by XLA where XLA compiles, else unfused (the same values up to float32
+    rounding). Called inside a compiled function it decides once, eagerly, on a tiny input."""
+    if not _XLA_WORKS:
+        with tf.init_scope():  # run the probe now, not as part of the graph being traced
+            one = np.ones((1, 1, 2), np.float32)
+            try:
+                _fused(one, one, one)
+                _XLA_WORKS.append(True)
+            except Exception:  # e.g. "XLA compilation requires a fixed tensor list size" or no XLA on the device
+                _XLA_WORKS.append(False)
+    return (_fused if _XLA_WORKS[0] else _unfused)(targets, logits, mask)
 
 
 @dataclass(frozen=True)

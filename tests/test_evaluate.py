@@ -206,6 +206,22 @@ def test_the_importance_sampled_nll_of_a_cvae_is_conditioned_on_the_label(cvae, 
         evaluate.importance_sampled_nll(cvae, x[:5], n_samples=2)
 
 
+def test_where_xla_cannot_compile_the_unfused_cross_entropy_gives_the_same_nll(monkeypatch):
+    model = models.build_vae(2, seed=3, hidden=(8,))  # its own compiled scoring: traced under the patch below
+    x = (np.random.default_rng(3).uniform(size=(5, 28, 28, 1)) < 0.3).astype(np.float32)
+    fused = evaluate.importance_sampled_nll(model, x, n_samples=9, seed=2)
+
+    def no_xla(*args):
+        raise RuntimeError("this device has no XLA")
+
+    monkeypatch.setattr(evaluate, "_fused", no_xla)
+    monkeypatch.setattr(evaluate, "_XLA_WORKS", [])
+    other = models.build_vae(2, seed=3, hidden=(8,))
+    other.set_weights(model.get_weights())
+    np.testing.assert_allclose(evaluate.importance_sampled_nll(other, x, n_samples=9, seed=2), fused, atol=1e-3)
+    assert evaluate._XLA_WORKS == [False]
+
+
 def test_the_importance_sampled_nll_is_repeatable_with_a_seed(tiny_vae):
     model, x = tiny_vae
     a, b = (evaluate.importance_sampled_nll(model, x, n_samples=7, seed=4) for _ in range(2))
