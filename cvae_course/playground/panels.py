@@ -150,8 +150,12 @@ class _Panel(widgets.VBox):
         self._held += 1
         try:
             yield
-        finally:
+        except BaseException:
             self._held -= 1
+            if not self._held:  # nothing is rendered after a failed change, nor at the next hold
+                self._after_hold = []
+            raise
+        self._held -= 1
         self._after_hold.extend(render for render in first if render not in self._after_hold)
         if self._held:
             return

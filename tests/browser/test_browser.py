@@ -384,6 +384,7 @@ def test_a_kernel_digit_press_is_one_request_and_the_pressed_digit_is_marked(ker
         notebook.wait_for_new_image(picture, src)
     notebook.screenshot("kernel generator after digits 7, 2 and 3 (keys)", panel)
     expect(row.locator('button[aria-pressed="true"]')).to_have_text(["3"])
+    expect(row.locator('button[tabindex="0"]')).to_have_text(["3"])  # Tab stops once in the row, at the pressed digit
     printed = run_cell(notebook, 1)
     assert printed == "3 [('digit', 'update'), ('digit', 'update'), ('digit', 'update')]", printed
     low = [(text, round(ratio, 2)) for text, ratio in row.evaluate(_CONTRASTS_JS) if ratio < 4.5]

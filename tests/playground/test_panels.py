@@ -507,3 +507,18 @@ def test_the_picture_module_ships_with_the_package_and_loads_nothing_from_the_ne
     assert "change:controls" in source and "set_state" in source  # and the controls Python moved
     assert "moveControl(control, name, old, value)" in source  # only if the control still shows the old value
     assert "fetch(" not in source and "http" not in source and "import " not in source.replace("// ", "#")
+
+
+def test_a_change_that_fails_inside_a_hold_renders_nothing_then_or_at_the_next_hold(playground, sent):
+    gen = playground.generator
+    calls = []
+    with pytest.raises(RuntimeError, match="learner's cell failed"):
+        with gen.hold():
+            with gen.hold(lambda: calls.append("stale")):
+                gen.set_latent([1.0, 0.5])
+            raise RuntimeError("learner's cell failed")
+    assert calls == [] and sent == []
+    with gen.hold():
+        gen.set_latent([0.5, 0.5])
+    assert calls == []  # the failed hold's renderer does not run at this one
+    assert [(w, m) for w, m in sent] == [(gen.image, "update")]

@@ -2,8 +2,9 @@
 //
 // A press sets the widget's `value` and saves it: one page-to-kernel request (ipywidgets' ToggleButtons sends two,
 // a click event and the index), answered by the panel's one picture update; the kernel does not echo the value.
-// The pressed digit is marked with aria-pressed (styled in playground.css). Keyboard: Tab reaches the row, the
-// arrow keys (and Home, End) move between the buttons, Enter or Space presses one. Nothing here reaches the network.
+// The pressed digit is marked with aria-pressed (styled in playground.css). Keyboard: Tab reaches the row once, at
+// the pressed digit (a roving tabindex: the others are -1), the arrow keys (and Home, End) move between the buttons,
+// Enter or Space presses one. Nothing here reaches the network.
 
 const DIGITS = 10;
 
@@ -33,6 +34,8 @@ export default {
       buttons.forEach((button, digit) => {
         const pressed = String(digit === value);
         if (button.getAttribute("aria-pressed") !== pressed) button.setAttribute("aria-pressed", pressed);
+        const tabIndex = digit === value ? 0 : -1; // one Tab stop for the row
+        if (button.tabIndex !== tabIndex) button.tabIndex = tabIndex;
       });
     };
     const press = (digit) => {
