@@ -45,8 +45,9 @@ def on_reading(draw):
         send = draw.pad.send
 
         def sent(*args, **kwargs):
-            callback()
-            return send(*args, **kwargs)
+            result = send(*args, **kwargs)
+            callback()  # after the message left, as for a picture (ipywidgets sends a new value, then observers run)
+            return result
 
         draw.pad.send = sent
 
