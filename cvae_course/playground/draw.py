@@ -263,7 +263,10 @@ class DrawDigit(ipywidgets.VBox):
         label's -ELBO in nats; ``anomaly_share`` the share of reference digits with a lower score (0-1);
         ``redrawn`` (10, 28, 28, 1) the code decoded as every digit.
         """
-        x = self.image
+        return self._read(self.image)
+
+    def _read(self, x: np.ndarray) -> dict | None:
+        """:meth:`read` of the drawing ``x`` (28, 28, 1), already made MNIST-like."""
         if not x.any():
             return None
         scores, code, redrawn = self.reader(x)
@@ -294,7 +297,7 @@ class DrawDigit(ipywidgets.VBox):
         """Read the drawing and send everything the page shows about it in one message."""
         x = self.image
         self.preview_png = to_png(tile(x[None], 1, scale=4, gap=1))
-        self.last = self.read()
+        self.last = self._read(x)  # the same picture: rasterized and made MNIST-like once per stroke, not twice
         if self.last is None:
             self.bars_html = _bars(np.full(NUM_CLASSES, 0.0), np.full(NUM_CLASSES, np.nan))
             self.summary_html = "<p>Draw a digit in the box (mouse, pen or finger).</p>"
