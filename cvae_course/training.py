@@ -383,10 +383,10 @@ class _Members:
         self.layer_lists = layer_lists
 
 
-def _stackable(models) -> list | None:
-    """The Dense layers of each model when all are dense CVAEs of one architecture (see :class:`_Stacked`) and the
-    stacked network computes exactly what each of them computes (checked on random inputs, member by member: two
-    members may look alike and differ, e.g. in an activation); otherwise None."""
+def _stackable(models) -> _Stacked | None:
+    """The models as one :class:`_Stacked` network when all are dense CVAEs of one architecture and the stacked
+    network computes exactly what each of them computes (checked on random inputs, member by member: two members may
+    look alike and differ, e.g. in an activation); otherwise None. The network checked is the one to train."""
     layer_lists = [_dense_cvae_layers(m) for m in models]
     if any(lists is None for lists in layer_lists):
         return None
@@ -396,7 +396,7 @@ def _stackable(models) -> list | None:
     rng = np.random.default_rng(0)
     x = rng.uniform(size=(3, 28, 28, 1)).astype(np.float32)
     rows = np.eye(10, dtype=np.float32)[[1, 4, 7]]
-    stacked = _Stacked(models, layer_lists)
+    stacked = _Stacked(models, layer_lists, name="stacked")
     eps = np.zeros((len(models), 3, models[0].latent_dim), np.float32)
     z_means, z_log_vars, all_logits = (ops.convert_to_numpy(a) for a in stacked.forward(x, rows, eps))
     for k, model in enumerate(models):
@@ -405,7 +405,7 @@ def _stackable(models) -> list | None:
         pairs = ((z_means[k], want_mean), (z_log_vars[k], want_log_var), (all_logits[k], want_logits))
         if not all(np.allclose(a, b, rtol=1e-4, atol=1e-4) for a, b in pairs):
             return None
-    return layer_lists
+    return stacked
 
 
 def train_together(
@@ -453,8 +453,8 @@ def train_together(
                     f"models {j} and {i} share the weight {weight.path!r}: train them one at a time "
                     "(trained together, each would also follow the other's loss)"
                 )
-    layer_lists = _stackable(models)
-    group = _Together(models, name="together") if layer_lists is None else _Stacked(models, layer_lists, name="stacked")
+    stacked = _stackable(models)
+    group = _Together(models, name="together") if stacked is None else stacked
     try:
         return train(
             group,
@@ -468,5 +468,5 @@ def train_together(
             shuffle=shuffle,
         )
     finally:  # interrupted too: the members hold what was trained so far, not their initial weights
-        if layer_lists is not None:
-            group.write_back()
+        if stacked is not None:
+            stacked.write_back()
