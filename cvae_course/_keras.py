@@ -47,6 +47,22 @@ def _stderr_fd_muted():
         os.close(devnull)
 
 
+def _stacklevel_outside_the_course() -> int:
+    """``stacklevel`` for a ``warnings.warn`` made by this function's caller that points at the first frame
+    outside cvae_course, e.g. the learner's import line, not the course's own import of TensorFlow. The import
+    machinery's frames are skipped by ``warnings`` itself, so they are not counted."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1  # the frame that calls warnings.warn (our caller) is level 1
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not ("importlib" in name and "_bootstrap" in name):
+            if not os.path.abspath(name).startswith(package + os.sep):
+                return level
+            level += 1
+        frame = frame.f_back
+    return 1
+
+
 def _set_threads(tf_module, threads: tuple[int, int] | None) -> None:
     """Give TensorFlow (intra-op, inter-op) threads; None keeps its defaults. Too late once its runtime has started
     (something ran TensorFlow before the course was imported): then its threads stay as they are, and a warning
@@ -67,7 +83,7 @@ def _set_threads(tf_module, threads: tuple[int, int] | None) -> None:
                 f"course's {threads[0]},{threads[1]} ({THREADS_ENV}): its runtime had started before cvae_course "
                 "was imported. Restart the kernel and import cvae_course before anything runs TensorFlow.",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=_stacklevel_outside_the_course(),
             )
 
 

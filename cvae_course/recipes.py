@@ -397,8 +397,8 @@ BETA_LEARNING_RATE = 1e-2
 
 
 def _tag(value: float) -> str:
-    """A number as a file-name part: 4 -> '4', 0.5 -> '0p5', 1e-05 -> '1em05'."""
-    return f"{value:g}".replace(".", "p").replace("-", "m")
+    """A number as a file-name part: 4 -> '4', 0.5 -> '0p5', 1e-05 -> '1em05', 1e+06 -> '1e06'."""
+    return f"{value:g}".replace(".", "p").replace("-", "m").replace("+", "")
 
 
 def beta_cvae_name(

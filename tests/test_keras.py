@@ -84,6 +84,7 @@ def test_threads_that_come_too_late_are_not_applied_silently():
     assert result.stdout.split() == ["0", "0"]  # TensorFlow's defaults stayed
     assert "not the course's 2,3 (CVAE_COURSE_TF_THREADS)" in result.stderr
     assert "Restart the kernel and import cvae_course before anything runs TensorFlow" in result.stderr
+    assert "<string>:3: RuntimeWarning" in result.stderr  # points at the line that imported the course
     result = _run(late, "default")  # nothing asked for, nothing to warn about
     assert result.returncode == 0, result.stderr
     assert "Restart the kernel" not in result.stderr

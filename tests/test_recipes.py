@@ -138,6 +138,7 @@ def test_models_of_different_settings_are_cached_under_different_names():
     assert recipes.beta_cvae_name(4.0, 8, None) == "cvae-beta4-8d-h128x64-b256-lr0p01"
     assert recipes.beta_cvae_name(0.5, 8, 2) == "cvae-beta0p5-8d-h128x64-b256-lr0p01-anneal2"
     assert recipes.beta_cvae_name(4.0, 8, 5, 15) == "cvae-beta4-8d-15ep-h128x64-b256-lr0p01-anneal5"
+    assert recipes.beta_cvae_name(1e6, 8, None) == "cvae-beta1e06-8d-h128x64-b256-lr0p01"  # no '+' in file names
 
 
 def test_a_beta_cvae_trained_with_another_recipe_is_cached_under_another_name():
