@@ -49,6 +49,7 @@ Yardsticks and likelihoods (lessons 00 and 02):
 
 from __future__ import annotations
 
+import contextvars
 import time
 import weakref
 from dataclasses import dataclass, replace
@@ -705,11 +706,20 @@ def _masked_log_likelihood(targets, logits, mask):
 _fused = tf.function(_masked_log_likelihood, jit_compile=True, reduce_retracing=True, autograph=False)
 _unfused = tf.function(_masked_log_likelihood, reduce_retracing=True, autograph=False)
 _XLA_WORKS: list[bool] = []  # filled by the first call: can this TensorFlow compile the fused function?
+# The compile is paid once per shape and a call saves tens of ms, so a scoring fuses only when it makes at least this
+# many compiled calls: lesson 06's 10,000 test images in calls of 163 do (62 per setting); lesson 02's 500 images
+# with S = 1 / 10 / 100 (1, 1 and 4 calls, 3 shapes) do not: fused, that loop took 2.05-2.17 CPU s against
+# 1.25-1.72 unfused (a random-weight 2-D VAE, fresh processes alternated, load 6).
+FUSE_MIN_CALLS = 8
+_FUSE = contextvars.ContextVar("cvae_course_fuse", default=True)  # read while a scoring's function is traced
 
 
 def masked_log_likelihood(targets, logits, mask):
     """:func:`_masked_log_likelihood` fused by XLA where XLA compiles, else unfused (the same values up to float32
-    rounding). Called inside a compiled function it decides once, eagerly, on a tiny input."""
+    rounding); unfused also inside a scoring too short to pay for the compile (``FUSE_MIN_CALLS``). Called inside
+    a compiled function it decides once, eagerly, on a tiny input."""
+    if not _FUSE.get():
+        return _unfused(targets, logits, mask)
     if not _XLA_WORKS:
         with tf.init_scope():  # run the probe now, not as part of the graph being traced
             one = np.ones((1, 1, 2), np.float32)
@@ -794,30 +804,37 @@ def _log_weights(log_likelihood, eps, q_mean, q_log_var, p_mean, p_log_var, *arr
 _IMPORTANCE_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its compiled weights
 
 
-def _compiled_log_weights(model, log_likelihood):
-    """:func:`_log_weights` for this model's ``log_likelihood``, traced once (reduce_retracing: a last, shorter
-    batch or another number of codes reuses the graph)."""
-    if model not in _IMPORTANCE_COMPILED:
-        _IMPORTANCE_COMPILED[model] = tf.function(
+def _compiled_log_weights(model, log_likelihood, fused: bool):
+    """:func:`_log_weights` for this model's ``log_likelihood``, traced once per choice of ``fused`` (trace it
+    with :data:`_FUSE` set to the same; reduce_retracing: a last, shorter batch or another number of codes reuses
+    the graph)."""
+    compiled = _IMPORTANCE_COMPILED.setdefault(model, {})
+    if fused not in compiled:
+        compiled[fused] = tf.function(
             lambda *a: _log_weights(log_likelihood, *a), reduce_retracing=True, autograph=False
         )
-    return _IMPORTANCE_COMPILED[model]
+    return compiled[fused]
 
 
 def _sampled_terms(model, parts: ImportanceParts, n_samples: int, seed: int) -> np.ndarray:
     """(log p(image | z_s), log w_s) for S codes z_s ~ q per image (q: ``parts.q_*``): float64 (2, S, N)."""
     n_samples = check_positive_int(n_samples, "n_samples")
-    weigh = _compiled_log_weights(model, parts.log_likelihood)
     noise = keras.random.SeedGenerator(seed)
     n_images, latent_dim = parts.q_mean.shape
     per_call = max(1, IMPORTANCE_ROWS // n_samples)
+    fused = -(-n_images // per_call) >= FUSE_MIN_CALLS
+    weigh = _compiled_log_weights(model, parts.log_likelihood, fused)
     out = np.empty((2, n_samples, n_images), dtype=np.float64)
-    for start in range(0, n_images, per_call):
-        batch = slice(start, min(start + per_call, n_images))
-        n = batch.stop - start
-        eps = ops.reshape(keras.random.normal((n_samples * n, latent_dim), seed=noise), (n_samples, n, latent_dim))
-        arrays = (parts.q_mean, parts.q_log_var, parts.p_mean, parts.p_log_var, *parts.arrays)
-        out[:, :, batch] = ops.convert_to_numpy(weigh(eps, *(ops.convert_to_tensor(a[batch]) for a in arrays)))
+    token = _FUSE.set(fused)
+    try:
+        for start in range(0, n_images, per_call):
+            batch = slice(start, min(start + per_call, n_images))
+            n = batch.stop - start
+            eps = ops.reshape(keras.random.normal((n_samples * n, latent_dim), seed=noise), (n_samples, n, latent_dim))
+            arrays = (parts.q_mean, parts.q_log_var, parts.p_mean, parts.p_log_var, *parts.arrays)
+            out[:, :, batch] = ops.convert_to_numpy(weigh(eps, *(ops.convert_to_tensor(a[batch]) for a in arrays)))
+    finally:
+        _FUSE.reset(token)
     return out
 
 

@@ -207,6 +207,7 @@ def test_the_importance_sampled_nll_of_a_cvae_is_conditioned_on_the_label(cvae, 
 
 
 def test_where_xla_cannot_compile_the_unfused_cross_entropy_gives_the_same_nll(monkeypatch):
+    monkeypatch.setattr(evaluate, "FUSE_MIN_CALLS", 1)  # fuse even this one-call scoring
     model = models.build_vae(2, seed=3, hidden=(8,))  # its own compiled scoring: traced under the patch below
     x = (np.random.default_rng(3).uniform(size=(5, 28, 28, 1)) < 0.3).astype(np.float32)
     fused = evaluate.importance_sampled_nll(model, x, n_samples=9, seed=2)
@@ -220,6 +221,27 @@ def test_where_xla_cannot_compile_the_unfused_cross_entropy_gives_the_same_nll(m
     other.set_weights(model.get_weights())
     np.testing.assert_allclose(evaluate.importance_sampled_nll(other, x, n_samples=9, seed=2), fused, atol=1e-3)
     assert evaluate._XLA_WORKS == [False]
+
+
+def test_only_a_scoring_of_many_compiled_calls_pays_for_fusing_by_xla(monkeypatch):
+    fused_traces = []
+    real = evaluate._fused
+
+    def spy(*args):
+        fused_traces.append(args[1].shape)
+        return real(*args)
+
+    monkeypatch.setattr(evaluate, "_fused", spy)
+    monkeypatch.setattr(evaluate, "IMPORTANCE_ROWS", 40)  # S = 10: 4 images per compiled call
+    x = (np.random.default_rng(5).uniform(size=(40, 28, 28, 1)) < 0.3).astype(np.float32)
+    few = models.build_vae(2, seed=5, hidden=(8,))
+    short = evaluate.importance_sampled_nll(few, x[:12], n_samples=10, seed=1)  # 3 calls: not worth a compile
+    assert fused_traces == []
+    many = models.build_vae(2, seed=5, hidden=(8,))
+    many.set_weights(few.get_weights())
+    long = evaluate.importance_sampled_nll(many, x, n_samples=10, seed=1)  # 10 calls: fused
+    assert [tuple(s) for s in fused_traces] == [(10, 4, 784)]
+    np.testing.assert_allclose(long[:12], short, atol=1e-3)  # the same draws for the first 12 images
 
 
 def test_the_importance_sampled_nll_is_repeatable_with_a_seed(tiny_vae):
