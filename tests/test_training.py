@@ -98,6 +98,40 @@ def test_a_model_compiled_by_the_learner_keeps_its_optimizer(xy):
     assert cvae.optimizer is sgd
 
 
+def _count_traces(model) -> list:
+    """Make ``model.train_step`` record each call: Keras calls it once per trace of the training step."""
+    calls, step = [], model.train_step
+
+    def counted(data):
+        calls.append(1)
+        return step(data)
+
+    model.train_step = counted
+    return calls
+
+
+def test_train_traces_the_training_step_once(xy):
+    cvae = models.build_cvae(2, seed=0)
+    traces = _count_traces(cvae)
+    training.train(cvae, xy, epochs=2, batch_size=24, progress=False)  # 64 = 24 + 24 + 16: a partial batch too
+    assert len(traces) == 1  # Adam's moments built inside the first trace made TensorFlow trace it again
+
+
+def test_building_the_optimizer_first_trains_to_the_same_weights_as_keras_building_it_in_the_step(xy, monkeypatch):
+    trained = []
+    for build_first in (True, False):
+        if not build_first:
+            monkeypatch.setattr(training, "_build_optimizer", lambda model: None)
+        keras.utils.set_random_seed(3)
+        cvae = models.build_cvae(2, seed=3)
+        traces = _count_traces(cvae)
+        training.train(cvae, xy, epochs=2, batch_size=16, progress=False)
+        trained.append((len(traces), cvae.get_weights()))
+    (once, ours), (twice, keras_own) = trained
+    assert (once, twice) == (1, 2)
+    assert all(np.array_equal(a, b) for a, b in zip(ours, keras_own))
+
+
 def test_a_constant_learning_rate_stays_constant(xy):
     cvae = models.build_cvae(2, seed=0)
     training.train(cvae, xy, epochs=2, batch_size=16, learning_rate=3e-3, schedule="constant", progress=False)
