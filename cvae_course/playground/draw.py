@@ -12,14 +12,17 @@ that its centre of mass sits at the centre of the 28 x 28 image) and the CVAE re
 * the handwriting redrawn as all ten digits (the style code decoded with every label).
 
 This panel needs the encoder, so it runs in the kernel (it says so on screen): one round trip per finished stroke,
-answered by ONE message. The whole reading is one TensorFlow graph (:class:`Reader`: the ten labels' encodings, the
-``N_SAMPLES`` draws of z for each, the ten redrawn digits), with the draws of z prepared once (they do not depend on
-the drawing); the result - numbers, the bars and summary as HTML, the preview and the redrawn digits as PNG - goes
-back as one custom message with two binary buffers, and ``draw.js`` renders all of it.
+answered by ONE message. The whole reading is one call of one TensorFlow graph (:class:`Reader`: the ten labels'
+encodings, the ``N_SAMPLES`` draws of z for each, the scores, the best label's code and the ten redrawn digits), with
+the draws of z prepared once (they do not depend on the drawing); the result - numbers, the bars and summary as HTML,
+the preview and the redrawn digits as PNG - goes back as one custom message with two binary buffers, and ``draw.js``
+renders all of it. The panel keeps the replies to the last ``KEPT_READINGS`` drawings, so "undo" (back to a drawing
+it has read) is answered without reading again.
 """
 
 from __future__ import annotations
 
+import collections
 import html
 import pathlib
 
@@ -48,6 +51,7 @@ BOX = 20  # MNIST's digits were scaled to fit 20 x 20 pixels, then centred by th
 SIDE = 28
 N_SAMPLES = 8  # draws of z per -ELBO: the bars and the score barely move when the same drawing is read again
 REFERENCE_SIZE = 300  # real test digits the anomaly score is compared with
+KEPT_READINGS = 32  # drawings whose reading a panel keeps: "undo" back to any of them is answered without the CVAE
 
 
 def label_scores(model: CVAE, images, *, seed: int = 0) -> np.ndarray:
@@ -61,15 +65,18 @@ def label_scores(model: CVAE, images, *, seed: int = 0) -> np.ndarray:
 
 
 class Reader:
-    """The CVAE's whole reading of one drawing as one TensorFlow graph: traced once, then one graph call per drawing
-    instead of some thirty eager Keras calls (ten labels, ``N_SAMPLES`` draws, the encoding and the ten redrawings).
+    """The CVAE's whole reading of one drawing as ONE TensorFlow graph call: traced once, then one call per drawing
+    returns the ten labels' scores, the style code and the ten redrawn digits (instead of some thirty eager Keras
+    calls, or one call for the scores and a second one for the redrawing).
 
     ``reader(image (28, 28, 1))`` returns ``(scores (10,) float64, code (latent_dim,) float32, redrawn (10, 28, 28,
     1) float32)``: the numbers of :func:`label_scores` for this one image (the same ``N_SAMPLES`` draws of z: the
     draws of ``Sampling(seed)`` for a batch of ten rows, prepared here once since they do not depend on the
-    drawing, and the reconstruction averaged in float64 in the same order), the encoder's mean given the best label
-    (what ``model.encode(image, [label])`` returns), and that code decoded with every label (``model.generate``).
-    Equal to those calls up to float32 rounding of differently batched matrix products (the tests check it).
+    drawing; the reconstruction terms of the draws summed in float64, as ``elbo_terms_per_image`` sums them, exact in
+    any order for eight float32 terms), the encoder's mean given the best label (what ``model.encode(image,
+    [label])`` returns; the label picked in the graph from the float64 scores), and that code decoded with every
+    label (``model.generate``). Equal to those calls up to float32 rounding of differently batched matrix products
+    (the tests check it).
     """
 
     def __init__(self, model: CVAE, *, seed: int = 0):
@@ -80,6 +87,7 @@ class Reader:
         eps = np.stack([ops.convert_to_numpy(sampling([zeros, zeros])) for _ in range(N_SAMPLES)])
         labels = np.eye(NUM_CLASSES, dtype=np.float32)
         eps_t, labels_t = tf.constant(eps, tf.float32), tf.constant(labels)
+        sample_labels = tf.constant(np.tile(labels, (N_SAMPLES, 1)))  # the labels of the N_SAMPLES x 10 draws
 
         def read(x):
             xs = tf.repeat(x, NUM_CLASSES, axis=0)  # the drawing once per label
@@ -87,28 +95,21 @@ class Reader:
             mean, log_var = out[0], out[1]
             z = mean[None] + tf.exp(0.5 * log_var)[None] * eps_t  # (N_SAMPLES, 10, latent_dim)
             logits = model.decoder(
-                [tf.reshape(z, (N_SAMPLES * NUM_CLASSES, latent_dim)), tf.tile(labels_t, (N_SAMPLES, 1))],
-                training=False,
+                [tf.reshape(z, (N_SAMPLES * NUM_CLASSES, latent_dim)), sample_labels], training=False
             )
             rec = tf.reshape(reconstruction_loss(tf.tile(xs, (N_SAMPLES, 1, 1, 1)), logits), (N_SAMPLES, NUM_CLASSES))
-            return rec, kl_divergence(mean, log_var), mean
-
-        def redraw(code):
-            codes = tf.repeat(code[None], NUM_CLASSES, axis=0)
-            return tf.sigmoid(model.decoder([codes, labels_t], training=False))
+            kl = tf.cast(kl_divergence(mean, log_var), tf.float64)
+            scores = tf.reduce_sum(tf.cast(rec, tf.float64), axis=0) / N_SAMPLES + kl
+            code = mean[tf.argmin(scores)]
+            redrawn = tf.sigmoid(model.decoder([tf.repeat(code[None], NUM_CLASSES, axis=0), labels_t], training=False))
+            return scores, code, redrawn
 
         self._read = tf.function(read, input_signature=[tf.TensorSpec([1, SIDE, SIDE, 1], tf.float32)])
-        self._redraw = tf.function(redraw, input_signature=[tf.TensorSpec([latent_dim], tf.float32)])
 
     def __call__(self, image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         x = as_images(np.asarray(image, dtype=np.float32).reshape(1, SIDE, SIDE, 1))
-        rec, kl, means = (t.numpy() for t in self._read(tf.constant(x)))
-        total = np.zeros(NUM_CLASSES)
-        for row in rec:  # as elbo_terms_per_image sums its draws: float32 terms added in float64, then divided
-            total += row
-        scores = total / N_SAMPLES + kl
-        code = means[int(np.argmin(scores))]
-        return scores, code, self._redraw(tf.constant(code)).numpy()
+        scores, code, redrawn = self._read(tf.constant(x))
+        return scores.numpy(), code.numpy(), redrawn.numpy()
 
 
 def rasterize(strokes, size: int = PAD_SIZE, width: float = STROKE_WIDTH) -> np.ndarray:
@@ -235,6 +236,7 @@ class DrawDigit(ipywidgets.VBox):
                 captions=[str(k) for k in range(NUM_CLASSES)],
             )
         )
+        self._replies: collections.OrderedDict = collections.OrderedDict()  # see _render
         self.pad.observe(self._changed, names="strokes")
         self.pad.on_msg(self._request)
         self._render()
@@ -294,33 +296,41 @@ class DrawDigit(ipywidgets.VBox):
             self._send_reading()
 
     def _render(self) -> None:
-        """Read the drawing and send everything the page shows about it in one message."""
-        x = self.image
-        self.preview_png = to_png(tile(x[None], 1, scale=4, gap=1))
-        self.last = self._read(x)  # the same picture: rasterized and made MNIST-like once per stroke, not twice
-        if self.last is None:
-            self.bars_html = _bars(np.full(NUM_CLASSES, 0.0), np.full(NUM_CLASSES, np.nan))
-            self.summary_html = "<p>Draw a digit in the box (mouse, pen or finger).</p>"
-            self.redrawn_png = self._blank
+        """Read the drawing and send everything the page shows about it in one message.
+
+        The reply to each of the last ``KEPT_READINGS`` drawings is kept: "undo" goes back to a drawing the panel
+        has read already (the drawing before the last stroke), and its reply is sent again as it was made, without
+        rasterizing or reading anything (the reading of a drawing is the same every time: fixed draws of z)."""
+        key = (tuple(tuple(tuple(point) for point in stroke) for stroke in self.pad.strokes), self.pad.pen, self.scale)
+        reply = self._replies.get(key)
+        if reply is None:
+            reply = self._reply()
+            self._replies[key] = reply
+            if len(self._replies) > KEPT_READINGS:
+                self._replies.popitem(last=False)
         else:
-            r = self.last
-            code = ", ".join(f"{v:.2f}" for v in r["code"])
-            self.bars_html = _bars(r["probabilities"], r["scores"])
-            self.summary_html = (
-                f"<p>Read as a <b>{r['label']}</b> (highest ELBO).<br>Style code z = [{html.escape(code)}].<br>"
-                f"Anomaly score: -ELBO {r['anomaly']:.1f} nats, higher than {r['anomaly_share']:.0%} of "
-                f"{len(self.reference_scores)} real test digits.</p>"
-            )
-            self.redrawn_png = to_png(
-                tile(
-                    r["redrawn"],
-                    NUM_CLASSES,
-                    scale=self.scale,
-                    highlight=r["label"],
-                    captions=[str(k) for k in range(NUM_CLASSES)],
-                )
-            )
+            self._replies.move_to_end(key)
+        self.last, self.preview_png, self.bars_html, self.summary_html, self.redrawn_png = reply
         self._send_reading()
+
+    def _reply(self) -> tuple[dict | None, bytes, str, str, bytes]:
+        """The reading of the drawing and how the page shows it: (reading, preview PNG, bars HTML, summary HTML,
+        redrawn PNG)."""
+        x = self.image
+        preview_png = to_png(tile(x[None], 1, scale=4, gap=1))
+        r = self._read(x)  # the same picture: rasterized and made MNIST-like once per stroke, not twice
+        if r is None:
+            bars = _bars(np.full(NUM_CLASSES, 0.0), np.full(NUM_CLASSES, np.nan))
+            return r, preview_png, bars, "<p>Draw a digit in the box (mouse, pen or finger).</p>", self._blank
+        code = ", ".join(f"{v:.2f}" for v in r["code"])
+        summary = (
+            f"<p>Read as a <b>{r['label']}</b> (highest ELBO).<br>Style code z = [{html.escape(code)}].<br>"
+            f"Anomaly score: -ELBO {r['anomaly']:.1f} nats, higher than {r['anomaly_share']:.0%} of "
+            f"{len(self.reference_scores)} real test digits.</p>"
+        )
+        captions = [str(k) for k in range(NUM_CLASSES)]
+        redrawn = to_png(tile(r["redrawn"], NUM_CLASSES, scale=self.scale, highlight=r["label"], captions=captions))
+        return r, preview_png, _bars(r["probabilities"], r["scores"]), summary, redrawn
 
     def _send_reading(self) -> None:
         """The reading as ONE custom message: text and HTML in its content, the two PNGs as binary buffers."""

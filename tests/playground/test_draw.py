@@ -145,3 +145,32 @@ def test_the_draw_panel_ships_its_module_and_loads_nothing_from_the_network():
     assert "export default" in source and "fetch(" not in source and "http" not in source
     assert "import " not in source.replace("// ", "#")
     assert "pointerdown" in source and "touch" in source
+
+
+def test_undo_back_to_a_drawing_already_read_sends_its_reply_again_without_reading_it_again(panel, monkeypatch):
+    sent, calls = [], []
+    monkeypatch.setattr(panel.pad, "send", lambda content, buffers=None: sent.append((content, buffers)))
+    reader = panel.reader
+    monkeypatch.setattr(panel, "reader", lambda x: calls.append(1) or reader(x))
+    first, second = [[0.45, 0.15], [0.55, 0.85]], [[0.25, 0.35], [0.75, 0.4]]  # drawn by no other test
+    panel.draw([first])
+    panel.draw([first, second])
+    assert len(calls) == 2
+    panel.pad.strokes = panel.pad.strokes[:1]  # what "undo" sends
+    assert len(calls) == 2, "undo read a drawing the panel had read already"
+    assert len(sent) == 3 and sent[2][0] == sent[0][0] and sent[2][1] == sent[0][1]
+    fresh = panel.read()  # the reply it sent again is the reading of this drawing
+    assert panel.last["label"] == fresh["label"]
+    np.testing.assert_allclose(panel.last["scores"], fresh["scores"], rtol=1e-6)
+    np.testing.assert_allclose(panel.last["code"], fresh["code"], atol=1e-6)
+
+
+def test_the_panel_keeps_the_replies_of_a_limited_number_of_drawings(panel, monkeypatch):
+    calls = []
+    reader = panel.reader
+    monkeypatch.setattr(panel, "reader", lambda x: calls.append(1) or reader(x))
+    for k in range(draw.KEPT_READINGS + 1):
+        panel.draw([[[0.2 + 0.6 * k / draw.KEPT_READINGS, 0.25], [0.5, 0.75]]])  # drawn by no other test
+    assert len(panel._replies) == draw.KEPT_READINGS and len(calls) == draw.KEPT_READINGS + 1
+    panel.draw([[[0.2, 0.25], [0.5, 0.75]]])  # the first of them: no longer kept, read again
+    assert len(calls) == draw.KEPT_READINGS + 2
