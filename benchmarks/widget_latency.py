@@ -54,17 +54,45 @@ def on_reading(draw):
     return watch
 
 
-def measure(watch, change, values, repeats: int, warmup: int = 5) -> np.ndarray:
+def new_drawings(n: int = 100_000, seed: int = 0) -> list[list]:
+    """``n`` drawings of one to five short strokes, none drawn twice: strokes as the page sends them."""
+    rng = np.random.default_rng(seed)
+    return [
+        [[[x, y], [x + 0.1, y + 0.3]] for x, y in rng.uniform(0.1, 0.6, size=(1 + k % 5, 2)).round(6).tolist()]
+        for k in range(n)
+    ]
+
+
+def set_strokes(draw):
+    return lambda strokes: setattr(draw.pad, "strokes", strokes)
+
+
+def undo(draw):
+    """``(prepare, change)`` of "undo": ``prepare(strokes)`` draws them stroke by stroke as a learner would, the
+    last one after the others (not timed), ``change(strokes)`` sends them without their last stroke, as the page's
+    "undo" does."""
+
+    def prepare(strokes):
+        draw.pad.strokes = strokes[:-1]
+        draw.pad.strokes = strokes
+
+    return prepare, lambda strokes: setattr(draw.pad, "strokes", strokes[:-1])
+
+
+def measure(watch, change, values, repeats: int, warmup: int = 5, prepare=None) -> np.ndarray:
     """Milliseconds from ``change(value)`` to the panel's new picture (``watch`` registers the callback that stamps
-    it), for ``repeats`` values (cycled)."""
+    it), for ``repeats`` values (cycled); ``prepare(value)``, if given, runs first, untimed."""
     stamp: list[float] = []
     watch(lambda: stamp.append(time.perf_counter()))
     times = []
     cycle = itertools.cycle(values)
     for i in range(warmup + repeats):
+        value = next(cycle)
+        if prepare is not None:
+            prepare(value)
         stamp.clear()
         start = time.perf_counter()
-        change(next(cycle))
+        change(value)
         if not stamp:
             raise RuntimeError("the picture did not change; pick values that differ from one to the next")
         if i >= warmup:
@@ -97,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     def press(button):
         return lambda _v: button.click()
 
+    undo_prepare, undo_change = undo(draw)
     gen_picture, style_picture, path_picture = on_picture(gen.image), on_picture(style.image), on_picture(path.image)
     cases = [
         ("generator: digit buttons", gen_picture, set_value(gen.digit), [*range(1, 10), 0]),
@@ -114,13 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         ("style transfer: random digit", style_picture, press(style.random_button), [None]),
         ("interpolation: t slider", path_picture, set_value(path.position), sweep(0.0, 1.0, 0.01)),
         ("interpolation: from digit", path_picture, set_value(path.start_digit), [0, 1, 2, 4, 5, 6, 7, 9]),
-        # a finished stroke: the page sends every stroke so far; the kernel reads the drawing and redraws it
-        (
-            "draw a digit: one stroke",
-            on_reading(draw),
-            lambda strokes: setattr(draw.pad, "strokes", strokes),
-            [[[[0.2 + 0.06 * k, 0.2], [0.5, 0.5 + 0.03 * k]]] for k in range(10)],
-        ),
+        # a finished stroke: the page sends every stroke so far; the kernel reads the drawing and redraws it. Every
+        # drawing is new (the panel keeps the replies of drawings it has read: a repeated one would not be read).
+        ("draw a digit: one stroke", on_reading(draw), set_strokes(draw), new_drawings()),
+        # undo: a new drawing (not timed), then its last stroke taken back
+        ("draw a digit: undo", on_reading(draw), undo_change, new_drawings(seed=1), undo_prepare),
     ]
     print(
         f"CVAE with a {model.latent_dim}-D latent space; {args.repeats} changes per control; target p95 <= "
@@ -128,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"{'control':36s} {'p50 ms':>7s} {'p95 ms':>7s} {'max ms':>7s}  p95 <= {TARGET_MS:g} ms")
     worst = 0.0
-    for name, watch, change, values in cases:
-        ms = measure(watch, change, values, args.repeats)
+    for name, watch, change, values, *prepare in cases:
+        ms = measure(watch, change, values, args.repeats, prepare=prepare[0] if prepare else None)
         p50, p95 = np.percentile(ms, [50, 95])
         worst = max(worst, p95)
         print(f"{name:36s} {p50:7.1f} {p95:7.1f} {ms.max():7.1f}  {'yes' if p95 <= TARGET_MS else 'NO'}")
