@@ -68,6 +68,7 @@ kernel-to-browser message per update. Needs Debian's chromium and Playwright (th
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -448,13 +449,21 @@ class Act:
     trigger: str
 
 
-def keys(selector: str, period: int = 10) -> Act:
-    """Focus the control; press ArrowRight ``period`` times, then ArrowLeft ``period`` times, and so on."""
-    return Act(
-        lambda page, _i: page.locator(selector).first.focus(),
-        lambda page, i: page.keyboard.press("ArrowRight" if (i // period) % 2 == 0 else "ArrowLeft"),
-        "keydown",
-    )
+def keys(selector: str, period: int = 10, *, own_count: bool = False) -> Act:
+    """Focus the control; press ArrowRight ``period`` times, then ArrowLeft ``period`` times, and so on.
+
+    The k-th press goes right or left by the action's index (each control's own run of actions) or, with
+    ``own_count``, by how many times this Act has pressed so far: the baseline, pressed in alternation with every
+    control, then sweeps to and fro over the whole run. By the index it drifted right by the surplus of each
+    control's run (7 steps in 3 + 30 actions) until it stood at its maximum, where a press changes nothing: those
+    actions failed after waiting for the timeout (20 of the baseline's in a full run)."""
+    presses = itertools.count()
+
+    def fire(page, i: int) -> None:
+        k = next(presses) if own_count else i
+        page.keyboard.press("ArrowRight" if (k // period) % 2 == 0 else "ArrowLeft")
+
+    return Act(lambda page, _i: page.locator(selector).first.focus(), fire, "keydown")
 
 
 def _press(page, _i: int) -> None:
@@ -487,14 +496,15 @@ def map_clicks(selector: str) -> Act:
     return Act(prepare, _press, "pointerdown")
 
 
-def strokes(selector: str) -> Act:
+def strokes(selector: str, clear_every: int | None = 10) -> Act:
     """Draw one short stroke on the drawing pad, at a new place each time; the clock starts at the pointerup that
-    ends it (the learner waits from lifting the pen). Every 10 strokes the pad is cleared first (not timed)."""
+    ends it (the learner waits from lifting the pen). Every ``clear_every`` strokes the pad is cleared first (not
+    timed)."""
 
     def prepare(page, i: int) -> None:
         pad = page.locator(selector).first
         clear = page.locator(selector.replace("canvas.cvae-draw-canvas", "button.cvae-draw-clear")).first
-        if i % 10 == 0 and clear.is_enabled():
+        if clear_every and i % clear_every == 0 and clear.is_enabled():
             clear.click()
             page.wait_for_timeout(400)
         box = pad.bounding_box()
@@ -507,11 +517,18 @@ def strokes(selector: str) -> Act:
 
 
 def stroke_then_undo(selector: str, undo: str) -> Act:
-    """Draw a stroke (not timed, its reading settles), then press undo (timed from the click)."""
-    draw = strokes(selector)
+    """Draw a stroke (not timed, its reading settles), then press undo (timed from the click): the stroke is taken
+    back from a drawing that keeps at least one other stroke (one is drawn first on an empty pad), as when a learner
+    undoes a slip. (The pad was cleared every 10 undos, so from then on each undo emptied it: the undo of an only
+    stroke, which also disables the focused undo button.)"""
+    draw = strokes(selector, clear_every=None)
 
     def prepare(page, i: int) -> None:
-        draw.prepare(page, i + 1)  # never the clearing step
+        if page.locator(selector).first.get_attribute("data-strokes") == "0":
+            draw.prepare(page, i + 500)
+            page.mouse.up()
+            page.wait_for_timeout(1500)
+        draw.prepare(page, i)
         page.mouse.up()
         page.wait_for_timeout(1500)  # the stroke's own reading arrives before the timed undo
         button = page.locator(undo).first
@@ -583,7 +600,7 @@ def controls() -> tuple[Control, list[Control], list[Control], list[Control]]:
         "baseline",
         ".bench-bare img",
         "img",
-        keys(".bench-bare .noUi-handle"),
+        keys(".bench-bare .noUi-handle", own_count=True),
         drag_across(".bench-bare .noUi-target", handle=".bench-bare .noUi-handle"),
     )
     kernel = [
