@@ -185,6 +185,19 @@ def test_the_course_cvae_starts_at_the_average_of_its_training_images(monkeypatc
     np.testing.assert_allclose(model.decoder.get_weights()[-1], expected, rtol=1e-6)
 
 
+@pytest.mark.parametrize("fast, batch", [("0", 128), ("1", 256)])
+def test_the_course_cvae_trains_in_batches_of_128_in_full_mode_and_of_256_in_fast_mode(
+    monkeypatch, tiny_mnist, fast, batch
+):
+    monkeypatch.setenv(settings.FAST_ENV, fast)
+    asked = []
+    monkeypatch.setattr(recipes, "train", lambda model, x, **kwargs: asked.append(kwargs))
+    recipes.train_cvae(tiny_mnist, progress=False)
+    recipes.train_cvae(tiny_mnist, batch_size=64, progress=False)
+    epochs = settings.budget().cvae_epochs  # the mode's
+    assert [(k["batch_size"], k["epochs"]) for k in asked] == [(batch, epochs), (64, epochs)]
+
+
 def test_the_convolutional_course_cvae_keeps_keras_initialisation(monkeypatch, tiny_mnist):
     monkeypatch.setattr(recipes, "train", lambda model, x, **kwargs: None)
     model = recipes.train_cvae(tiny_mnist, kind="conv", epochs=1, progress=False)
