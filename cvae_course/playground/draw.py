@@ -104,7 +104,11 @@ class Reader:
             redrawn = tf.sigmoid(model.decoder([tf.repeat(code[None], NUM_CLASSES, axis=0), labels_t], training=False))
             return scores, code, redrawn
 
-        self._read = tf.function(read, input_signature=[tf.TensorSpec([1, SIDE, SIDE, 1], tf.float32)])
+        # traced and run once here: a call of the concrete graph skips tf.function's matching of arguments to
+        # traces, and the learner's first stroke waits neither for the tracing nor for the graph's first run
+        signature = [tf.TensorSpec([1, SIDE, SIDE, 1], tf.float32)]
+        self._read = tf.function(read, input_signature=signature).get_concrete_function()
+        self._read(tf.zeros([1, SIDE, SIDE, 1]))
 
     def __call__(self, image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         x = as_images(np.asarray(image, dtype=np.float32).reshape(1, SIDE, SIDE, 1))
