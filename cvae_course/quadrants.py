@@ -20,6 +20,8 @@ Three models, all trained on every training image under all three settings at on
   (:meth:`QuadrantCVAE.guess`), as Pyro's tutorial does, and the generation network starts as the baseline
   (:func:`start_from_baseline`), the paper's "baseline as initialisation" (Pyro's starts from scratch): the CVAE
   starts from the baseline's average completion.
+  The recipes train it with a KL warm-up (:class:`KLWarmup`: the KL's weight ``beta`` rises from 0 to 1 over the
+  first steps), so that the codes come into use although the generation network starts as the baseline.
 
 Units: every loss is the Bernoulli cross-entropy summed over the *hidden* pixels of one image, in nats per image,
 then averaged over the batch (never a mean over pixels): :func:`hidden_reconstruction_loss`. For grey targets it
@@ -68,6 +70,7 @@ __all__ = [
     "Baseline",
     "QuadrantCVAE",
     "build_quadrant_cvae",
+    "KLWarmup",
     "baseline_nll",
     "CODE_SOURCES",
     "reconstruction",
@@ -375,11 +378,12 @@ class Baseline(keras.Model):
 class QuadrantCVAE(keras.Model):
     """Sohn et al.'s CVAE: recognition q(z|x,y), prior p(z|x) (N(0, I) when ``prior`` is None), generation p(y|x,z).
 
-    Loss per image, in nats: ``alpha * (reconstruction + kl) + (1 - alpha) * gsnn``, where reconstruction is
+    Loss per image, in nats: ``alpha * (reconstruction + beta * kl) + (1 - alpha) * gsnn``, where reconstruction is
     -log p(y|x,z) with z ~ q(z|x,y), kl = KL(q(z|x,y) || p(z|x)) and gsnn is -log p(y|x,z) with z ~ p(z|x).
     ``alpha = 1`` is the plain CVAE (the negative ELBO); Sohn et al.'s hybrid uses 0 < alpha < 1, and alpha = 0 is
-    their GSNN (the recognition network then learns nothing). Metrics: loss, reconstruction, kl (and gsnn when
-    alpha < 1), in nats per image. Train with ``fit((x, y))``.
+    their GSNN (the recognition network then learns nothing). ``beta``, the KL's weight, is a variable that is 1
+    (the true bound) unless a KL warm-up (:class:`KLWarmup`) lowers it for the first steps of training. Metrics:
+    loss, reconstruction, kl (unweighted; and gsnn when alpha < 1), in nats per image. Train with ``fit((x, y))``.
 
     ``baseline``: the frozen network (x -> logits, :func:`build_baseline`) whose completion of x the prior network
     reads (:meth:`guess`); None: the prior network reads x itself. The recognition network reads the whole digit.
@@ -401,6 +405,7 @@ class QuadrantCVAE(keras.Model):
             baseline.trainable = False  # a frozen part: the CVAE's training leaves it as it is
         self.baseline = baseline
         self.alpha = check_in_range(alpha, "alpha", 0.0, 1.0)
+        self.beta = keras.Variable(1.0, trainable=False, name="beta")  # the KL's weight; KLWarmup changes it
         self.seed = seed
         self.sampling = Sampling(seed=seed, name="sampling")
         self.prior_sampling = Sampling(seed=None if seed is None else seed + 1, name="prior_sampling")
@@ -458,7 +463,7 @@ class QuadrantCVAE(keras.Model):
         kl = ops.mean(gaussian_kl(y_pred["q_mean"], y_pred["q_log_var"], y_pred["p_mean"], y_pred["p_log_var"]))
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
-        loss = reconstruction + kl
+        loss = reconstruction + ops.cast(self.beta, kl.dtype) * kl
         if self.alpha < 1.0:
             gsnn = ops.mean(hidden_reconstruction_loss(xs, ys, y_pred["prior_logits"]))
             self.gsnn_tracker.update_state(gsnn)
@@ -564,6 +569,36 @@ def build_quadrant_cvae(
         seed=seed,
         baseline=frozen,
     )
+
+
+class KLWarmup(keras.callbacks.Callback):
+    """A KL warm-up by optimizer step: sets a :class:`QuadrantCVAE`'s ``beta`` (the KL's weight) to
+    ``min(1, step / steps)`` before each step, so it rises linearly from 0 to 1 over the first ``steps`` steps of
+    training and stays 1 after them (lesson 07's :class:`cvae_course.losses.KLAnnealing`, by step instead of by
+    epoch: lesson 06 trains for two epochs). While the KL weighs little, the codes are free to carry what the
+    generation network needs; a CVAE that starts as its baseline would otherwise learn to use them slowly.
+    With several steps per call into TensorFlow (``steps_per_execution``), ``beta`` is set at the first step of
+    each call and holds for the call's steps. The step is counted from the epoch and the batch of this ``fit``
+    call (not read from the optimizer, which would wait for the device at every call).
+
+    Args:
+        steps: optimizer steps of the warm-up (positive).
+    """
+
+    def __init__(self, steps: int):
+        super().__init__()
+        self.steps = check_positive_int(steps, "steps")
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        step = self._epoch * (self.params.get("steps") or 0) + batch
+        self.model.beta.assign(min(1.0, step / self.steps))
+
+    def on_train_end(self, logs=None):
+        self.model.beta.assign(1.0)
 
 
 # ------------------------------------------------------------------------------------------- evaluation
