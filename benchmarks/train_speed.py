@@ -50,7 +50,7 @@ QUALITY_SECONDS = 20.0  # time to quality <= 20 s of training
 QUALITY_RATIO = 0.5  # ... and at most half the plain loop's time for the same model (issue 15)
 QUALITY = {"negative_elbo": 135.0, "accuracy": 0.98, "diversity": 0.55}  # -ELBO <=, accuracy >=, diversity >=
 # The course CVAE's recipe before issue 15 (a constant rate; recipes.train_cvae now trains one-cycle in batches of
-# 256): the plain loop's reference.
+# 128 in full mode): the plain loop's reference.
 PLAIN_BATCH, PLAIN_LEARNING_RATE = 256, 3e-3
 ONE_CYCLE_EPOCHS = settings.budget("full").cvae_epochs  # the course CVAE's cycle in full mode (what a learner trains)
 

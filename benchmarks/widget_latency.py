@@ -54,7 +54,7 @@ def on_reading(draw):
     return watch
 
 
-def new_drawings(n: int = 100_000, seed: int = 0) -> list[list]:
+def new_drawings(n: int, seed: int = 0) -> list[list]:
     """``n`` drawings of one to five short strokes, none drawn twice: strokes as the page sends them."""
     rng = np.random.default_rng(seed)
     return [
@@ -143,11 +143,12 @@ def main(argv: list[str] | None = None) -> int:
         ("style transfer: random digit", style_picture, press(style.random_button), [None]),
         ("interpolation: t slider", path_picture, set_value(path.position), sweep(0.0, 1.0, 0.01)),
         ("interpolation: from digit", path_picture, set_value(path.start_digit), [0, 1, 2, 4, 5, 6, 7, 9]),
-        # a finished stroke: the page sends every stroke so far; the kernel reads the drawing and redraws it. Every
-        # drawing is new (the panel keeps the replies of drawings it has read: a repeated one would not be read).
-        ("draw a digit: one stroke", on_reading(draw), set_strokes(draw), new_drawings()),
+        # a finished stroke: the page sends every stroke so far (here drawings of one to five strokes); the kernel
+        # reads the drawing and redraws it. Every drawing is new (the panel keeps the replies of drawings it has
+        # read: a repeated one would not be read).
+        ("draw a digit: a stroke", on_reading(draw), set_strokes(draw), new_drawings(5 + args.repeats)),
         # undo: a new drawing (not timed), then its last stroke taken back
-        ("draw a digit: undo", on_reading(draw), undo_change, new_drawings(seed=1), undo_prepare),
+        ("draw a digit: undo", on_reading(draw), undo_change, new_drawings(5 + args.repeats, seed=1), undo_prepare),
     ]
     print(
         f"CVAE with a {model.latent_dim}-D latent space; {args.repeats} changes per control; target p95 <= "

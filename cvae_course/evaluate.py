@@ -106,6 +106,7 @@ __all__ = [
     "importance_sampled_nll",
     "log_mean_exp",
     "masked_log_likelihood",
+    "FUSE_MIN_CALLS",
     "sampled_log_likelihoods",
 ]
 
@@ -709,7 +710,7 @@ _XLA_WORKS: list[bool] = []  # filled by the first call: can this TensorFlow com
 # The compile is paid once per shape and a call saves tens of ms, so a scoring fuses only when it makes at least this
 # many compiled calls: lesson 06's 10,000 test images in calls of 163 do (62 per setting); lesson 02's 500 images
 # with S = 1 / 10 / 100 (1, 1 and 4 calls, 3 shapes) do not: fused, that loop took 2.05-2.17 CPU s against
-# 1.25-1.72 unfused (a random-weight 2-D VAE, fresh processes alternated, load 6).
+# 1.25-1.72 unfused (a random-weight 2-D VAE, fresh processes alternated, load 4-6).
 FUSE_MIN_CALLS = 8
 _FUSE = contextvars.ContextVar("cvae_course_fuse", default=True)  # read while a scoring's function is traced
 

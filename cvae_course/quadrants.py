@@ -590,11 +590,23 @@ class KLWarmup(keras.callbacks.Callback):
         self.steps = check_positive_int(steps, "steps")
         self._epoch = 0
 
+    def on_train_begin(self, logs=None):
+        if not isinstance(getattr(self.model, "beta", None), keras.Variable):
+            raise ValueError(
+                f"KLWarmup sets the KL weight `beta` of a quadrants.QuadrantCVAE (or a course VAE); "
+                f"{type(self.model).__name__} has none"
+            )
+        if not self.params.get("steps"):
+            raise ValueError(
+                "KLWarmup counts optimizer steps from the steps per epoch, which fit does not know for this data: "
+                "give fit arrays, or a dataset together with steps_per_epoch"
+            )
+
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
     def on_train_batch_begin(self, batch, logs=None):
-        step = self._epoch * (self.params.get("steps") or 0) + batch
+        step = self._epoch * self.params["steps"] + batch
         self.model.beta.assign(min(1.0, step / self.steps))
 
     def on_train_end(self, logs=None):

@@ -400,12 +400,13 @@ def train_vae_without(
 
 # --------------------------------------------------------------------------------------------- beta CVAEs
 BETA_LATENT_DIM = 8  # enough latent dimensions to count how many stay active
-# The sweep's networks are a quarter as wide as the course CVAE's (512, 256), and they train as it does: one-cycle to
-# 1e-2 in batches of 256. Lesson 07 is about what beta does to the code, not about the best ELBO; its claims held at
-# four seeds with this recipe, in about a third of the wide sweep's CPU time (settings' docstring). In batches of 256
-# the peak must be 1e-2: at 5e-3 the beta = 16 CVAE kept 6 of 8 dimensions active (lesson 07 says at most 2).
+# The sweep's networks are a quarter as wide as the course CVAE's (512, 256), and they train one-cycle to 1e-2 in
+# batches of 256, as the course CVAE did until 23f7847 (it now trains in batches of 128 in full mode, 256 in fast).
+# Lesson 07 is about what beta does to the code, not about the best ELBO; its claims held at four seeds with this
+# recipe, in about a third of the wide sweep's CPU time (settings' docstring). In batches of 256 the peak must be 1e-2:
+# at 5e-3 the beta = 16 CVAE kept 6 of 8 dimensions active (lesson 07 says at most 2).
 BETA_HIDDEN = (128, 64)
-# The sweep's own batch size and peak rate (the course CVAE's today, but a change to that recipe must not change
+# The sweep's own batch size and peak rate (the course CVAE's until 23f7847; a change to that recipe must not change
 # lesson 07's models unmeasured).
 BETA_BATCH_SIZE = 256
 BETA_LEARNING_RATE = 1e-2
@@ -680,7 +681,7 @@ QUADRANT_KL_WARMUP = 0.5
 # 91.9 against 89.5): built on it, the CVAE used its codes less (a smaller KL). The KL warm-up is the remedy that
 # worked: the codes carry more (a larger KL) and the bound is lower. Starting the baseline at the average image made
 # a better baseline but no better CVAE, so the recipe leaves it out. Three epochs in batches of 256 gained 1.5-1.8 nats
-# with 1 quadrant for about 1.2 times the CVAE's CPU seconds (those two runs shared the cores with another training):
+# with 1 quadrant for 1.09-1.19 times the CVAE's CPU seconds (those two runs shared the cores with another training):
 # left out, since it would bring the CVAE's cell close to issue 15's 60 s. Confirmed on the whole test set, the old recipe
 # and this one trained in alternation in fresh processes (new, then old, load 3.2-5.7), importance-sampled -log
 # p(y | x) (S = 100): CVAE 85.1 / 57.0 / 25.2 -> 73.8 / 50.1 / 23.1 nats, fixed-prior CVAE 91.2 / 60.1 / 26.7 -> 78.3

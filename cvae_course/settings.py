@@ -52,8 +52,9 @@ constant-rate epochs at 3e-3 before that). Its test -ELBO after epochs 1-3 (full
 epoch in batches of 128 costs about 1.2 of one in batches of 256 (3.43 against 2.85 CPU s, medians of 6, load 5.5-7),
 so the bar costs about 3.6 epochs of 256 instead of 4. In batches of 256 the 5-epoch cycle gave 142.7, 137.9, 135.4,
 133.7, 133.1 at seed 42 (133.8, 134.2 after epoch 4 at seeds 1, 2); the same cycle from Keras's initialisation 147.2,
-140.2, 137.1, 135.2, 134.7; a 4-epoch cycle reached the bar after epoch 3 at seed 42 only (135.0, 135.3, 135.5 at seeds
-42, 1, 2 in this run; 134.9, 135.05, 135.35 in the first). Batches of 512 are cheaper per epoch (0.77 of 256) but
+140.2, 137.1, 135.2, 134.7; a 4-epoch cycle reached the bar after epoch 3 at seed 42 only in a first run (134.9,
+135.05, 135.35 at seeds 42, 1, 2) and only just or not at all in a second (135.0, 135.3, 135.5, rounded). Batches of
+512 are cheaper per epoch (0.77 of 256) but
 learn less per epoch: 135.7 and 135.2 after 5 epochs at seed 42 (peak 1.5e-2, 2e-2); a 3-epoch cycle in batches of 192
 missed the bar at seed 1 (134.5, 135.8, 134.9 at seeds 42, 1, 2), a 2-epoch cycle in batches of 64 at seed 42 (135.6,
 134.8, 134.9). With this recipe lesson 05's
@@ -75,7 +76,8 @@ after epochs 1-7, 3 after 8 and 9, 4 after 10) and after none of 5-8 one-cycle e
 2): lesson 05 now says the judge reads most of them as another digit.
 
 The beta sweep (lesson 07) trains 2 + 6 epochs on hidden layers of 128 and 64 units (recipes.BETA_HIDDEN), one-cycle to
-1e-2 in batches of 256 like the course CVAE; until issue 15 it trained the course CVAE's 512 and 256 units, to 5e-3 in
+1e-2 in batches of 256 (the course CVAE's batches until 23f7847); until issue 15 it trained the course CVAE's 512
+and 256 units, to 5e-3 in
 batches of 128. CPU seconds of its training call (one process, in alternation, full mode, load 8-13 from other work):
 wide 117.9 and 105.1 s, narrow in batches of 128 52.1 and 47.3 s (0.44, 0.45), narrow in batches of 256 34.9 and 34.5 s
 (0.30, 0.33); about 10 of the narrow sweep's seconds are spent before its first steps, tracing the four models' step

@@ -8,7 +8,7 @@ of 256, where Adam at a constant 3e-3 needed 9 (benchmarks/train_speed.py); star
 training image (:func:`cvae_course.models.build_cvae`'s ``start_images``) it reached it after 4 of a 5-epoch cycle
 (the constant rate with the same start: 6), and in batches of 128 after all 3 epochs of a 3-epoch cycle. So the lessons'
 autoencoder, VAEs and beta sweep train for fewer epochs (:func:`cvae_course.settings.budget`; the course CVAE in
-batches of 128, the held-out VAE at a constant rate: see :mod:`cvae_course.recipes`).
+batches of 128 in full mode and 256 in fast mode, the held-out VAE at a constant rate: see :mod:`cvae_course.recipes`).
 
 Keras's ``verbose=1`` writes a progress bar per batch, which floods a notebook (and nbgrader counts
 anything on stderr against a cell). :class:`ProgressLine` shows a single line that updates in place:

@@ -149,6 +149,22 @@ def test_the_kl_warmup_raises_beta_from_0_to_1_over_its_steps_and_leaves_it_at_1
         quadrants.KLWarmup(0)
 
 
+def test_a_fit_that_ends_inside_the_kl_warmup_leaves_the_true_bound(digits):
+    model = quadrants.build_quadrant_cvae(latent_dim=3, hidden=(16,), seed=0)
+    x, y, _ = quadrants.make_mixed_task(digits[:12])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.fit((x, y), batch_size=8, epochs=1, verbose=0, callbacks=[quadrants.KLWarmup(100)])  # 5 of 100 steps
+    assert float(ops.convert_to_numpy(model.beta)) == 1.0
+
+
+def test_the_kl_warmup_names_the_model_it_needs():
+    warmup = quadrants.KLWarmup(4)
+    warmup.set_model(quadrants.build_baseline(hidden=(8,)))  # no KL, no beta
+    warmup.set_params({"steps": 3, "epochs": 1})
+    with pytest.raises(ValueError, match="QuadrantCVAE"):
+        warmup.on_train_begin()
+
+
 def test_the_hybrid_adds_the_gsnn_term_and_a_fixed_prior_is_n01(digits):
     x, y = quadrants.make_task(digits[:8], 1)
     hybrid = quadrants.build_quadrant_cvae(latent_dim=3, hidden=(16,), alpha=0.5, seed=0)

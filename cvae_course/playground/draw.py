@@ -304,7 +304,9 @@ class DrawDigit(ipywidgets.VBox):
 
         The reply to each of the last ``KEPT_READINGS`` drawings is kept: "undo" goes back to a drawing the panel
         has read already (the drawing before the last stroke), and its reply is sent again as it was made, without
-        rasterizing or reading anything (the reading of a drawing is the same every time: fixed draws of z)."""
+        rasterizing or reading anything (the reading of a drawing is the same every time: fixed draws of z). The kept
+        replies, like the anomaly score's reference, were made with the model's weights when they were read: after
+        training the model further, build a new panel."""
         key = (tuple(tuple(tuple(point) for point in stroke) for stroke in self.pad.strokes), self.pad.pen, self.scale)
         reply = self._replies.get(key)
         if reply is None:
