@@ -523,14 +523,15 @@ def stroke_then_undo(selector: str, undo: str) -> Act:
     stroke, which also disables the focused undo button.)"""
     draw = strokes(selector, clear_every=None)
 
-    def prepare(page, i: int) -> None:
-        if page.locator(selector).first.get_attribute("data-strokes") == "0":
-            draw.prepare(page, i + 500)
-            page.mouse.up()
-            page.wait_for_timeout(1500)
+    def stroke(page, i: int) -> None:
         draw.prepare(page, i)
         page.mouse.up()
-        page.wait_for_timeout(1500)  # the stroke's own reading arrives before the timed undo
+        page.wait_for_timeout(1500)  # the stroke's own reading arrives before the next step
+
+    def prepare(page, i: int) -> None:
+        if page.locator(selector).first.get_attribute("data-strokes") == "0":
+            stroke(page, i + 500)  # one to keep, elsewhere on the pad
+        stroke(page, i)
         button = page.locator(undo).first
         button.hover()
         button.focus()

@@ -76,7 +76,7 @@ def undo(draw):
         draw.pad.strokes = strokes[:-1]
         draw.pad.strokes = strokes
 
-    return prepare, lambda strokes: setattr(draw.pad, "strokes", strokes[:-1])
+    return prepare, lambda strokes: set_strokes(draw)(strokes[:-1])
 
 
 def measure(watch, change, values, repeats: int, warmup: int = 5, prepare=None) -> np.ndarray:

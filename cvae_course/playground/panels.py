@@ -151,11 +151,11 @@ class _Panel(widgets.VBox):
         try:
             yield
         except BaseException:
-            self._held -= 1
-            if not self._held:  # nothing is rendered after a failed change, nor at the next hold
+            if self._held == 1:  # nothing is rendered after a failed change, nor at the next hold
                 self._after_hold = []
             raise
-        self._held -= 1
+        finally:
+            self._held -= 1
         self._after_hold.extend(render for render in first if render not in self._after_hold)
         if self._held:
             return
