@@ -511,10 +511,14 @@ class SampleQuality:
         """Fréchet distance of the generated digits over the real floor, per label: 1 = as close as real digits."""
         return self.frechet / self.frechet_real
 
+    def _count(self) -> str:
+        low, high = int(self.n.min()), int(self.n.max())
+        return str(low) if low == high else f"{low} to {high}"
+
     def table(self, title: str = "generated vs real digits") -> str:
         """The numbers as a text table: one row per label and a row of means."""
         head = (
-            f"{title}: {int(self.n.min())}-{int(self.n.max())} of each per label\n"
+            f"{title}: {self._count()} generated and as many real digits per label\n"
             f"{'label':>5}  {'read as label':>15}  {'judge confidence':>17}  {'Fréchet distance':>22}\n"
             f"{'':>5}  {'gen':>7} {'real':>7}  {'gen':>8} {'real':>8}  {'gen':>8} {'real':>6} {'ratio':>6}"
         )

@@ -392,7 +392,8 @@ def training_curves(
         ax.plot(epochs, hist[key], marker="o", label="training")
         if f"val_{key}" in hist:
             ax.plot(epochs, hist[f"val_{key}"], marker="o", label=held_out)
-            ax.legend()
+            if not any(a.get_legend() for a in axes):  # one legend: the colours mean the same in every panel
+                ax.legend()
         ax.set_xlabel("epoch")
         ax.set_ylabel(units)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers, never 1.5

@@ -96,6 +96,12 @@ def test_training_curves_draw_one_panel_per_metric_with_the_test_curve():
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["training", "test"]
 
 
+def test_training_curves_draw_one_legend_so_it_covers_no_later_panel():
+    hist = {"loss": [3, 2], "val_loss": [3.5, 2.5], "kl": [1, 1], "val_kl": [1, 1.2]}
+    fig = plots.training_curves(hist)
+    assert fig.axes[0].get_legend() is not None and fig.axes[1].get_legend() is None
+
+
 def test_training_curves_give_units_and_start_the_kl_axis_at_zero():
     fig = plots.training_curves({"loss": [160, 150], "kl": [5.5, 6.0]})
     assert [ax.get_ylabel() for ax in fig.axes] == ["nats per image", "nats per image"]
