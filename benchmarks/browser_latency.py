@@ -42,6 +42,13 @@ browser-to-kernel ``comm_msg`` of an action is a request; every kernel-to-browse
 is counted, by kind (``comm_msg`` update / echo_update / custom, and ``status``). An action is settled when the kernel
 has reported ``idle`` for each of its requests.
 
+**Where a kernel control's time goes** (and its interleaved baseline's): an init script timestamps every frame of the
+kernel websocket on the page's clock, so each action records input -> request sent -> kernel busy -> kernel replied
+(from the kernel's message dates, on the same machine) -> reply received -> picture set -> decoded -> painted, the
+kernel's idle, the last slider move after the picture was set (a control the reply moved) and the kernel's messages
+for anything else around the action; p50 / p95 per step and the five slowest actions are printed, every action is in
+the JSON (``phases``, ``baseline_phases``).
+
 **Drag** (browser-decoded controls and the baseline): for one second the mouse drags the control
 (``--drag-seconds``) as fast as Playwright can send moves; pictures per second = animation frames that showed a new
 picture, divided by the drag's duration; frames per second = animation frames the page ran meanwhile; pointer moves
@@ -225,10 +232,16 @@ PROBE_JS = """() => {
   for (const type of ["pointerdown", "pointerup", "keydown", "click"]) window.addEventListener(type, onInput, true);
   const frame = () => new Promise((resolve) => requestAnimationFrame(() => resolve(performance.now())));
   const attrOf = (kind) => (kind === "img" ? "src" : "data-frame");
+  // when a slider's handle moved (noUiSlider's aria-valuenow): e.g. a control the kernel moved with its reply
+  s.moves = [];
+  new MutationObserver(() => s.moves.push(performance.now())).observe(document.body,
+    { subtree: true, attributes: true, attributeFilter: ["aria-valuenow"] });
   window.__bench = {
+    moves: () => s.moves.splice(0),
     arm(target, kind, trigger, timeoutMs) {
       s.t0 = null;
       s.trigger = trigger;
+      s.moves = [];
       const attr = attrOf(kind);
       const before = target.getAttribute(attr);
       const frames = [];
@@ -374,6 +387,56 @@ def _parse(payload) -> dict | None:
     }
 
 
+# In the page, before JupyterLab loads: every frame of a kernel websocket with the page's clock (performance.now())
+# at which the page sent it or its message event was dispatched (our listener is added in the constructor, before
+# JupyterLab's onmessage, so the time is when the main thread got to the frame). Parsed only when read (PHASES_JS).
+WS_CLOCK_JS = """(() => {
+  const Native = window.WebSocket;
+  const log = (window.__wsLog = []);
+  class Clocked extends Native {
+    constructor(url, protocols) {
+      super(url, protocols);
+      if (!String(url).includes("/api/kernels/")) return;
+      this.addEventListener("message", (e) => log.push({ t: performance.now(), dir: "in", data: e.data }));
+    }
+    send(data) {
+      if (String(this.url).includes("/api/kernels/")) log.push({ t: performance.now(), dir: "out", data });
+      return super.send(data);
+    }
+  }
+  window.WebSocket = Clocked;
+})();"""
+
+# The websocket frames logged since `since` (page clock), parsed: msg_type, msg_id, parent msg_id, the kernel's header
+# date (ms on the page's clock: Date - performance.timeOrigin) and a comm's method; the log is emptied.
+PHASES_JS = r"""(since) => {
+  const out = [], dec = new TextDecoder();
+  const parse = (data) => {
+    if (typeof data === "string") { const m = JSON.parse(data); return [m.header, m.parent_header, m.content]; }
+    const view = new DataView(data instanceof ArrayBuffer ? data : data.buffer);
+    const n = view.getUint32(0, true), off = (i) => view.getUint32(8 * (i + 1), true);
+    const part = (i) => { const a = off(i), b = off(i + 1); return b > a ? JSON.parse(dec.decode(new Uint8Array(
+      view.buffer, view.byteOffset + a, b - a))) : {}; };
+    return [part(1), part(2), n > 5 ? part(4) : {}];
+  };
+  const clock = (date) => {  // the kernel's ISO date (microseconds) on the page's clock, in ms
+    if (!date) return null;
+    const micro = (String(date).match(/\.\d{3}(\d+)/) || [null, ""])[1];
+    return Date.parse(date) + (micro ? Number(micro) / 10 ** micro.length : 0) - performance.timeOrigin;
+  };
+  for (const e of window.__wsLog.splice(0)) {
+    if (e.t < since) continue;
+    try {
+      const [h, p, c] = parse(e.data);
+      out.push({ t: e.t, dir: e.dir, type: h.msg_type, id: h.msg_id, parent: (p || {}).msg_id || null,
+                 date: clock(h.date), state: (c && c.execution_state) || null,
+                 method: (c && c.data && c.data.method) || null });
+    } catch (error) { out.push({ t: e.t, dir: e.dir, type: "unparsed" }); }
+  }
+  return out;
+}"""
+
+
 class Wire:
     """Every message on the page's kernel websockets, in order, as (direction, parsed frame)."""
 
@@ -381,6 +444,8 @@ class Wire:
         self.frames: list[tuple[str, dict]] = []
 
     def attach(self, page) -> None:
+        page.add_init_script(WS_CLOCK_JS)
+
         def on_socket(ws):
             if "/api/kernels/" not in ws.url or "channels" not in ws.url:
                 return
@@ -431,6 +496,8 @@ class Control:
     drawn: list[float] = field(default_factory=list)  # input -> picture changed and decoded (before the frame), ms
     frames: list[int] = field(default_factory=list)  # frame starts after the input up to the painted one (1 = next)
     dispatch: list[float] = field(default_factory=list)  # input -> the page's first listener runs, ms
+    phases: list[dict] = field(default_factory=list)  # kernel controls: the steps of each round trip (phases())
+    baseline_phases: list[dict] = field(default_factory=list)
     baseline: list[float] = field(default_factory=list)
     messages: list[Counter] = field(default_factory=list)
     requests: list[int] = field(default_factory=list)
@@ -802,6 +869,7 @@ class Action:
     replies: Counter
     requests: int
     dispatch: float | None = None  # input -> the page's first (capturing) listener runs
+    phases: dict | None = None  # kernel controls: when each step of the round trip happened (phases())
 
 
 def one_action(page, wire: Wire, control: Control, i: int, timeout_ms: float) -> Action:
@@ -824,13 +892,61 @@ def one_action(page, wire: Wire, control: Control, i: int, timeout_ms: float) ->
         requests = wire.requests_since(mark)
     replies = wire.replies(requests)
     replies.update({f"request:{k}": v for k, v in wire.request_kinds(requests).items()})
+    page.wait_for_timeout(30)  # the moves a reply makes after its frame (picture.js) are in by now
+    ws = page.evaluate(PHASES_JS, 0)
+    moves = page.evaluate("() => window.__bench.moves()")
     if "error" in result or result.get("t0") is None:
         return Action(None, None, None, replies, len(requests))
     # event.timeStamp is the input's creation time; fall back to the listener's clock if it is implausible
     start = result["t0"] if abs(result["t0"] - result["now0"]) < 50 else result["now0"]
     painted = result["painted"]
     frames = 1 + sum(1 for t in result["frameStarts"] if start < t < painted - 2.0)
-    return Action(painted - start, result["ready"] - start, frames, replies, len(requests), result["now0"] - start)
+    return Action(
+        painted - start,
+        result["ready"] - start,
+        frames,
+        replies,
+        len(requests),
+        result["now0"] - start,
+        phases(start, result, ws, moves) if control.path != "browser" else None,
+    )
+
+
+def phases(start: float, result: dict, ws: list[dict], moves: list[float]) -> dict:
+    """When each step of a kernel round trip happened, in ms after the input (page clock; the kernel's steps from its
+    message dates): ``sent`` the request left the page, ``k_busy`` the kernel reported busy for it, ``k_reply`` the
+    kernel made its reply, ``received`` the page got the reply, ``set`` the picture's ``src`` changed, ``decoded``,
+    ``painted``, ``idle`` the page got the kernel's idle for it, ``moved`` the last slider handle moved after the
+    picture was set (a control the reply moved). ``other_in`` counts the kernel's messages the page received between the input
+    and the picture that answer something else (e.g. an earlier request), ``other_before`` those in the 200 ms before
+    the input; ``quiet_before`` is the time since the page last received anything."""
+    out = [m for m in ws if m["dir"] == "out" and m["type"] == "comm_msg" and m["t"] >= start - 1]
+    req = out[0]["id"] if out else None
+    rel = lambda t: None if t is None else round(t - start, 2)  # noqa: E731
+    first = lambda pred: next((m for m in ws if pred(m)), None)  # noqa: E731
+    busy = first(lambda m: m["parent"] == req and m["type"] == "status" and m["state"] == "busy") if req else None
+    reply = first(lambda m: m["parent"] == req and m["type"] == "comm_msg" and m["dir"] == "in") if req else None
+    idle = first(lambda m: m["parent"] == req and m["type"] == "status" and m["state"] == "idle") if req else None
+    mine = {m["id"] for m in out}
+    incoming = [m for m in ws if m["dir"] == "in"]
+    before = [m for m in incoming if m["t"] < start]
+    return {
+        "sent": rel(out[0]["t"]) if out else None,
+        "k_busy": rel(busy["date"]) if busy else None,
+        "k_reply": rel(reply["date"]) if reply else None,
+        "received": rel(reply["t"]) if reply else None,
+        "set": rel(result["changed"]),
+        "decoded": rel(result["ready"]),
+        "painted": rel(result["painted"]),
+        "idle": rel(idle["t"]) if idle else None,
+        "moved": rel(max(t for t in moves if t > result["changed"]))
+        if any(t > result["changed"] for t in moves)
+        else None,
+        "other_in": sum(1 for m in incoming if start <= m["t"] <= result["ready"] and m["parent"] not in mine),
+        "other_before": sum(1 for m in before if m["t"] >= start - 200),
+        "quiet_before": round(start - before[-1]["t"], 1) if before else None,
+        "requests": len(out),
+    }
 
 
 def measure(page, wire: Wire, control: Control, baseline: Control, n: int, warmup: int, timeout_ms: float) -> None:
@@ -847,10 +963,14 @@ def measure(page, wire: Wire, control: Control, baseline: Control, n: int, warmu
                 continue
             if which is baseline:
                 control.baseline.append(action.ms)
+                if action.phases is not None:
+                    control.baseline_phases.append(action.phases)
             which.samples.append(action.ms)
             which.drawn.append(action.drawn)
             which.frames.append(action.frames)
             which.dispatch.append(action.dispatch)
+            if action.phases is not None:
+                which.phases.append(action.phases)
             which.messages.append(action.replies)
             which.requests.append(action.requests)
 
@@ -931,6 +1051,71 @@ def report(rows: list[Control], header: str) -> list[str]:
             f"{b50:8.1f} {b95:8.1f} {p95 / b95:5.2f}  {message_summary(c.messages)}  {requests}"
             + (f"  ({c.failures} actions without a new picture)" if c.failures else "")
         )
+    return lines
+
+
+STEPS = ["sent", "k_busy", "k_reply", "received", "set", "decoded", "painted"]
+STEP_NAMES = {
+    "sent": "input->sent",
+    "k_busy": "->kernel busy",
+    "k_reply": "->kernel replied",
+    "received": "->page got it",
+    "set": "->picture set",
+    "decoded": "->decoded",
+    "painted": "->painted",
+}
+
+
+def phase_report(rows: list[Control]) -> list[str]:
+    """Where a kernel control's time goes: p50 / p95 of each step of the round trip (phases()), the control's and
+    its interleaved baseline's, and the steps of its five slowest actions."""
+    lines = [
+        "Where the kernel-decoded time goes, p50 / p95 in ms per step (page clock; kernel steps from its message "
+        "dates); other = the kernel's messages for something else received between input and picture:"
+    ]
+
+    def steps(ph: list[dict]) -> dict[str, np.ndarray]:
+        out = {}
+        for k, name in enumerate(STEPS):
+            prev = STEPS[k - 1] if k else None
+            out[name] = np.asarray(
+                [
+                    p[name] - (p[prev] if prev else 0.0)
+                    for p in ph
+                    if p[name] is not None and (not prev or p[prev] is not None)
+                ],
+                dtype=float,
+            )
+        return out
+
+    for c in rows:
+        for label, ph in ((c.name, c.phases), ("  its baseline", c.baseline_phases)):
+            if not ph:
+                continue
+            seg = steps(ph)
+            other = np.mean([p["other_in"] for p in ph])
+            lines.append(
+                f"  {label:42s} "
+                + "  ".join(
+                    f"{STEP_NAMES[k]} {np.percentile(v, 50):4.1f}/{np.percentile(v, 95):5.1f}" if len(v) else f"{k} -"
+                    for k, v in seg.items()
+                )
+                + f"  other {other:.2f}"
+            )
+        moved = [p for p in c.phases if p["moved"] is not None]
+        if moved:
+            early = sum(1 for p in moved if p["moved"] < p["painted"])
+            lines.append(
+                f"      a slider handle moved after the picture was set in {len(moved)} of {len(c.phases)} actions, "
+                f"{early} of them before the picture was painted"
+            )
+        slow = sorted(c.phases, key=lambda p: -p["painted"])[:5]
+        for p in slow:
+            lines.append(
+                "      slow: "
+                + " ".join(f"{k} {p[k]:.1f}" if p[k] is not None else f"{k} -" for k in [*STEPS, "idle", "moved"])
+                + f"  other_in {p['other_in']} other_before {p['other_before']} quiet_before {p['quiet_before']}"
+            )
     return lines
 
 
@@ -1064,6 +1249,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {c.name:42s} "
                 + "  ".join(f"{name} {np.percentile(v, 50):5.1f} / {np.percentile(v, 95):5.1f}" for v, name in parts)
             )
+    if selected(kernel):
+        lines += ["", *phase_report(selected(kernel))]
     if args.variants:
         lines += [""] + report(
             [*echo_rows, *selected(variants)],
@@ -1151,6 +1338,8 @@ def main(argv: list[str] | None = None) -> int:
                         "drawn_ms": c.drawn,
                         "frames": c.frames,
                         "dispatch_ms": c.dispatch,
+                        "phases": c.phases,
+                        "baseline_phases": c.baseline_phases,
                         "baseline_ms": c.baseline,
                         "requests": c.requests,
                         "messages": [dict(m) for m in c.messages],
