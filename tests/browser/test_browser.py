@@ -292,7 +292,27 @@ def test_drawing_a_stroke_makes_the_kernel_read_and_redraw_it(playground):
     assert canvas.get_attribute("data-strokes") == "0" and "Draw a digit" in panel.inner_text()
 
 
-def test_random_digit_moves_the_test_image_slider_in_the_page_with_the_picture(playground):
+# In the page: the order in which the style transfer's new picture is decoded and its test image slider moves.
+_ORDER_JS = """(panel) => {
+  const img = panel.querySelector("img.cvae-style-image");
+  const readout = panel.querySelector(".cvae-slider-test-image .widget-readout");
+  const order = (window.__cvaeOrder = []);
+  const before = img.getAttribute("src");
+  new MutationObserver((_, observer) => {
+    if (img.getAttribute("src") === before) return;
+    observer.disconnect();
+    img.decode().then(() => order.push("decoded"), () => order.push("not decoded"));
+  }).observe(img, { attributes: true, attributeFilter: ["src"] });
+  new MutationObserver((_, observer) => {
+    observer.disconnect();
+    order.push("slider moved");
+  }).observe(readout, { childList: true, characterData: true, subtree: true });
+}"""
+
+
+def test_random_digit_moves_the_test_image_slider_in_the_page_after_the_picture(playground):
+    """The slider moves after the new picture is decoded (picture.js): a move made earlier ran on the page's main
+    thread while the learner still waited for the picture."""
     from playwright.sync_api import expect
 
     panel = playground.panel.locator(".cvae-style-transfer").first
@@ -302,12 +322,14 @@ def test_random_digit_moves_the_test_image_slider_in_the_page_with_the_picture(p
     for press in (1, 2):
         with playground.step(f"press 'random digit' ({press} of 2): the slider shows the test image the kernel drew"):
             src = picture.get_attribute("src")
+            panel.evaluate(_ORDER_JS)
             panel.locator("button.cvae-random-digit").click()
             playground.wait_for_new_image(picture, src)
             caption = panel.locator(".cvae-picture-caption").inner_text()
             index = re.search(r"Test image (\d+)", caption)
             assert index, caption
             expect(readout).to_have_text(index.group(1), timeout=5_000)
+            assert playground.page.evaluate("() => window.__cvaeOrder") == ["decoded", "slider moved"]
 
 
 # A kernel-decoded generator (lesson 04's is browser-decoded) in a notebook of its own, with a counter of the

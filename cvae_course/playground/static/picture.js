@@ -7,8 +7,10 @@
 //
 // A control of the panel that Python moved ("new random style" moves the z sliders, "random digit" the test image
 // slider) sends no message of its own: its move comes in the same update (`controls`: {n, set: [[model id, trait,
-// old, new], ...]}) and is made on that control's model here, after the frame that shows the picture, as ipywidgets
-// sets a value the kernel sent (set_state: the page does not send it back). Only on a control that still shows
+// old, new], ...]}) and is made on that control's model here, after the frame that shows the picture (once the new
+// PNGs are decoded: the decode takes longer than a frame, and a move made before it - a slider's DOM, its readout, a
+// layout - ran on the main thread while the learner still waited for the picture), as ipywidgets sets a value the
+// kernel sent (set_state: the page does not send it back). Only on a control that still shows
 // `old`, the value the kernel saw before the move, and whose own requests have all been answered: a learner who
 // moved the same control while the reply was on its way keeps the value they chose (its request reaches the kernel
 // after the move, and the kernel follows it).
@@ -64,7 +66,9 @@ export default {
     el.classList.add("cvae-picture");
     el.replaceChildren(caption, row);
 
+    let decoded = Promise.resolve(); // settles once the pictures set last are decoded (ready for their frame)
     const update = () => {
+      const decodes = [];
       const html = model.get("caption");
       if (caption.innerHTML !== html) caption.innerHTML = html; // made by the kernel from numbers (panels.py)
       caption.hidden = !html;
@@ -84,11 +88,31 @@ export default {
         part.shown = value;
         const url = URL.createObjectURL(new Blob([bytes], { type: "image/png" }));
         part.img.src = url;
+        decodes.push(part.img.decode().catch(() => {})); // a newer picture replaced it: its own decode follows
         if (part.url) URL.revokeObjectURL(part.url);
         part.url = url;
       });
+      if (decodes.length) decoded = Promise.all(decodes);
     };
-    // one update for the several attributes one state message changes
+    // the controls Python moved (only on a change: a new view shows the controls' own current state already), made
+    // after the frame that shows the pictures of the same message
+    let moves = null;
+    const moveControls = (set) => {
+      if (!model.widget_manager) return;
+      decoded.then(() =>
+        requestAnimationFrame(() =>
+          setTimeout(() => {
+            for (const [id, name, old, value] of set) {
+              model.widget_manager
+                .get_model(id)
+                .then((control) => moveControl(control, name, old, value))
+                .catch((error) => console.warn("cvae playground: cannot move a control", id, error));
+            }
+          }, 0),
+        ),
+      );
+    };
+    // one update for the several attributes one state message changes, then its moves
     let queued = false;
     const schedule = () => {
       if (queued) return;
@@ -96,29 +120,22 @@ export default {
       queueMicrotask(() => {
         queued = false;
         update();
+        if (moves) moveControls(moves);
+        moves = null;
       });
     };
     const names = ["value", "before", "after", "caption", "classes", "sizes", "alts"];
     for (const name of names) model.on(`change:${name}`, schedule);
-    // the controls Python moved: only on a change (a new view shows the controls' own current state already)
-    const moveControls = () => {
+    const controlsChanged = () => {
       const { set } = model.get("controls") || {};
-      if (!set || !set.length || !model.widget_manager) return;
-      requestAnimationFrame(() =>
-        setTimeout(() => {
-          for (const [id, name, old, value] of set) {
-            model.widget_manager
-              .get_model(id)
-              .then((control) => moveControl(control, name, old, value))
-              .catch((error) => console.warn("cvae playground: cannot move a control", id, error));
-          }
-        }, 0),
-      );
+      if (!set || !set.length) return;
+      moves = set;
+      schedule();
     };
-    model.on("change:controls", moveControls);
+    model.on("change:controls", controlsChanged);
     update();
     return () => {
-      model.off("change:controls", moveControls);
+      model.off("change:controls", controlsChanged);
       for (const name of names) model.off(`change:${name}`, schedule);
       for (const part of parts) if (part.url) URL.revokeObjectURL(part.url);
     };
