@@ -8,8 +8,9 @@ Three panels, each an ``ipywidgets.VBox`` you can display on its own, and :class
 * :class:`Interpolation`: a slider along the path between two (label, style) end points.
 
 Updates must feel instant (well under 50 ms), so a change never builds a matplotlib figure: the decoder runs
-on a small batch as a TensorFlow graph traced once (:func:`cvae_course.models.traced`; no ``predict``, because an
-eager Keras call spends ~10 ms in Python per update), the probabilities become grey ink on white pixels and the
+on a small batch as a TensorFlow graph traced once, the sigmoid inside it (no ``predict``, because an eager Keras call
+spends ~10 ms in Python per update; and a concrete graph, called without ``tf.function``'s matching of arguments to
+traces; style transfer encodes and decodes in ONE such call), the probabilities become grey ink on white pixels and the
 pictures go to the panel's one :class:`Picture` widget as PNG bytes. Every panel keeps ``last_images``, the
 probabilities it drew, and each number it shows equals what ``model.generate`` / ``model.reconstruct`` return.
 
@@ -37,8 +38,9 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
+from cvae_course._keras import tf
 from cvae_course.data import blend_labels, one_hot
-from cvae_course.models import CVAE, sigmoid, traced
+from cvae_course.models import CVAE
 from cvae_course.playground.pictures import tile, to_png, with_marker
 from cvae_course.validation import (
     NUM_CLASSES,
@@ -106,7 +108,7 @@ class _Panel(widgets.VBox):
         super().__init__(**kwargs)
         self.model = check_model(model, CVAE, kind="trained CVAE")
         self.latent_dim = model.latent_dim
-        self._graphs = traced(model)
+        self._decode_graph = None  # traced at the first picture (style transfer never needs it)
         self.last_images = np.zeros((0, 28, 28, 1), dtype=np.float32)
         self._held = 0
         self._after_hold: list = []  # renderers a nested hold asked for, run when the outermost hold ends
@@ -141,7 +143,10 @@ class _Panel(widgets.VBox):
 
     def _decode(self, z: np.ndarray, labels_one_hot: np.ndarray) -> np.ndarray:
         """sigmoid(decoder(z, label)) for a small batch: one direct call, the fast path behind every update."""
-        return sigmoid(self._graphs.decode_logits(z.astype(np.float32), labels_one_hot.astype(np.float32)))
+        if self._decode_graph is None:
+            self._decode_graph = _decode_graph(self.model)
+        z, y = tf.constant(z, tf.float32), tf.constant(labels_one_hot, tf.float32)
+        return self._decode_graph(z, y).numpy()
 
     @contextlib.contextmanager
     def hold(self, *first):
@@ -172,13 +177,43 @@ class _Panel(widgets.VBox):
         raise NotImplementedError
 
 
+def _decode_graph(model: CVAE):
+    """sigmoid(decoder(z, y)) as a concrete TensorFlow graph: z (N, latent_dim) and y (N, 10) float32 tensors in,
+    probabilities out. Called directly, it skips ``tf.function``'s matching of the arguments to its traces (about
+    half of a small call's time; measured in the kernel with the fast-mode CVAE, see the CHANGELOG)."""
+    return tf.function(
+        lambda z, y: tf.sigmoid(model.decoder([z, y], training=False)),
+        input_signature=[
+            tf.TensorSpec([None, model.latent_dim], tf.float32),
+            tf.TensorSpec([None, NUM_CLASSES], tf.float32),
+        ],
+    ).get_concrete_function()
+
+
+def _transfer_graph(model: CVAE):
+    """One image's style and that style drawn as every digit, in ONE concrete graph: x (1, 28, 28, 1) and its one-hot
+    label y (1, 10) in; the encoder's mean (1, latent_dim) and sigmoid(decoder(mean, k)) for k = 0..9 out (one call
+    instead of an encoder call and a decoder call)."""
+    every_digit = tf.constant(np.eye(NUM_CLASSES, dtype=np.float32))
+
+    def transfer(x, y):
+        style = model.encoder([x, y], training=False)[0]
+        repeated = tf.repeat(style, NUM_CLASSES, axis=0)
+        return style, tf.sigmoid(model.decoder([repeated, every_digit], training=False))
+
+    spec = [tf.TensorSpec([1, 28, 28, 1], tf.float32), tf.TensorSpec([1, NUM_CLASSES], tf.float32)]
+    return tf.function(transfer, input_signature=spec).get_concrete_function()
+
+
 class Picture(anywidget.AnyWidget):
     """A panel's pictures and caption in one widget (``static/picture.js``): an optional picture ``before`` the
     main one (``value``), an optional one ``after`` it, and a caption (HTML) above them. :meth:`show` sets every
     part that changed in ONE state message; each PNG travels as a binary buffer.
 
     ``classes`` and ``alts`` are the CSS class and the alternative text of the three ``<img>`` elements (before,
-    main, after); ``sizes`` their [width, height] in pixels (a picture is shown at its own size, never stretched).
+    main, after); ``sizes`` their [width, height] in screen pixels: a picture's own size, or for a main picture shown
+    with a ``zoom`` that many screen pixels per picture pixel (whole pixels, never smoothed: ``image-rendering:
+    pixelated``), never stretched otherwise.
     ``controls`` carries the panel's controls that Python moved for this picture: ``{"n": update number, "set":
     [[model id, trait, old, new], ...]}``; after painting the picture the page sets ``new`` on each control that
     still shows ``old`` (the value the kernel saw before the move: a control the learner moved since keeps its value).
@@ -209,15 +244,19 @@ class Picture(anywidget.AnyWidget):
         after: np.ndarray | None = None,
         caption: str | None = None,
         controls: list | None = None,
+        zoom: int = 1,
     ) -> None:
-        """Show uint8 pictures (H, W) at their own pixel size, ``caption`` (HTML) and the moves of the panel's
-        ``controls`` ([[model id, trait, old, new], ...]) in one message."""
+        """Show uint8 pictures (H, W) at their own pixel size (the main one ``zoom`` times larger, in whole screen
+        pixels per picture pixel), ``caption`` (HTML) and the moves of the panel's ``controls`` ([[model id, trait,
+        old, new], ...]) in one message."""
+        zoom = check_positive_int(zoom, "zoom")
         sizes = [list(s) for s in self.sizes]
         with self.hold_sync():
             for k, (name, pic) in enumerate((("before", before), ("value", picture), ("after", after))):
                 if pic is None:
                     continue
-                sizes[k] = [int(pic.shape[1]), int(pic.shape[0])]
+                times = zoom if name == "value" else 1
+                sizes[k] = [int(pic.shape[1]) * times, int(pic.shape[0]) * times]
                 setattr(self, name, to_png(pic))
             if sizes != self.sizes:
                 self.sizes = sizes
@@ -409,8 +448,11 @@ class Generator(_Panel):
         codes = self.cell_codes()
         self.last_images = self._decode(codes * np.float32(self.temperature.value), one_hot([self.label] * len(codes)))
         centre = len(codes) // 2
+        # the grid at one pixel per image pixel, shown `scale` times larger: on screen the same as tiling it at
+        # `scale` (gaps and frame `scale` pixels wide), for a ninth of the PNG's pixels to encode, send and decode
         self.image.show(
-            tile(self.last_images, self.window, scale=self.scale, highlight=centre),
+            tile(self.last_images, self.window, scale=1, gap=1, highlight=centre),
+            zoom=self.scale,
             caption=(
                 f"<b>{self.label}</b> at the framed code; columns step z[0] by {self.step:g} to the "
                 f"right{', rows step z[1] up' if self.latent_dim > 1 else ''}."
@@ -443,6 +485,7 @@ class StyleTransfer(_Panel):
             )
         self.scale = check_positive_int(scale, "scale")
         self._rng = np.random.default_rng(seed)
+        self._transfer = _transfer_graph(model)
         self.index = _QuietIntSlider(
             value=0,
             min=0,
@@ -487,10 +530,9 @@ class StyleTransfer(_Panel):
         return int(self.labels[self.index.value])
 
     def _render(self) -> None:
-        x, y = self.original[None], one_hot([self.label])
-        style = self._graphs.encode_mean(x, y)
+        x, y = tf.constant(self.original[None], tf.float32), tf.constant(one_hot([self.label]), tf.float32)
+        style, transfer = (t.numpy() for t in self._transfer(x, y))
         self.last_style = style[0]
-        transfer = self._decode(np.repeat(style, NUM_CLASSES, axis=0), np.eye(NUM_CLASSES, dtype=np.float32))
         self.last_images = transfer
         self.last_reconstruction = transfer[self.label]
         self.image.show(

@@ -43,9 +43,14 @@ def playground(model, mnist):
     return pg.Playground(model, mnist.x_test, mnist.y_test, browser=False, seed=0)
 
 
-def shown(png: bytes, n: int, ncols: int, scale: int, captioned: bool = False) -> np.ndarray:
+def shown(png: bytes, n: int, ncols: int, scale: int, captioned: bool = False, gap: int = 3) -> np.ndarray:
     """The cells a picture displays, decoded from its PNG bytes."""
-    return pg.untile(pg.png_to_array(png), n, ncols, scale=scale, captioned=captioned).astype(int)
+    return pg.untile(pg.png_to_array(png), n, ncols, scale=scale, gap=gap, captioned=captioned).astype(int)
+
+
+def generator_cells(generator) -> np.ndarray:
+    """The generator's cells, from its PNG (one pixel per image pixel, 1-pixel gaps; the page zooms it)."""
+    return shown(generator.image.value, generator.window**2, generator.window, 1, gap=1)
 
 
 def expected_pixels(probabilities) -> np.ndarray:
@@ -64,7 +69,7 @@ def test_clicking_a_digit_button_shows_that_digit_at_the_slider_code(generator, 
 def test_the_displayed_png_shows_the_generated_digits(generator, model):
     generator.digit.value = 4
     want = model.generate([4] * 25, z=generator.cell_codes())
-    np.testing.assert_allclose(shown(generator.image.value, 25, 5, generator.scale), expected_pixels(want), atol=1)
+    np.testing.assert_allclose(generator_cells(generator), expected_pixels(want), atol=1)
 
 
 def test_the_centre_cell_is_exactly_the_slider_code(generator, model):
@@ -80,7 +85,7 @@ def test_moving_a_latent_slider_updates_the_image_to_the_new_code(generator, mod
     assert generator.image.value != before
     assert generator.code.tolist() == [0.0, 2.0]
     want = model.generate([0] * 25, z=generator.cell_codes())
-    np.testing.assert_allclose(shown(generator.image.value, 25, 5, generator.scale), expected_pixels(want), atol=1)
+    np.testing.assert_allclose(generator_cells(generator), expected_pixels(want), atol=1)
 
 
 def test_the_temperature_slider_scales_the_code_like_generate(generator, model):
@@ -344,6 +349,18 @@ def test_set_styles_rejects_codes_outside_the_slider_range(model):
 
 
 # --------------------------------------------------------------------------------------------- the browser review's fixes
+def test_the_generator_sends_its_grid_at_one_pixel_per_image_pixel_and_the_page_shows_it_as_tiled_at_its_scale(
+    model,
+):
+    """A ninth of the pixels to encode, send and decode; on screen (zoomed by whole pixels) the same picture."""
+    gen = pg.Generator(model, scale=3)
+    gen.set_latent([0.5, -1.0])
+    sent = pg.png_to_array(gen.image.value)
+    assert gen.image.sizes[1] == [3 * sent.shape[1], 3 * sent.shape[0]]
+    on_screen = sent.repeat(3, axis=0).repeat(3, axis=1)
+    np.testing.assert_array_equal(on_screen, pg.tile(gen.last_images, 5, scale=3, highlight=12))
+
+
 def test_every_picture_is_shown_at_its_own_width_and_height_so_nothing_is_stretched(model):
     panel = pg.Interpolation(model, steps=9)
     for k, png in enumerate((panel.image.before, panel.image.value, panel.image.after)):
