@@ -575,7 +575,7 @@ class KLWarmup(keras.callbacks.Callback):
     """A KL warm-up by optimizer step: sets a :class:`QuadrantCVAE`'s ``beta`` (the KL's weight) to
     ``min(1, step / steps)`` before each step, so it rises linearly from 0 to 1 over the first ``steps`` steps of
     training and stays 1 after them (lesson 07's :class:`cvae_course.losses.KLAnnealing`, by step instead of by
-    epoch: lesson 06 trains for two epochs). While the KL weighs little, the codes are free to carry what the
+    epoch: lesson 06 trains for a few epochs). While the KL weighs little, the codes are free to carry what the
     generation network needs; a CVAE that starts as its baseline would otherwise learn to use them slowly.
     With several steps per call into TensorFlow (``steps_per_execution``), ``beta`` is set at the first step of
     each call and holds for the call's steps. The step is counted from the epoch and the batch of this ``fit``

@@ -30,7 +30,7 @@ kl_warmup_epochs            2       2       lesson 07: KL annealing warm-up (eve
 n_writers                   1000    200     lesson 05: test digits rewritten as every other digit
 report_samples_per_label    200     20      lesson 07: samples per label behind a collapse report
 quadrant_epochs             2       2       lesson 06: the baseline, passes over every image x 3 settings
-quadrant_cvae_epochs        2       2       lesson 06: the CVAEs (built on the baseline), passes as above
+quadrant_cvae_epochs        3       3       lesson 06: the CVAEs (built on the baseline), passes as above
 quadrant_test_size          10000   500     lesson 06: test images scored by importance sampling (S = 100)
 exercise_train_size         12000   2000    exercises: training images of a graded notebook
 exercise_test_size          2000    500     exercises: test images of a graded notebook
@@ -179,7 +179,7 @@ _BUDGETS = {
         exercise_test_size=2000,
         exercise_epochs=3,
         quadrant_epochs=2,
-        quadrant_cvae_epochs=2,
+        quadrant_cvae_epochs=3,
         quadrant_test_size=10_000,
     ),
     "fast": Budget(
@@ -199,7 +199,7 @@ _BUDGETS = {
         exercise_test_size=500,
         exercise_epochs=2,
         quadrant_epochs=2,
-        quadrant_cvae_epochs=2,
+        quadrant_cvae_epochs=3,
         quadrant_test_size=500,
     ),
 }
