@@ -925,7 +925,14 @@ def phases(start: float, result: dict, ws: list[dict], moves: list[float]) -> di
     rel = lambda t: None if t is None else round(t - start, 2)  # noqa: E731
     first = lambda pred: next((m for m in ws if pred(m)), None)  # noqa: E731
     busy = first(lambda m: m["parent"] == req and m["type"] == "status" and m["state"] == "busy") if req else None
-    reply = first(lambda m: m["parent"] == req and m["type"] == "comm_msg" and m["dir"] == "in") if req else None
+    # the reply that carried the picture: the last one in before the picture changed (the bare slider's echo of its
+    # value comes first, before its observer sets the picture)
+    replies = [
+        m
+        for m in ws
+        if req and m["parent"] == req and m["type"] == "comm_msg" and m["dir"] == "in" and m["t"] <= result["changed"]
+    ]
+    reply = replies[-1] if replies else None
     idle = first(lambda m: m["parent"] == req and m["type"] == "status" and m["state"] == "idle") if req else None
     mine = {m["id"] for m in out}
     incoming = [m for m in ws if m["dir"] == "in"]
