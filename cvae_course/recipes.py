@@ -711,6 +711,11 @@ QUADRANT_KL_WARMUP = 0.7
 #     ... KL 70 %, an 8-D code                        25.6             as above             78.6 / 52.3 / 26.5  9.3 / 6.9 / 4.1
 #     ... KL 70 %, a 16-D code (this recipe)          23.9             as above             77.9 / 52.2 / 26.8  11.0 / 7.9 / 4.7
 #     ... the same, KL 85 %                           25.9             as above             77.7 / 52.1 / 26.9  11.5 / 8.2 / 4.9
+#     ... this recipe to 9e-3                         27.3             as above             77.8 / 52.1 / 26.9  11.0 / 7.9 / 4.8
+#     ... this recipe, lr warm-up 40 %                29.5             as above             77.9 / 52.1 / 26.8  10.9 / 7.8 / 4.7
+#     ... this recipe, a 12-D code                    32.9             as above             77.6 / 52.0 / 26.6  11.0 / 7.9 / 4.6
+#     ... this recipe, the prior network started      26.0             as above             77.9 / 52.1 / 26.7  11.0 / 7.9 / 4.7
+#       with the recognition network's weights
 #     ... KL 70 %, the baseline 1 epoch               22.9             118.9 / - / -        78.8 / 52.9 / 27.3  11.7 / 8.3 / 5.1
 #   2 epochs in batches of 256, 2 codes per row       23.0             as above             81.7 / 54.4 / 27.3  10.4 / 7.1 / 4.1
 #   4 epochs in batches of 512, to 7e-3               28.4             as above             79.2 / 52.9 / 26.8  10.7 / 7.4 / 4.3
