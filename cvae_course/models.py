@@ -9,23 +9,20 @@ arrays; images are float32 (N, 28, 28, 1) in [0, 1] and labels are digits 0-9.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from cvae_course._keras import keras, layers, ops, tf
+from cvae_course._keras import keras, layers, ops
 from cvae_course.data import one_hot
 from cvae_course.layers import Sampling
 from cvae_course.losses import elbo_terms, reconstruction_loss
 from cvae_course.validation import (
-    IMAGE_SHAPE,
     NUM_CLASSES,
     as_images,
     as_labels,
     as_latent,
     as_soft_labels,
     check_beta,
-    check_model,
     check_positive_float,
     check_positive_int,
     check_same_length,
@@ -47,8 +44,6 @@ __all__ = [
     "build_vae",
     "build_cvae",
     "START_CLIP",
-    "Traced",
-    "traced",
 ]
 
 KINDS = ("dense", "conv")
@@ -492,35 +487,3 @@ def _start_at_average(decoder: keras.Model, images, kind: str) -> None:
     mean = np.clip(x.reshape(len(x), -1).mean(axis=0, dtype=np.float64), START_CLIP, 1.0 - START_CLIP)
     output = [layer for layer in decoder.layers if isinstance(layer, layers.Dense)][-1]
     output.bias.assign(np.log(mean / (1.0 - mean)).astype(np.float32))
-
-
-# --------------------------------------------------------------------------------------------- interactive use
-@dataclass(frozen=True)
-class Traced:
-    """A CVAE's encoder mean and decoder logits as TensorFlow graphs, for interactive use (the playground).
-
-    Each is traced once (about 0.1 s, any batch size) and then costs about 1 ms a call, where an eager Keras call
-    spends about 10 ms in Python. No validation and no batching: float32 NumPy in, NumPy out.
-
-    * ``encode_mean(images (N, 28, 28, 1), label_rows (N, 10)) -> z_mean (N, latent_dim)``
-    * ``decode_logits(z (N, latent_dim), label_rows (N, 10)) -> logits (N, 28, 28, 1)``: what
-      :meth:`CVAE.decode_logits` returns for the same (one-hot or soft) label rows.
-    """
-
-    encode_mean: Callable[[np.ndarray, np.ndarray], np.ndarray]
-    decode_logits: Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-def traced(model: CVAE) -> Traced:
-    """The :class:`Traced` graphs of a CVAE (its encoder and decoder are called directly, inside ``tf.function``)."""
-    check_model(model, CVAE)
-    rows = tf.TensorSpec([None, NUM_CLASSES], tf.float32)
-    encode = tf.function(
-        lambda x, y: model.encoder([x, y], training=False)[0],
-        input_signature=[tf.TensorSpec([None, *IMAGE_SHAPE], tf.float32), rows],
-    )
-    decode = tf.function(
-        lambda z, y: model.decoder([z, y], training=False),
-        input_signature=[tf.TensorSpec([None, model.latent_dim], tf.float32), rows],
-    )
-    return Traced(encode_mean=lambda x, y: encode(x, y).numpy(), decode_logits=lambda z, y: decode(z, y).numpy())

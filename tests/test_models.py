@@ -195,13 +195,3 @@ def test_decode_of_a_soft_label_row_blends_two_digits_as_the_decoder_does():
 def test_soft_label_rows_must_sum_to_one():
     with pytest.raises(ValueError, match="labels rows must hold weights >= 0 that sum to 1"):
         models.build_cvae(2, seed=0).decode(np.zeros((1, 2)), [[0.5] * 10])
-
-
-def test_the_traced_graphs_give_what_the_model_gives():
-    model = models.build_cvae(2, seed=0)
-    graphs = models.traced(model)
-    z = np.array([[0.1, -0.2], [0.5, 0.3]], np.float32)
-    rows = data.blend_labels(2, 7, [0.0, 0.6])
-    np.testing.assert_allclose(graphs.decode_logits(z, rows), model.decode_logits(z, rows), atol=1e-5)
-    x = np.random.default_rng(0).uniform(size=(2, 28, 28, 1)).astype(np.float32)
-    np.testing.assert_allclose(graphs.encode_mean(x, data.one_hot([2, 7])), model.encode(x, [2, 7]), atol=1e-5)
