@@ -591,10 +591,11 @@ class KLWarmup(keras.callbacks.Callback):
         self._epoch = 0
 
     def on_train_begin(self, logs=None):
-        if not isinstance(getattr(self.model, "beta", None), keras.Variable):
+        if not isinstance(self.model, QuadrantCVAE):  # a course VAE has a `beta` too, but not always 1 at the end
             raise ValueError(
-                f"KLWarmup sets the KL weight `beta` of a quadrants.QuadrantCVAE (or a course VAE); "
-                f"{type(self.model).__name__} has none"
+                f"KLWarmup raises the KL weight `beta` of a quadrants.QuadrantCVAE from 0 to 1, not of a "
+                f"{type(self.model).__name__}: for a course VAE or CVAE use losses.KLAnnealing (lesson 07), whose "
+                "schedule says where beta ends"
             )
         if not self.params.get("steps"):
             raise ValueError(

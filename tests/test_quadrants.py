@@ -4,7 +4,7 @@ the evaluation it uses."""
 import numpy as np
 import pytest
 
-from cvae_course import cache, data, evaluate, losses, quadrants, recipes, settings
+from cvae_course import cache, data, evaluate, losses, models, quadrants, recipes, settings
 from cvae_course._keras import keras, ops
 
 
@@ -162,6 +162,14 @@ def test_the_kl_warmup_names_the_model_it_needs():
     warmup.set_model(quadrants.build_baseline(hidden=(8,)))  # no KL, no beta
     warmup.set_params({"steps": 3, "epochs": 1})
     with pytest.raises(ValueError, match="QuadrantCVAE"):
+        warmup.on_train_begin()
+
+
+def test_the_kl_warmup_refuses_a_course_vae_whose_beta_it_would_reset_to_1():
+    warmup = quadrants.KLWarmup(4)
+    warmup.set_model(models.build_vae(2, seed=0, hidden=(8,), beta=4.0))
+    warmup.set_params({"steps": 3, "epochs": 1})
+    with pytest.raises(ValueError, match="KLAnnealing"):
         warmup.on_train_begin()
 
 
