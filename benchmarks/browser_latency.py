@@ -431,7 +431,9 @@ PHASES_JS = r"""(since) => {
       out.push({ t: e.t, dir: e.dir, type: h.msg_type, id: h.msg_id, parent: (p || {}).msg_id || null,
                  date: clock(h.date), state: (c && c.execution_state) || null,
                  method: (c && c.data && c.data.method) || null });
-    } catch (error) { out.push({ t: e.t, dir: e.dir, type: "unparsed" }); }
+    } catch (error) {  // a frame it cannot read: every key phases() reads, empty
+      out.push({ t: e.t, dir: e.dir, type: "unparsed", id: null, parent: null, date: null, state: null, method: null });
+    }
   }
   return out;
 }"""
@@ -919,7 +921,8 @@ def phases(start: float, result: dict, ws: list[dict], moves: list[float]) -> di
     ``painted``, ``idle`` the page got the kernel's idle for it, ``moved`` the last slider handle moved after the
     picture was set (a control the reply moved). ``other_in`` counts the kernel's messages the page received between the input
     and the picture that answer something else (e.g. an earlier request), ``other_before`` those in the 200 ms before
-    the input; ``quiet_before`` is the time since the page last received anything."""
+    the input; ``quiet_before`` is the time since the last message the page received after the previous action's
+    log was read (None if none)."""
     out = [m for m in ws if m["dir"] == "out" and m["type"] == "comm_msg" and m["t"] >= start - 1]
     req = out[0]["id"] if out else None
     rel = lambda t: None if t is None else round(t - start, 2)  # noqa: E731

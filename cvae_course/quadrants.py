@@ -538,7 +538,7 @@ class QuadrantCVAE(keras.Model):
 
 
 def build_quadrant_cvae(
-    latent_dim: int = 32,
+    latent_dim: int = 16,
     hidden: Sequence[int] = (256, 256),
     *,
     learned_prior: bool = True,

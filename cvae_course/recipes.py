@@ -693,7 +693,8 @@ QUADRANT_KL_WARMUP = 0.7
 # / old (load 5.5-7.0), CPU seconds: baseline 23.9, 24.7 -> 14.3, 17.6; CVAE 27.6, 29.6 -> 29.8, 26.4; fixed-prior
 # CVAE 19.9, 21.1 -> 22.3, 20.6 (73.4 -> 65.5 on average).
 # A second search from recipe 2, the same measure, the baseline trained once and reused (its column: CPU s of the
-# CVAE alone, nice 10, load 0.6-5.9 from other work, so the CPU seconds of equal work vary by up to 1.2x):
+# CVAE alone, nice 10, load 0.6-5.9 from other work, so the CPU seconds of equal work vary by up to 1.2x,
+# and by more in the last rows, run later at load 2.2-4.6: a 12-D code took 32.9 s against 23.9 for a 16-D one):
 #   recipe (changes from recipe 2)                    CPU s CVAE       baseline            CVAE -ELBO          KL
 #   recipe 2, again                                   23.8             113.7 / 70.5 / 33.0  80.7 / 53.7 / 27.2  10.0 / 7.1 / 4.2
 #   KL warm-up over 70 %                              21.3             as above             80.1 / 53.4 / 27.3  10.7 / 7.6 / 4.6

@@ -297,7 +297,9 @@ def tf_threads(cores: int | None = None) -> tuple[int, int] | None:
     to 2x between rounds. On the nearly quiet machine TensorFlow's defaults trained the course CVAE fastest and
     scored fastest (one intra-op thread makes lesson 06's scoring and the judge 1.4-1.6 times slower); only lesson
     06's quadrant epoch ran faster with intra 1 / inter 2 (0.84). So the course keeps TensorFlow's defaults on every
-    core count (:data:`MEASURED_THREADS` is empty); other core counts were not measured.
+    core count (:data:`MEASURED_THREADS` is empty); other core counts were not measured. (Lesson 06's quadrant CVAE
+    in these runs was the one of its time: batches of 128, a 32-D code; the benchmark now times today's, in batches of
+    256 with a 16-D code, which was not rerun.)
 
     Args:
         cores: the cores TensorFlow will use (default: the cores this process may run on).

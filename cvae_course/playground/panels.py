@@ -179,8 +179,8 @@ class _Panel(widgets.VBox):
 
 def _decode_graph(model: CVAE):
     """sigmoid(decoder(z, y)) as a concrete TensorFlow graph: z (N, latent_dim) and y (N, 10) float32 tensors in,
-    probabilities out. Called directly, it skips ``tf.function``'s matching of the arguments to its traces (about
-    half of a small call's time; measured in the kernel with the fast-mode CVAE, see the CHANGELOG)."""
+    probabilities out. Called directly, it skips ``tf.function``'s matching of the arguments to its traces (part of
+    the kernel-side cut the CHANGELOG gives for 77ae719, measured together with two other changes, not alone)."""
     return tf.function(
         lambda z, y: tf.sigmoid(model.decoder([z, y], training=False)),
         input_signature=[

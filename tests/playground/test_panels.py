@@ -349,10 +349,12 @@ def test_set_styles_rejects_codes_outside_the_slider_range(model):
 
 
 # --------------------------------------------------------------------------------------------- the browser review's fixes
-def test_the_generator_sends_its_grid_at_one_pixel_per_image_pixel_and_the_page_shows_it_as_tiled_at_its_scale(
+def test_the_generator_sends_its_grid_at_one_pixel_per_image_pixel_and_asks_for_it_shown_scale_times_larger(
     model,
 ):
-    """A ninth of the pixels to encode, send and decode; on screen (zoomed by whole pixels) the same picture."""
+    """A ninth of the pixels to encode, send and decode; zoomed by whole pixels, as `sizes` asks the page to show it
+    (picture.js sets the image's width and height from it, the CSS renders it pixelated), the same picture as the grid
+    tiled at its scale. What the browser then draws is not checked here."""
     gen = pg.Generator(model, scale=3)
     gen.set_latent([0.5, -1.0])
     sent = pg.png_to_array(gen.image.value)
