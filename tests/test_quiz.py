@@ -208,14 +208,28 @@ def _uneven(questions):
     ]
 
 
-def _longest_is_right(questions):
-    """Per file, the questions whose right option is strictly the longest, where that is over a third of the file's."""
+def _strictly_shortest(q):
+    lengths = [len(o) for o in q.options]
+    return lengths[q.answer] == min(lengths) and lengths.count(min(lengths)) == 1
+
+
+def _stands_out(questions, by):
+    """Per file, the questions whose right option is ``by`` (strictly longest or shortest), where that is over a
+    third of the file's questions."""
     found = []
     for name, file_questions in _by_file(questions).items():
-        longest = [f"{name} question {n}" for _, n, q in file_questions if _strictly_longest(q)]
-        if len(longest) > len(file_questions) / 3:
-            found += longest
+        marked = [f"{name} question {n}" for _, n, q in file_questions if by(q)]
+        if len(marked) > len(file_questions) / 3:
+            found += marked
     return found
+
+
+def _longest_is_right(questions):
+    return _stands_out(questions, _strictly_longest)
+
+
+def _shortest_is_right(questions):
+    return _stands_out(questions, _strictly_shortest)
 
 
 def _crowded_position(questions):
@@ -245,6 +259,10 @@ def test_the_right_option_is_the_longest_in_at_most_a_third_of_each_files_questi
     assert _longest_is_right(_balanced_questions()) == []
 
 
+def test_the_right_option_is_the_shortest_in_at_most_a_third_of_each_files_questions():
+    assert _shortest_is_right(_balanced_questions()) == []
+
+
 def test_no_position_holds_more_than_half_of_any_files_right_answers():
     assert _crowded_position(_balanced_questions()) == {}
 
@@ -261,6 +279,19 @@ def test_the_balance_rules_catch_a_quiz_that_gives_its_answers_away():
     ]
     assert len(_uneven(telltale)) == 3 and len(_longest_is_right(telltale)) == 3
     assert _crowded_position(telltale) == {"made-up": {"b": 3}}
+
+
+def test_the_shortest_option_rule_catches_a_quiz_whose_right_answer_is_always_the_short_one():
+    terse = [
+        (
+            "made-up",
+            i,
+            Question(f"Question {i}?", ["a wrong one, a bit longer", "the right one", "another wrong one"], 1, "."),
+        )
+        for i in range(3)
+    ]
+    assert _shortest_is_right(terse) == [f"made-up question {i}" for i in range(3)]
+    assert _longest_is_right(terse) == []
 
 
 def test_the_balance_rules_catch_one_telltale_file_among_balanced_ones():

@@ -421,6 +421,19 @@ def test_a_kernel_digit_press_is_one_request_and_the_pressed_digit_is_marked(ker
         _choose_theme(notebook.page, "JupyterLab Light")
 
 
+def test_the_kernel_generators_grid_is_shown_three_times_its_pixels_by_whole_pixels(kernel_generator):
+    """The kernel sends the grid at one pixel per image pixel (panels.Generator, scale 3): the page must show it 3x
+    as large, unsmoothed, or the learner would see a small or blurred grid."""
+    _, panel = kernel_generator
+    shown = panel.locator("img.cvae-generator-image").evaluate(
+        "img => [img.naturalWidth, img.naturalHeight, img.getBoundingClientRect().width,"
+        " img.getBoundingClientRect().height, getComputedStyle(img).imageRendering]"
+    )
+    natural_w, natural_h, width, height, rendering = shown
+    assert natural_w > 0 and (width, height) == (3 * natural_w, 3 * natural_h), shown
+    assert rendering == "pixelated", shown
+
+
 def test_a_kernel_reply_moves_only_a_control_that_still_shows_the_value_the_kernel_saw(kernel_generator):
     """picture.js applies a move [id, trait, old, new] only where the page still shows ``old``, and a float slider
     set from the kernel sends nothing back (its own rounding of the value is no change)."""
