@@ -949,9 +949,7 @@ def phases(start: float, result: dict, ws: list[dict], moves: list[float]) -> di
         "decoded": rel(result["ready"]),
         "painted": rel(result["painted"]),
         "idle": rel(idle["t"]) if idle else None,
-        "moved": rel(max(t for t in moves if t > result["changed"]))
-        if any(t > result["changed"] for t in moves)
-        else None,
+        "moved": rel(max((t for t in moves if t > result["changed"]), default=None)),
         "other_in": sum(1 for m in incoming if start <= m["t"] <= result["ready"] and m["parent"] not in mine),
         "other_before": sum(1 for m in before if m["t"] >= start - 200),
         "quiet_before": round(start - before[-1]["t"], 1) if before else None,

@@ -194,11 +194,6 @@ def _by_file(questions):
     return files
 
 
-def _strictly_longest(q):
-    lengths = [len(o) for o in q.options]
-    return lengths[q.answer] == max(lengths) and lengths.count(max(lengths)) == 1
-
-
 def _uneven(questions):
     """The questions whose longest option is over MAX_LENGTH_RATIO times their shortest."""
     return [
@@ -208,28 +203,27 @@ def _uneven(questions):
     ]
 
 
-def _strictly_shortest(q):
-    lengths = [len(o) for o in q.options]
-    return lengths[q.answer] == min(lengths) and lengths.count(min(lengths)) == 1
-
-
-def _stands_out(questions, by):
-    """Per file, the questions whose right option is ``by`` (strictly longest or shortest), where that is over a
-    third of the file's questions."""
+def _stands_out(questions, extreme):
+    """Per file, the questions whose right option is strictly the ``extreme`` (max: longest, min: shortest) in
+    length, where that is over a third of the file's questions."""
     found = []
     for name, file_questions in _by_file(questions).items():
-        marked = [f"{name} question {n}" for _, n, q in file_questions if by(q)]
+        marked = []
+        for _, n, q in file_questions:
+            lengths = [len(o) for o in q.options]
+            if lengths[q.answer] == extreme(lengths) and lengths.count(extreme(lengths)) == 1:
+                marked.append(f"{name} question {n}")
         if len(marked) > len(file_questions) / 3:
             found += marked
     return found
 
 
 def _longest_is_right(questions):
-    return _stands_out(questions, _strictly_longest)
+    return _stands_out(questions, max)
 
 
 def _shortest_is_right(questions):
-    return _stands_out(questions, _strictly_shortest)
+    return _stands_out(questions, min)
 
 
 def _crowded_position(questions):
