@@ -12,12 +12,19 @@ that its centre of mass sits at the centre of the 28 x 28 image) and the CVAE re
 * the handwriting redrawn as all ten digits (the style code decoded with every label).
 
 This panel needs the encoder, so it runs in the kernel (it says so on screen): one round trip per finished stroke,
-answered by ONE message. The whole reading is one call of one TensorFlow graph (:class:`Reader`: the ten labels'
-encodings, the ``N_SAMPLES`` draws of z for each, the scores, the best label's code and the ten redrawn digits), with
-the draws of z prepared once (they do not depend on the drawing); the result - numbers, the bars and summary as HTML,
-the preview and the redrawn digits as PNG - goes back as one custom message with two binary buffers, and ``draw.js``
-renders all of it. The panel keeps the replies to the last ``KEPT_READINGS`` drawings, so "undo" (back to a drawing
-it has read) is answered without reading again.
+answered by ONE message (undo and clear too: the kernel's state follows the page). The whole reading is one call of
+one TensorFlow graph (:class:`Reader`: the ten labels' encodings, the ``N_SAMPLES`` draws of z for each, the scores,
+the best label's code and the ten redrawn digits), with the draws of z prepared once (they do not depend on the
+drawing); the result - numbers, the bars and summary as HTML, the preview and the redrawn digits as PNG - goes back
+as one custom message with two binary buffers, and ``draw.js`` renders all of it. The panel keeps the replies to the
+last ``KEPT_READINGS`` drawings, so "undo" (back to a drawing it has read) is answered without reading again.
+
+Undo and clear at screen speed: the page keeps the readings it got too (``draw.js``, the last 20, keyed by the
+strokes it sent) and shows the one of the drawing it goes back to in the click's own handler, before the kernel
+answers; the empty pad's reading comes with the answer to a view's first request. To pair a reading with the drawing
+it answers, the page sends a ``revision`` (a counter) with the strokes in the same update and the reading echoes it:
+the page skips a reading it already shows and never shows one of a drawing that is no longer the current one. A
+drawing set from Python (:meth:`DrawDigit.draw`, ``pad.strokes = ...``) gets a new revision from the kernel.
 """
 
 from __future__ import annotations
@@ -174,14 +181,17 @@ def mnist_like(ink) -> np.ndarray:
 
 class DrawPad(anywidget.AnyWidget):
     """The canvas and the reading: ``strokes`` (a list of strokes of [x, y] points in [0, 1]) follows the page after
-    every stroke (never echoed back); the reading comes back as one custom message (``DrawDigit._send_reading``) that the
-    page renders: the preview, the summary, the bars and the ten redrawn digits."""
+    every stroke, undo and clear, together with ``revision`` (the page's count of its drawings, sent in the same
+    update; neither is echoed back); the reading comes back as one custom message (``DrawDigit._send_reading``),
+    which carries the revision it answers, and the page renders it: the preview, the summary, the bars and the ten
+    redrawn digits."""
 
     _esm = STATIC / "draw.js"
     _css = PLAYGROUND_CSS
     size = traitlets.Int(PAD_SIZE).tag(sync=True)
     pen = traitlets.Float(STROKE_WIDTH).tag(sync=True)
     strokes = traitlets.List(traitlets.List(traitlets.List(traitlets.Float()))).tag(sync=True, echo_update=False)
+    revision = traitlets.Int(0).tag(sync=True, echo_update=False)
 
 
 def _bars(probabilities: np.ndarray, scores: np.ndarray) -> str:
@@ -228,7 +238,9 @@ class DrawDigit(ipywidgets.VBox):
         self.children = [
             style_sheet(),
             path_note(
-                "kernel", "needs the encoder: each finished stroke makes one round trip, answered in one message"
+                "kernel",
+                "needs the encoder: each finished stroke makes one round trip, answered in one message; "
+                "undo and clear show at once the reading the page already has",
             ),
             self.pad,
         ]
@@ -241,9 +253,11 @@ class DrawDigit(ipywidgets.VBox):
             )
         )
         self._replies: collections.OrderedDict = collections.OrderedDict()  # see _render
-        self.pad.observe(self._changed, names="strokes")
+        self._rendered = None  # (drawing, revision) of the last reading sent: see _changed
+        self.pad.observe(self._changed, names=["strokes", "revision"])
         self.pad.on_msg(self._request)
         self._render()
+        self._empty = self._replies[self._key()]  # the empty pad's reply, sent with a view's first reading
 
     # Python API -------------------------------------------------------------------------------
     def draw(self, strokes) -> None:
@@ -291,13 +305,27 @@ class DrawDigit(ipywidgets.VBox):
         }
 
     # rendering --------------------------------------------------------------------------------
-    def _changed(self, _change=None) -> None:
+    def _key(self) -> tuple:
+        """The drawing as a dict key: its strokes, the pen and the redrawn digits' scale."""
+        return (tuple(tuple(tuple(point) for point in stroke) for stroke in self.pad.strokes), self.pad.pen, self.scale)
+
+    def _changed(self, change) -> None:
+        """One reading per new (drawing, revision). The page sets both in one update (two notifications, one
+        reading); a drawing set from Python keeps the page's last revision, so it gets the next one here first (the
+        page must not take its reading for the one it already shows)."""
+        state = (self._key(), self.pad.revision)
+        if state == self._rendered:
+            return
+        if change["name"] == "strokes" and self._rendered is not None and self.pad.revision == self._rendered[1]:
+            self.pad.revision += 1  # its notification renders
+            return
         self._render()
 
     def _request(self, _widget, content, _buffers) -> None:
-        """A view asks for the current reading (when it is first drawn): one reply, to every view."""
+        """A view asks for the current reading (when it is first drawn): one reply, to every view, with the empty
+        pad's reading in it too (what "clear" shows at once)."""
         if isinstance(content, dict) and content.get("kind") == "refresh":
-            self._send_reading()
+            self._send_reading(with_empty=True)
 
     def _render(self) -> None:
         """Read the drawing and send everything the page shows about it in one message.
@@ -307,7 +335,8 @@ class DrawDigit(ipywidgets.VBox):
         rasterizing or reading anything (the reading of a drawing is the same every time: fixed draws of z). The kept
         replies, like the anomaly score's reference, were made with the model's weights when they were read: after
         training the model further, build a new panel."""
-        key = (tuple(tuple(tuple(point) for point in stroke) for stroke in self.pad.strokes), self.pad.pen, self.scale)
+        key = self._key()
+        self._rendered = (key, self.pad.revision)
         reply = self._replies.get(key)
         if reply is None:
             reply = self._reply()
@@ -338,15 +367,21 @@ class DrawDigit(ipywidgets.VBox):
         redrawn = to_png(tile(r["redrawn"], NUM_CLASSES, scale=self.scale, highlight=r["label"], captions=captions))
         return r, preview_png, _bars(r["probabilities"], r["scores"]), summary, redrawn
 
-    def _send_reading(self) -> None:
-        """The reading as ONE custom message: text and HTML in its content, the two PNGs as binary buffers."""
-        self.pad.send(
-            {
-                "kind": "reading",
-                "strokes": len(self.pad.strokes),
-                "summary": self.summary_html,
-                "bars": self.bars_html,
-                "label": None if self.last is None else self.last["label"],
-            },
-            [self.preview_png, self.redrawn_png],
-        )
+    def _send_reading(self, *, with_empty: bool = False) -> None:
+        """The reading as ONE custom message: text and HTML in its content, the two PNGs as binary buffers, and the
+        ``revision`` of the drawing it answers. ``with_empty`` (a view's first request) adds the empty pad's reading
+        when the drawing is not empty: its summary and bars under ``empty``, its two PNGs as buffers 3 and 4."""
+        content = {
+            "kind": "reading",
+            "revision": self.pad.revision,
+            "strokes": len(self.pad.strokes),
+            "summary": self.summary_html,
+            "bars": self.bars_html,
+            "label": None if self.last is None else self.last["label"],
+        }
+        buffers = [self.preview_png, self.redrawn_png]
+        if with_empty and self.pad.strokes:
+            _, preview, bars, summary, redrawn = self._empty
+            content["empty"] = {"summary": summary, "bars": bars}
+            buffers += [preview, redrawn]
+        self.pad.send(content, buffers)

@@ -290,6 +290,71 @@ def test_drawing_a_stroke_makes_the_kernel_read_and_redraw_it(playground):
         panel.get_by_role("button", name="undo").click()
         playground.wait_for_new_image(redrawn, src)
     assert canvas.get_attribute("data-strokes") == "0" and "Draw a digit" in panel.inner_text()
+    assert panel.locator(".cvae-draw-view").get_attribute("data-shown") == "kept"  # the empty pad's, from the first
+
+
+# A drawing pad in a notebook of its own (an untrained CVAE reads too), and a cell that prints the kernel's state.
+DRAW_PANEL = "draw_panel.ipynb"
+DRAW_CELLS = [
+    """\
+import numpy as np
+from cvae_course.models import build_cvae
+from cvae_course.playground import DrawDigit
+
+draw = DrawDigit(build_cvae(2, seed=0), np.random.default_rng(0).uniform(size=(20, 28, 28, 1)).astype("float32"))
+draw""",
+    'print(len(draw.pad.strokes), draw.pad.revision, draw.last["label"], ", ".join(f"{v:.2f}" for v in draw.last["code"]))',
+]
+
+
+def _stroke(page, canvas, x0: float, y0: float, x1: float, y1: float) -> None:
+    """A mouse stroke on the canvas from (x0, y0) to (x1, y1), in fractions of its width and height."""
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])
+    page.mouse.down()
+    page.mouse.move(box["x"] + x1 * box["width"], box["y"] + y1 * box["height"], steps=10)
+    page.mouse.up()
+
+
+def test_undo_shows_the_kept_reading_of_the_drawing_it_goes_back_to_and_python_follows(lab, browser, artifacts):
+    from lab_session import run_cell, write_notebook
+    from playwright.sync_api import expect
+
+    write_notebook(lab.root_dir / DRAW_PANEL, DRAW_CELLS)
+    notebook = NotebookPage(browser.new_page(), lab, artifacts, "draw-panel")
+    try:
+        with notebook.step(f"open {DRAW_PANEL} in JupyterLab and run its first cell (a drawing pad)"):
+            notebook.open(DRAW_PANEL)
+            run_cell(notebook, 0, timeout_ms=120_000)
+            panel = notebook.panel.locator(".cvae-draw")
+            panel.locator("img.cvae-draw-redrawn[src]").wait_for(timeout=30_000)
+        view, canvas = panel.locator(".cvae-draw-view"), panel.locator("canvas.cvae-draw-canvas")
+        redrawn, summary = panel.locator("img.cvae-draw-redrawn"), panel.locator(".cvae-draw-summary")
+        shown = []  # (src, picture, summary) after each stroke
+        for name, line in [("a vertical stroke", (0.5, 0.15, 0.5, 0.85)), ("a horizontal one", (0.2, 0.3, 0.8, 0.3))]:
+            with notebook.step(f"draw {name}: the kernel reads the drawing"):
+                src = redrawn.get_attribute("src")
+                _stroke(notebook.page, canvas, *line)
+                picture = notebook.wait_for_new_image(redrawn, src)
+            shown.append((redrawn.get_attribute("src"), picture, summary.inner_text()))
+        assert view.get_attribute("data-shown") == "kernel" and shown[0][1] != shown[1][1]
+        readings = view.get_attribute("data-reading")
+        with notebook.step("press undo: the one-stroke reading, kept by the page, is shown again"):
+            panel.get_by_role("button", name="undo").click()
+            expect(redrawn).to_have_attribute("src", shown[0][0])
+        assert view.get_attribute("data-shown") == "kept" and canvas.get_attribute("data-strokes") == "1"
+        assert int(view.get_attribute("data-reading")) == int(readings) + 1
+        notebook.screenshot("after two strokes and undo", panel)
+        with notebook.step("print the kernel's drawing and reading (after the kernel has answered the undo)"):
+            printed = run_cell(notebook, 1)
+        # the kernel's answer to the undo came before the print: it changed nothing on screen
+        assert int(view.get_attribute("data-reading")) == int(readings) + 1
+        assert (redrawn.get_attribute("src"), notebook.image_data(redrawn), summary.inner_text()) == shown[0]
+        strokes, revision, label, code = printed.split(" ", 3)
+        assert (strokes, revision) == ("1", "3"), printed  # two strokes and an undo: the page's third drawing
+        assert f"Read as a {label}" in shown[0][2] and f"z = [{code}]" in shown[0][2], (printed, shown[0][2])
+    finally:
+        notebook.page.close()
 
 
 # In the page: the order in which the style transfer's new picture is decoded and its test image slider moves.

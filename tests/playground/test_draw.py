@@ -123,7 +123,7 @@ def test_a_finished_stroke_is_answered_with_one_message_holding_the_whole_readin
         pg.png_to_array(panel.redrawn_png).shape,
     ]
     panel._request(panel.pad, {"kind": "refresh"}, [])  # a new view asks for the reading it should show
-    assert len(sent) == 2 and sent[1][0] == content
+    assert len(sent) == 2 and {k: v for k, v in sent[1][0].items() if k != "empty"} == content  # and clear's
 
 
 def test_a_scribble_scores_as_more_anomalous_than_most_real_digits(panel):
@@ -158,7 +158,8 @@ def test_undo_back_to_a_drawing_already_read_sends_its_reply_again_without_readi
     assert len(calls) == 2
     panel.pad.strokes = panel.pad.strokes[:1]  # what "undo" sends
     assert len(calls) == 2, "undo read a drawing the panel had read already"
-    assert len(sent) == 3 and sent[2][0] == sent[0][0] and sent[2][1] == sent[0][1]
+    assert len(sent) == 3 and sent[2][1] == sent[0][1] and sent[2][0]["revision"] == sent[0][0]["revision"] + 2
+    assert {**sent[2][0], "revision": None} == {**sent[0][0], "revision": None}  # its reply again, a new revision
     fresh = panel.read()  # the reply it sent again is the reading of this drawing
     assert panel.last["label"] == fresh["label"]
     np.testing.assert_allclose(panel.last["scores"], fresh["scores"], rtol=1e-6)
@@ -174,3 +175,48 @@ def test_the_panel_keeps_the_replies_of_a_limited_number_of_drawings(panel, monk
     assert len(panel._replies) == draw.KEPT_READINGS and len(calls) == draw.KEPT_READINGS + 1
     panel.draw([[[0.2, 0.25], [0.5, 0.75]]])  # the first of them: no longer kept, read again
     assert len(calls) == draw.KEPT_READINGS + 2
+
+
+def _sent(panel, monkeypatch) -> list:
+    sent = []
+    monkeypatch.setattr(panel.pad, "send", lambda content, buffers=None: sent.append((content, buffers)))
+    return sent
+
+
+def test_strokes_and_a_revision_from_the_page_are_answered_once_with_that_revision(panel, monkeypatch):
+    sent = _sent(panel, monkeypatch)
+    first, second = [[0.4, 0.2], [0.45, 0.8]], [[0.2, 0.5], [0.8, 0.55]]  # drawn by no other test
+    revision = panel.pad.revision
+    for k, strokes in enumerate([[first], [first, second], [first]], start=1):  # a stroke, a stroke, undo
+        panel.pad.set_state({"strokes": strokes, "revision": revision + k})  # one update, as the page sends it
+        assert len(sent) == k, f"{len(sent) - k + 1} messages for one update"
+        assert sent[-1][0]["revision"] == panel.pad.revision == revision + k
+    assert panel.pad.strokes == [first] and sent[2][1] == sent[0][1]  # undo: the first stroke's pictures again
+    fresh = panel.read()
+    assert panel.last["label"] == fresh["label"]
+    np.testing.assert_allclose(panel.last["code"], fresh["code"], atol=1e-6)
+
+
+def test_a_drawing_set_from_python_gets_the_next_revision_so_the_page_takes_its_reading_as_new(panel, monkeypatch):
+    sent = _sent(panel, monkeypatch)
+    revision = panel.pad.revision
+    panel.draw([[[0.5, 0.1], [0.55, 0.9]]])
+    panel.pad.strokes = []
+    assert [content["revision"] for content, _ in sent] == [revision + 1, revision + 2]
+    assert panel.pad.revision == revision + 2 and sent[1][0]["label"] is None
+
+
+def test_a_views_first_request_brings_the_empty_pads_reading_for_clear_too(panel, monkeypatch):
+    sent = _sent(panel, monkeypatch)
+    panel.draw([[[0.1, 0.1], [0.2, 0.2]]])
+    panel.clear()
+    blank = sent[-1]
+    panel.draw([[[0.3, 0.2], [0.6, 0.8]]])
+    panel._request(panel.pad, {"kind": "refresh"}, [])
+    content, buffers = sent[-1]
+    assert content["revision"] == panel.pad.revision and content["summary"] == panel.summary_html
+    assert content["empty"] == {"summary": blank[0]["summary"], "bars": blank[0]["bars"]}
+    assert buffers == [panel.preview_png, panel.redrawn_png, *blank[1]]
+    panel.clear()
+    panel._request(panel.pad, {"kind": "refresh"}, [])
+    assert "empty" not in sent[-1][0] and len(sent[-1][1]) == 2  # the empty pad is the reading itself

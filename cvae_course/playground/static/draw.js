@@ -4,9 +4,18 @@
 // of [x, y] points in [0, 1] (0, 0 the top left); the strokes go to the kernel once per finished stroke (and after
 // clear or undo), where the CVAE reads the drawing and answers with ONE custom message: the summary and the bars as
 // HTML (made by the kernel), the preview and the ten redrawn digits as two PNG buffers. This module renders them.
+//
+// Undo and clear are instant: the view keeps the last KEPT readings it got, keyed by the drawing they answer, and
+// shows the reading of the drawing it goes back to in the click's own handler (the pictures stay decoded: their
+// blob URLs and an Image of each are kept). The strokes still go to the kernel, whose state follows the page. Each
+// drawing the page sends carries a `revision` (a counter, in the same update as the strokes) and the kernel's
+// reading echoes it: a reading of the drawing already on screen changes nothing, and one of a drawing that is no
+// longer the current one (the learner drew again meanwhile) is only kept, never shown.
 // Nothing here reaches the network: this file ships with the package. The canvas counts its finished strokes in
-// `data-strokes` (for the browser test).
+// `data-strokes`; the view counts the readings it showed in `data-reading` and says where the one on screen came
+// from in `data-shown` ("kernel" or "kept": for the browser test).
 
+const KEPT = 20; // readings a view keeps (the oldest goes first; its blob URLs are revoked)
 const OWN_KEYS = { "data-lm-suppress-shortcuts": "true" };
 
 function make(tag, props = {}, children = []) {
@@ -49,22 +58,69 @@ export default {
       ]),
       redrawn,
     );
-    const urls = new Map(); // img -> its current blob URL (revoked when replaced)
-    const showPng = (img, buffer) => {
-      const bytes = buffer instanceof DataView ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
-        : new Uint8Array(buffer.buffer ?? buffer);
-      const url = URL.createObjectURL(new Blob([bytes], { type: "image/png" }));
-      img.src = url;
-      if (urls.has(img)) URL.revokeObjectURL(urls.get(img));
-      urls.set(img, url);
+    // The readings this view keeps: drawing (the pen and the strokes as JSON) -> {summary, bars, urls, images, ready},
+    // oldest first. `sent` pairs a revision with the drawing it stands for.
+    const kept = new Map();
+    const sent = new Map();
+    let revision = model.get("revision"); // the newest drawing this view knows of
+    let shownRevision = null; // the drawing whose reading is on screen
+    let onScreen = null; // that reading
+    const keyOf = (list) => JSON.stringify([model.get("pen"), list]);
+    const remember = (rev, list) => {
+      sent.set(rev, keyOf(list));
+      if (sent.size > 4 * KEPT) sent.delete(sent.keys().next().value);
     };
-    model.on("msg:custom", (msg, buffers) => {
-      if (!msg || msg.kind !== "reading") return;
-      summary.innerHTML = msg.summary; // HTML made by the kernel from numbers (draw.py), no learner text in it
-      bars.innerHTML = msg.bars;
-      showPng(preview, buffers[0]);
-      showPng(redrawn, buffers[1]);
+    remember(revision, model.get("strokes"));
+
+    const forget = (entry) => { for (const url of entry.urls) URL.revokeObjectURL(url); };
+    function reading(content, pngs) {
+      const urls = pngs.map((buffer) => {
+        const bytes = buffer instanceof DataView ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+          : new Uint8Array(buffer.buffer ?? buffer);
+        return URL.createObjectURL(new Blob([bytes], { type: "image/png" }));
+      });
+      const images = urls.map((url) => Object.assign(new Image(), { src: url })); // decoded once, kept decoded
+      const ready = Promise.all(images.map((image) => image.decode().catch(() => {})));
+      return { summary: content.summary, bars: content.bars, urls, images, ready };
+    }
+    function keep(key, entry) {
+      const old = kept.get(key);
+      if (old && old !== entry && old !== onScreen) forget(old);
+      kept.delete(key);
+      kept.set(key, entry);
+      while (kept.size > KEPT) {
+        const [oldest, gone] = kept.entries().next().value;
+        kept.delete(oldest);
+        if (gone !== onScreen) forget(gone); // the one on screen is revoked when it is replaced
+      }
+    }
+    function show(entry, rev, source) {
+      summary.innerHTML = entry.summary; // HTML made by the kernel from numbers (draw.py), no learner text in it
+      bars.innerHTML = entry.bars;
+      preview.src = entry.urls[0];
+      redrawn.src = entry.urls[1];
+      if (onScreen && onScreen !== entry && ![...kept.values()].includes(onScreen)) forget(onScreen);
+      onScreen = entry;
+      shownRevision = rev;
       el.dataset.reading = String(Number(el.dataset.reading || 0) + 1);
+      el.dataset.shown = source;
+    }
+
+    model.on("msg:custom", async (msg, buffers) => {
+      if (!msg || msg.kind !== "reading") return;
+      if (msg.empty && !kept.has(keyOf([]))) keep(keyOf([]), reading(msg.empty, buffers.slice(2, 4)));
+      const key = sent.get(msg.revision);
+      if (msg.revision < revision) { // a drawing no longer current: kept for undo, not shown
+        if (key !== undefined && !kept.has(key)) keep(key, reading(msg, buffers.slice(0, 2)));
+        return;
+      }
+      revision = msg.revision;
+      if (shownRevision === revision) return; // already on screen, from the kept readings: nothing to repaint
+      const entry = reading(msg, buffers.slice(0, 2));
+      if (key !== undefined) keep(key, entry);
+      await entry.ready; // both pictures decoded: they change in one frame
+      if (revision === msg.revision && shownRevision !== revision) show(entry, revision, "kernel");
+      else if (key === undefined) forget(entry);
     });
 
     let strokes = model.get("strokes").map((s) => s.map((p) => p.slice()));
@@ -91,8 +147,19 @@ export default {
       undo.disabled = clear.disabled = strokes.length === 0;
     }
 
-    function send() {
+    // A new drawing: a new revision, sent with the strokes in one update. Undo and clear show a kept reading of it
+    // at once (in the click's handler); a new stroke waits for the kernel's.
+    function send({ instant = false } = {}) {
+      revision += 1;
+      remember(revision, strokes);
+      const entry = instant ? kept.get(keyOf(strokes)) : undefined;
+      if (entry) {
+        kept.delete(keyOf(strokes)); // the newest again
+        kept.set(keyOf(strokes), entry);
+        show(entry, revision, "kept");
+      }
       model.set("strokes", strokes.map((s) => s.map((p) => p.slice())));
+      model.set("revision", revision);
       model.save_changes();
     }
 
@@ -129,19 +196,26 @@ export default {
     clear.addEventListener("click", () => {
       strokes = [];
       paint();
-      send();
+      send({ instant: true });
     });
     undo.addEventListener("click", () => {
       strokes.pop();
       paint();
-      send();
+      send({ instant: true });
     });
-    model.on("change:strokes", () => {
+    model.on("change:strokes", () => { // set from Python, or by another view of this pad
       strokes = model.get("strokes").map((s) => s.map((p) => p.slice()));
       paint();
     });
+    model.on("change:revision", () => { // the kernel's revision of a drawing set from Python comes after its strokes
+      const rev = model.get("revision");
+      if (rev > revision) revision = rev;
+      if (!sent.has(rev)) remember(rev, model.get("strokes"));
+    });
     paint();
-    model.send({ kind: "refresh" }); // the current reading for this view
-    return () => { for (const url of urls.values()) URL.revokeObjectURL(url); };
+    model.send({ kind: "refresh" }); // the current reading for this view (and the empty pad's, for clear)
+    return () => {
+      for (const entry of new Set([...kept.values(), onScreen])) if (entry) forget(entry);
+    };
   },
 };
