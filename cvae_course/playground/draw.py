@@ -210,7 +210,9 @@ def _bars(probabilities: np.ndarray, scores: np.ndarray) -> str:
 
 class DrawDigit(ipywidgets.VBox):
     """Draw a digit; the CVAE reads its label (with per-label bars), its style code, an anomaly score, and redraws
-    it as all ten digits.
+    it as all ten digits. Each finished stroke is read in the kernel (one round trip); undo and clear show at once the
+    reading the page kept of the drawing they go back to, while the kernel's state (``last``, :meth:`read`,
+    :attr:`image`) follows the page.
 
     Args:
         model: a trained CVAE (dense or conv: this panel runs in the kernel).
