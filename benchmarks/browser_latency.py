@@ -17,6 +17,11 @@ What is measured, per action (one click, one key press, one click on the latent 
   resolved (the new PNG is decoded and ready to paint). That frame is the first that shows the new picture; the
   compositor's last few milliseconds to the screen are left out, alike for every control.
 
+An action fails (counted, with its reason, never timed) when no new picture comes within ``--timeout-ms``, when the
+picture changed before its input (e.g. a late reply to the one before), or when it shows the wrong picture: "draw a
+digit: undo" must show the same PNG bytes as before the stroke it takes back (the draw panel shows a reading it kept,
+in the click's handler, or the kernel's; which one is counted per action).
+
 latency = painted - input, in milliseconds; p50 and p95 over ``--actions`` actions per control (>= 30). Also
 printed: ``drawn95``, the p95 of input -> picture changed (and decoded), before waiting for a frame, and ``next fr``,
 the share of actions whose picture is in the first frame that starts after the input. Frames start every 16.7 ms
@@ -504,6 +509,8 @@ class Control:
     messages: list[Counter] = field(default_factory=list)
     requests: list[int] = field(default_factory=list)
     failures: int = 0
+    why_failed: Counter = field(default_factory=Counter)  # failed actions by reason
+    shown: Counter = field(default_factory=Counter)  # the draw panel: where each action's reading came from
 
 
 @dataclass
@@ -516,6 +523,9 @@ class Act:
     prepare: Callable[[object, int], None]
     fire: Callable[[object, int], None]
     trigger: str
+    # after the picture changed: None if the action showed what it should, else why not (the action then fails)
+    check: Callable[[object, int], str | None] | None = None
+    view: str | None = None  # the draw panel's view, whose data-shown (where its reading came from) is counted
 
 
 def keys(selector: str, period: int = 10, *, own_count: bool = False) -> Act:
@@ -585,27 +595,46 @@ def strokes(selector: str, clear_every: int | None = 10) -> Act:
     return Act(prepare, lambda page, _i: page.mouse.up(), "pointerup")
 
 
-def stroke_then_undo(selector: str, undo: str) -> Act:
-    """Draw a stroke (not timed, its reading settles), then press undo (timed from the click): the stroke is taken
-    back from a drawing that keeps at least one other stroke (one is drawn first on an empty pad), as when a learner
-    undoes a slip. (The pad was cleared every 10 undos, so from then on each undo emptied it: the undo of an only
-    stroke, which also disables the focused undo button.)"""
+# The PNG bytes an <img> shows, as base64 (to compare two pictures whatever their blob URLs).
+_PNG_JS = """async (img) => {
+  const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+  let text = ""; for (const b of bytes) text += String.fromCharCode(b);
+  return btoa(text);
+}"""
+
+
+def stroke_then_undo(selector: str, undo: str, picture: str, view: str) -> Act:
+    """Draw a stroke (not timed; waits until its reading is shown), then press undo (timed from the click): the stroke
+    is taken back from a drawing that keeps at least one other stroke (one is drawn first on an empty pad), as when a
+    learner undoes a slip. The action fails unless the picture after undo is the one shown before the stroke (same
+    PNG bytes): an undo that showed something else, or a late reading of the stroke, is not timed as an undo. Where
+    the draw panel says its reading came from (``data-shown``: "kept" or "kernel") is counted."""
     draw = strokes(selector, clear_every=None)
+    before: dict[int, str] = {}
 
     def stroke(page, i: int) -> None:
+        img = page.locator(picture).first
+        old = img.get_attribute("src")
         draw.prepare(page, i)
         page.mouse.up()
-        page.wait_for_timeout(1500)  # the stroke's own reading arrives before the next step
+        page.wait_for_function("([img, old]) => img.src && img.src !== old", arg=[img.element_handle(), old])
+        page.wait_for_timeout(300)  # the kernel's idle after its reading
 
     def prepare(page, i: int) -> None:
         if page.locator(selector).first.get_attribute("data-strokes") == "0":
             stroke(page, i + 500)  # one to keep, elsewhere on the pad
+        before[i] = page.locator(picture).first.evaluate(_PNG_JS)
         stroke(page, i)
         button = page.locator(undo).first
         button.hover()
         button.focus()
 
-    return Act(prepare, _press, "click")
+    def check(page, i: int) -> str | None:
+        if page.locator(picture).first.evaluate(_PNG_JS) != before.pop(i):
+            return "the picture after undo is not the one before the stroke"
+        return None
+
+    return Act(prepare, _press, "click", check, view)
 
 
 def _sweep(page, y_of, left: float, right: float, seconds: float) -> None:
@@ -742,7 +771,12 @@ def controls() -> tuple[Control, list[Control], list[Control], list[Control]]:
             "kernel",
             f"{drw} img.cvae-draw-redrawn",
             "img",
-            stroke_then_undo(f"{drw} canvas.cvae-draw-canvas", f"{drw} button.cvae-draw-undo"),
+            stroke_then_undo(
+                f"{drw} canvas.cvae-draw-canvas",
+                f"{drw} button.cvae-draw-undo",
+                f"{drw} img.cvae-draw-redrawn",
+                f"{drw} .cvae-draw-view",
+            ),
         ),
     ]
     browser = [
@@ -872,6 +906,8 @@ class Action:
     requests: int
     dispatch: float | None = None  # input -> the page's first (capturing) listener runs
     phases: dict | None = None  # kernel controls: when each step of the round trip happened (phases())
+    error: str | None = None  # why the action failed (no time then)
+    shown: str | None = None  # the draw panel: where the reading on screen came from ("kept" or "kernel")
 
 
 def one_action(page, wire: Wire, control: Control, i: int, timeout_ms: float) -> Action:
@@ -898,7 +934,14 @@ def one_action(page, wire: Wire, control: Control, i: int, timeout_ms: float) ->
     ws = page.evaluate(PHASES_JS, 0)
     moves = page.evaluate("() => window.__bench.moves()")
     if "error" in result or result.get("t0") is None:
-        return Action(None, None, None, replies, len(requests))
+        return Action(None, None, None, replies, len(requests), error=result.get("error", "no input event seen"))
+    if result["changed"] < result["now0"]:  # e.g. a late reply to the previous action, not this input's picture
+        return Action(None, None, None, replies, len(requests), error="the picture changed before the input")
+    error = control.act.check(page, i) if control.act.check else None
+    if error:
+        return Action(None, None, None, replies, len(requests), error=error)
+    view = control.act.view
+    shown = page.locator(view).first.get_attribute("data-shown") if view else None
     # event.timeStamp is the input's creation time; fall back to the listener's clock if it is implausible
     start = result["t0"] if abs(result["t0"] - result["now0"]) < 50 else result["now0"]
     painted = result["painted"]
@@ -911,6 +954,7 @@ def one_action(page, wire: Wire, control: Control, i: int, timeout_ms: float) ->
         len(requests),
         result["now0"] - start,
         phases(start, result, ws, moves) if control.path != "browser" else None,
+        shown=shown,
     )
 
 
@@ -968,7 +1012,10 @@ def measure(page, wire: Wire, control: Control, baseline: Control, n: int, warmu
                 continue
             if action.ms is None:
                 which.failures += 1
+                which.why_failed[action.error] += 1
                 continue
+            if action.shown:
+                which.shown[action.shown] += 1
             if which is baseline:
                 control.baseline.append(action.ms)
                 if action.phases is not None:
@@ -1057,7 +1104,8 @@ def report(rows: list[Control], header: str) -> list[str]:
         lines.append(
             f"{c.name:42s} {len(c.samples):3d} {p50:6.1f} {p95:6.1f} {drawn95:7.1f} {next_frame} "
             f"{b50:8.1f} {b95:8.1f} {p95 / b95:5.2f}  {message_summary(c.messages)}  {requests}"
-            + (f"  ({c.failures} actions without a new picture)" if c.failures else "")
+            + (f"  ({c.failures} failed: {dict(c.why_failed)})" if c.failures else "")
+            + (f"  (reading shown from: {dict(c.shown)})" if c.shown else "")
         )
     return lines
 
@@ -1352,6 +1400,8 @@ def main(argv: list[str] | None = None) -> int:
                         "requests": c.requests,
                         "messages": [dict(m) for m in c.messages],
                         "failures": c.failures,
+                        "why_failed": dict(c.why_failed),
+                        "shown_from": dict(c.shown),
                     }
                     for c in [baseline, *kernel, *browser, *variants, *echo_rows]
                 },

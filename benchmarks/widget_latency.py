@@ -64,7 +64,8 @@ def new_drawings(n: int, seed: int = 0) -> list[list]:
 
 
 def set_strokes(draw):
-    return lambda strokes: setattr(draw.pad, "strokes", strokes)
+    """Strokes as the page sends them: with the next revision, in one update (``DrawPad.set_state``)."""
+    return lambda strokes: draw.pad.set_state({"strokes": strokes, "revision": draw.pad.revision + 1})
 
 
 def undo(draw):
@@ -73,8 +74,8 @@ def undo(draw):
     "undo" does."""
 
     def prepare(strokes):
-        draw.pad.strokes = strokes[:-1]
-        draw.pad.strokes = strokes
+        set_strokes(draw)(strokes[:-1])
+        set_strokes(draw)(strokes)
 
     return prepare, lambda strokes: set_strokes(draw)(strokes[:-1])
 
