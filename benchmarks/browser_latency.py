@@ -19,8 +19,8 @@ What is measured, per action (one click, one key press, one click on the latent 
 
 An action fails (counted, with its reason, never timed) when no new picture comes within ``--timeout-ms``, when the
 picture changed before its input (e.g. a late reply to the one before), or when it shows the wrong picture: "draw a
-digit: undo" must show the same PNG bytes as before the stroke it takes back (the draw panel shows a reading it kept,
-in the click's handler, or the kernel's; which one is counted per action).
+digit: undo" and "draw a digit: clear" must show the same PNG bytes as before the stroke they take back (the draw
+panel shows a reading it kept, in the click's handler, or the kernel's; which one is counted per action).
 
 latency = painted - input, in milliseconds; p50 and p95 over ``--actions`` actions per control (>= 30). Also
 printed: ``drawn95``, the p95 of input -> picture changed (and decoded), before waiting for a frame, and ``next fr``,
@@ -603,12 +603,14 @@ _PNG_JS = """async (img) => {
 }"""
 
 
-def stroke_then_undo(selector: str, undo: str, picture: str, view: str) -> Act:
-    """Draw a stroke (not timed; waits until its reading is shown), then press undo (timed from the click): the stroke
-    is taken back from a drawing that keeps at least one other stroke (one is drawn first on an empty pad), as when a
-    learner undoes a slip. The action fails unless the picture after undo is the one shown before the stroke (same
-    PNG bytes): an undo that showed something else, or a late reading of the stroke, is not timed as an undo. Where
-    the draw panel says its reading came from (``data-shown``: "kept" or "kernel") is counted."""
+def stroke_then_press(selector: str, button: str, picture: str, view: str, *, keep_one: bool) -> Act:
+    """Draw a stroke (not timed; waits until its reading is shown), then press ``button`` (timed from the click).
+
+    "undo" (``keep_one``): the stroke is taken back from a drawing that keeps at least one other stroke (one is drawn
+    first on an empty pad), as when a learner undoes a slip; "clear": the pad, empty before the stroke, is cleared.
+    The action fails unless the picture after the press is the one shown before the stroke (same PNG bytes): a press
+    that showed something else, or a late reading of the stroke, is not timed. Where the draw panel says its reading
+    came from (``data-shown``: "kept" or "kernel") is counted."""
     draw = strokes(selector, clear_every=None)
     before: dict[int, str] = {}
 
@@ -621,17 +623,20 @@ def stroke_then_undo(selector: str, undo: str, picture: str, view: str) -> Act:
         page.wait_for_timeout(300)  # the kernel's idle after its reading
 
     def prepare(page, i: int) -> None:
-        if page.locator(selector).first.get_attribute("data-strokes") == "0":
+        empty = page.locator(selector).first.get_attribute("data-strokes") == "0"
+        if keep_one and empty:
             stroke(page, i + 500)  # one to keep, elsewhere on the pad
+        elif not keep_one and not empty:
+            page.locator(button).first.click()  # clear (not timed)
+            page.wait_for_timeout(300)
         before[i] = page.locator(picture).first.evaluate(_PNG_JS)
         stroke(page, i)
-        button = page.locator(undo).first
-        button.hover()
-        button.focus()
+        page.locator(button).first.hover()
+        page.locator(button).first.focus()
 
     def check(page, i: int) -> str | None:
         if page.locator(picture).first.evaluate(_PNG_JS) != before.pop(i):
-            return "the picture after undo is not the one before the stroke"
+            return "the picture after the press is not the one before the stroke"
         return None
 
     return Act(prepare, _press, "click", check, view)
@@ -771,11 +776,25 @@ def controls() -> tuple[Control, list[Control], list[Control], list[Control]]:
             "kernel",
             f"{drw} img.cvae-draw-redrawn",
             "img",
-            stroke_then_undo(
+            stroke_then_press(
                 f"{drw} canvas.cvae-draw-canvas",
                 f"{drw} button.cvae-draw-undo",
                 f"{drw} img.cvae-draw-redrawn",
                 f"{drw} .cvae-draw-view",
+                keep_one=True,
+            ),
+        ),
+        Control(
+            "draw a digit: clear",
+            "kernel",
+            f"{drw} img.cvae-draw-redrawn",
+            "img",
+            stroke_then_press(
+                f"{drw} canvas.cvae-draw-canvas",
+                f"{drw} button.cvae-draw-clear",
+                f"{drw} img.cvae-draw-redrawn",
+                f"{drw} .cvae-draw-view",
+                keep_one=False,
             ),
         ),
     ]
