@@ -19,7 +19,10 @@ Three models, all trained on every training image under all three settings at on
   baseline (:func:`build_quadrant_cvae`), the prior network reads x completed by the frozen baseline
   (:meth:`QuadrantCVAE.guess`), as Pyro's tutorial does, and the generation network starts as the baseline
   (:func:`start_from_baseline`), the paper's "baseline as initialisation" (Pyro's starts from scratch): the CVAE
-  starts from the baseline's average completion.
+  starts from the baseline's average completion. Neither the whole digit nor the guess says which part of it was
+  hidden, so the course's recognition and prior networks also read which quadrants x shows
+  (:func:`visible_quadrants`, four numbers; ``sees_quadrants=True`` in :func:`build_recognition` and
+  :func:`build_prior`); the generation network reads x itself, whose -1s say it.
   The recipes train it with a KL warm-up (:class:`KLWarmup`: the KL's weight ``beta`` rises from 0 to 1 over the
   first steps), so that the codes come into use although the generation network starts as the baseline.
 
@@ -60,6 +63,7 @@ __all__ = [
     "make_task",
     "make_mixed_task",
     "fill",
+    "visible_quadrants",
     "hidden_reconstruction_loss",
     "gaussian_kl",
     "build_baseline",
@@ -147,6 +151,15 @@ def fill(x, y) -> np.ndarray:
     return np.where(x < 0, y, x).astype(np.float32)
 
 
+def visible_quadrants(x):
+    """Which quadrants x shows: the share of each quadrant's pixels that are not the hidden marker, in the order of
+    :data:`QUADRANTS` (top left, top right, bottom left, bottom right); (batch, 4) float32, 1 for a visible
+    quadrant and 0 for a hidden one with the masks of :func:`make_task`. Keras ops (tensors or arrays in, a tensor
+    out): the course's recognition and prior networks read it beside their image."""
+    shown = ops.cast(ops.greater_equal(ops.reshape(x, (-1, 2, HALF, 2, HALF)), 0.0), "float32")
+    return ops.reshape(ops.mean(shown, axis=(2, 4)), (-1, len(QUADRANTS)))
+
+
 def _put_in(x, pixels):
     """:func:`fill` inside the model (tensors in, tensor out): x's visible pixels, ``pixels``' where x is hidden."""
     return ops.where(ops.less(x, 0.0), pixels, x)
@@ -204,6 +217,16 @@ def _image_input(name: str):
     return keras.Input(shape=(28, 28, 1), name=name)
 
 
+def _reader(name: str, sees_quadrants: bool):
+    """An image input (and, with ``sees_quadrants``, a (4,) input of :func:`visible_quadrants`), and the flattened
+    features the network's dense layers read: (inputs, features)."""
+    image = _image_input(name)
+    if not sees_quadrants:
+        return image, layers.Flatten()(image)
+    shown = keras.Input(shape=(len(QUADRANTS),), name="visible_quadrants")
+    return [image, shown], layers.Concatenate()([layers.Flatten()(image), shown])
+
+
 def _gaussian(h, latent_dim: int):
     return [layers.Dense(latent_dim, name="z_mean")(h), layers.Dense(latent_dim, name="z_log_var")(h)]
 
@@ -215,21 +238,26 @@ def build_baseline(hidden: Sequence[int] = (256, 256)) -> keras.Model:
     return keras.Model(x, layers.Reshape((28, 28, 1), name="logits")(h), name="baseline")
 
 
-def build_recognition(latent_dim: int, hidden: Sequence[int] = (256, 256)) -> keras.Model:
+def build_recognition(
+    latent_dim: int, hidden: Sequence[int] = (256, 256), *, sees_quadrants: bool = False
+) -> keras.Model:
     """q(z | x, y): the whole digit (x's visible pixels, y's hidden ones: :func:`fill`) -> (z_mean, z_log_var),
-    shapes (batch, latent_dim). Sees both parts of the digit; :class:`QuadrantCVAE` puts them together."""
+    shapes (batch, latent_dim). Sees both parts of the digit; :class:`QuadrantCVAE` puts them together. With
+    ``sees_quadrants`` it has a second input, which quadrants x shows (:func:`visible_quadrants`, (batch, 4)):
+    the whole digit does not say which part the generation network sees already."""
     latent_dim = check_positive_int(latent_dim, "latent_dim")
-    digit = _image_input("digit")
-    return keras.Model(digit, _gaussian(_mlp(layers.Flatten()(digit), hidden), latent_dim), name="recognition")
+    inputs, h = _reader("digit", sees_quadrants)
+    return keras.Model(inputs, _gaussian(_mlp(h, hidden), latent_dim), name="recognition")
 
 
-def build_prior(latent_dim: int, hidden: Sequence[int] = (256, 256)) -> keras.Model:
+def build_prior(latent_dim: int, hidden: Sequence[int] = (256, 256), *, sees_quadrants: bool = False) -> keras.Model:
     """p(z | x): one image (28, 28, 1) -> (z_mean, z_log_var), shapes (batch, latent_dim). Sees only what x gives:
     x itself (hidden pixels -1), or, in a CVAE built on a baseline, x completed by the baseline
-    (:meth:`QuadrantCVAE.guess`)."""
+    (:meth:`QuadrantCVAE.guess`). With ``sees_quadrants`` it has a second input, which quadrants x shows
+    (:func:`visible_quadrants`, (batch, 4)): the guess does not say which of its pixels were guessed."""
     latent_dim = check_positive_int(latent_dim, "latent_dim")
-    x = _image_input("x")
-    return keras.Model(x, _gaussian(_mlp(layers.Flatten()(x), hidden), latent_dim), name="prior")
+    inputs, h = _reader("x", sees_quadrants)
+    return keras.Model(inputs, _gaussian(_mlp(h, hidden), latent_dim), name="prior")
 
 
 def build_generation(latent_dim: int, hidden: Sequence[int] = (256, 256)) -> keras.Model:
@@ -429,16 +457,23 @@ class QuadrantCVAE(keras.Model):
 
     def prior_distribution(self, x, training=False):
         """(mean, log_var) of p(z | x): the prior network's, or zeros for the fixed N(0, I). The prior network
-        reads x completed by the baseline when the model has one (:meth:`guess`), else x itself."""
+        reads x completed by the baseline when the model has one (:meth:`guess`), else x itself; and which
+        quadrants x shows, if it was built to (:func:`build_prior`)."""
         if self.prior is None:
             zeros = ops.zeros((ops.shape(x)[0], self.latent_dim), dtype="float32")
             return zeros, zeros
-        return self.prior(x if self.baseline is None else self.guess(x), training=training)
+        image = x if self.baseline is None else self.guess(x)
+        if len(self.prior.inputs) == 2:  # built to read which quadrants x shows
+            return self.prior([image, visible_quadrants(x)], training=training)
+        return self.prior(image, training=training)
 
     def recognition_distribution(self, x, y, training=False):
         """(mean, log_var) of q(z | x, y): the recognition network reads the whole digit, x's visible pixels with
-        y's hidden ones put in."""
-        return self.recognition(_put_in(x, y), training=training)
+        y's hidden ones put in; and which quadrants x shows, if it was built to (:func:`build_recognition`)."""
+        digit = _put_in(x, y)
+        if len(self.recognition.inputs) == 2:  # built to read which quadrants x shows
+            return self.recognition([digit, visible_quadrants(x)], training=training)
+        return self.recognition(digit, training=training)
 
     def call(self, inputs, training=False):
         x, y = _split(inputs, type(self).__name__)
@@ -545,12 +580,14 @@ def build_quadrant_cvae(
     alpha: float = 1.0,
     seed: int | None = None,
     baseline: Baseline | None = None,
+    sees_quadrants: bool = True,
 ) -> QuadrantCVAE:
     """A :class:`QuadrantCVAE` with dense networks of ``hidden`` units; ``learned_prior=False``: a fixed N(0, I).
 
     With a trained ``baseline`` (of the same hidden sizes), the CVAE is built on top of it: its prior network reads
     x completed by the baseline (:meth:`QuadrantCVAE.guess`), and its generation network starts as the baseline
-    (:func:`start_from_baseline`). The baseline stays frozen inside the model (a copy of it).
+    (:func:`start_from_baseline`). The baseline stays frozen inside the model (a copy of it). ``sees_quadrants``:
+    the recognition and prior networks also read which quadrants x shows (:func:`visible_quadrants`).
     """
     generation = build_generation(latent_dim, hidden)
     frozen = None
@@ -562,8 +599,8 @@ def build_quadrant_cvae(
         frozen = keras.models.clone_model(baseline.network)  # a copy: freezing it leaves the caller's baseline be
         frozen.set_weights(baseline.network.get_weights())
     return QuadrantCVAE(
-        build_recognition(latent_dim, hidden),
-        build_prior(latent_dim, hidden) if learned_prior else None,
+        build_recognition(latent_dim, hidden, sees_quadrants=sees_quadrants),
+        build_prior(latent_dim, hidden, sees_quadrants=sees_quadrants) if learned_prior else None,
         generation,
         alpha=alpha,
         seed=seed,

@@ -224,8 +224,9 @@ def test_a_cvae_built_on_a_baseline_starts_from_its_prediction_and_its_prior_rea
     guess = ops.convert_to_numpy(model.guess(x))
     np.testing.assert_allclose(guess, quadrants.fill(x, tiny_baseline.predict_hidden(x)), atol=1e-6)
     q_mean, _, p_mean, _ = model.distributions(x, y)
-    np.testing.assert_allclose(p_mean, ops.convert_to_numpy(model.prior(guess)[0]), atol=1e-6)
-    whole = ops.convert_to_numpy(model.recognition(quadrants.fill(x, y))[0])
+    shown = np.tile(np.array([[0, 0, 1, 0]], np.float32), (6, 1))  # 1 visible quadrant: the bottom left
+    np.testing.assert_allclose(p_mean, ops.convert_to_numpy(model.prior([guess, shown])[0]), atol=1e-6)
+    whole = ops.convert_to_numpy(model.recognition([quadrants.fill(x, y), shown])[0])
     np.testing.assert_allclose(q_mean, whole, atol=1e-6)
     fixed = quadrants.build_quadrant_cvae(latent_dim=3, hidden=(16,), learned_prior=False, baseline=tiny_baseline)
     assert fixed.prior is None and fixed.baseline is not None
@@ -360,9 +361,9 @@ def test_the_baseline_nll_needs_a_baseline(tiny_cvae, digits):
 
 
 def test_cache_names_say_which_prior_and_objective():
-    assert recipes.quadrant_cvae_name() == "quadrant-cvae-16d-b256"
-    assert recipes.quadrant_cvae_name(learned_prior=False) == "quadrant-cvae-16d-b256-fixed-prior"
-    assert recipes.quadrant_cvae_name(alpha=0.5) == "quadrant-cvae-16d-b256-hybrid0p5"
+    assert recipes.quadrant_cvae_name() == "quadrant-cvae-told-quadrants"
+    assert recipes.quadrant_cvae_name(learned_prior=False) == "quadrant-cvae-told-quadrants-fixed-prior"
+    assert recipes.quadrant_cvae_name(alpha=0.5) == "quadrant-cvae-told-quadrants-hybrid0p5"
 
 
 # ------------------------------------------------------------------------------------------- quality (seeded)
@@ -421,3 +422,34 @@ def test_a_cached_cvae_is_reused_only_when_it_was_built_on_the_same_baseline(tmp
     cache.save_model(quadrants.build_quadrant_cvae(latent, hidden, seed=0), name)  # an earlier lesson's, no baseline
     recipes.train_quadrant_cvae(mnist, baseline=b, progress=False)
     assert len(fitted) == 2
+
+
+def test_visible_quadrants_says_which_quadrants_each_setting_shows(digits):
+    expected = {1: [0, 0, 1, 0], 2: [1, 0, 1, 0], 3: [1, 1, 1, 0]}  # top left, top right, bottom left, bottom right
+    for k in quadrants.SETTINGS:
+        x, _ = quadrants.make_task(digits[:4], k)
+        shown = ops.convert_to_numpy(quadrants.visible_quadrants(x))
+        assert shown.shape == (4, 4)
+        np.testing.assert_array_equal(shown, np.tile(np.array([expected[k]], np.float32), (4, 1)))
+        assert [name for name, v in zip(quadrants.QUADRANTS, shown[0]) if v == 1] == list(quadrants.VISIBLE[k])
+
+
+def test_visible_quadrants_counts_the_shown_share_of_each_quadrant():
+    x = np.zeros((1, 28, 28, 1), np.float32)
+    x[0, :7, :14] = quadrants.HIDDEN  # the top half of the top-left quadrant hidden
+    x[0, 14:, 14:] = quadrants.HIDDEN  # the bottom-right quadrant hidden
+    np.testing.assert_allclose(ops.convert_to_numpy(quadrants.visible_quadrants(x)), [[0.5, 1.0, 1.0, 0.0]])
+
+
+def test_networks_that_see_the_quadrants_read_them_and_plain_ones_do_not(digits):
+    x, y = quadrants.make_task(digits[:4], 2)
+    seeing = quadrants.build_quadrant_cvae(latent_dim=3, hidden=(8,), seed=0)
+    plain = quadrants.build_quadrant_cvae(latent_dim=3, hidden=(8,), seed=0, sees_quadrants=False)
+    assert [len(m.inputs) for m in (seeing.recognition, seeing.prior)] == [2, 2]
+    assert [len(m.inputs) for m in (plain.recognition, plain.prior)] == [1, 1]
+    for model in (seeing, plain):
+        q_mean, q_log_var, p_mean, p_log_var = model.distributions(x, y)
+        assert q_mean.shape == p_log_var.shape == (4, 3) and np.isfinite(q_log_var).all()
+    # the same digit told another setting gets another code: the flags reach the network
+    told_other = ops.convert_to_numpy(seeing.recognition([quadrants.fill(x, y), np.ones((4, 4), np.float32)])[0])
+    assert not np.allclose(told_other, seeing.distributions(x, y)[0], atol=1e-4)
