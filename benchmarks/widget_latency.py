@@ -64,8 +64,12 @@ def new_drawings(n: int, seed: int = 0) -> list[list]:
 
 
 def set_strokes(draw):
-    """Strokes as the page sends them: with the next revision, in one update (``DrawPad.set_state``)."""
-    return lambda strokes: draw.pad.set_state({"strokes": strokes, "revision": draw.pad.revision + 1})
+    """Strokes as the page sends them: with a new revision (the view's prefix and a count), in one update
+    (``DrawPad.set_state``)."""
+    return lambda strokes: draw.pad.set_state({"strokes": strokes, "revision": f"bench0-{next(_PAGE_DRAWINGS)}"})
+
+
+_PAGE_DRAWINGS = itertools.count(1)  # the benchmark's page: every drawing it sends gets a new name
 
 
 def undo(draw):

@@ -20,11 +20,13 @@ as one custom message with two binary buffers, and ``draw.js`` renders all of it
 last ``KEPT_READINGS`` drawings, so "undo" (back to a drawing it has read) is answered without reading again.
 
 Undo and clear at screen speed: the page keeps the readings it got too (``draw.js``, the last 20, keyed by the
-strokes it sent) and shows the one of the drawing it goes back to in the click's own handler, before the kernel
-answers; the empty pad's reading comes with the answer to a view's first request. To pair a reading with the drawing
-it answers, the page sends a ``revision`` (a counter) with the strokes in the same update and the reading echoes it:
-the page skips a reading it already shows and never shows one of a drawing that is no longer the current one. A
-drawing set from Python (:meth:`DrawDigit.draw`, ``pad.strokes = ...``) gets a new revision from the kernel.
+strokes it sent, and the empty pad's apart) and shows the one of the drawing it goes back to in the click's own
+handler, before the kernel answers; the empty pad's reading comes with the answer to a view's first request. To pair
+a reading with the drawing it answers, the page names each drawing with a ``revision`` sent with the strokes in the
+same update (the view's random prefix and a count, e.g. ``"k3f9x2-4"``) and the reading echoes it: the page skips a
+reading it already shows and never shows one of a drawing that is no longer the current one. A drawing set from
+Python (:meth:`DrawDigit.draw`, ``pad.strokes = ...``) is named ``"py-N"`` by the kernel: no name is used twice, even
+when Python and the page (or two pages) draw at the same time.
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ BOX = 20  # MNIST's digits were scaled to fit 20 x 20 pixels, then centred by th
 SIDE = 28
 N_SAMPLES = 8  # draws of z per -ELBO: the bars and the score barely move when the same drawing is read again
 REFERENCE_SIZE = 300  # real test digits the anomaly score is compared with
-KEPT_READINGS = 32  # drawings whose reading a panel keeps: "undo" back to any of them is answered without the CVAE
+KEPT_READINGS = 32  # drawings whose reply a panel keeps: "undo" back to any of them is answered without the CVAE
+# (the page keeps 20 readings, and the empty pad's apart: each of those holds two decoded pictures in the browser)
 
 
 def label_scores(model: CVAE, images, *, seed: int = 0) -> np.ndarray:
@@ -181,17 +184,17 @@ def mnist_like(ink) -> np.ndarray:
 
 class DrawPad(anywidget.AnyWidget):
     """The canvas and the reading: ``strokes`` (a list of strokes of [x, y] points in [0, 1]) follows the page after
-    every stroke, undo and clear, together with ``revision`` (the page's count of its drawings, sent in the same
-    update; neither is echoed back); the reading comes back as one custom message (``DrawDigit._send_reading``),
-    which carries the revision it answers, and the page renders it: the preview, the summary, the bars and the ten
-    redrawn digits."""
+    every stroke, undo and clear, together with ``revision`` (the drawing's name: the view's random prefix and its
+    count, e.g. ``"k3f9x2-4"``, or ``"py-N"`` for a drawing set from Python; sent in the same update, neither is
+    echoed back); the reading comes back as one custom message (``DrawDigit._send_reading``), which carries the
+    revision it answers, and the page renders it: the preview, the summary, the bars and the ten redrawn digits."""
 
     _esm = STATIC / "draw.js"
     _css = PLAYGROUND_CSS
     size = traitlets.Int(PAD_SIZE).tag(sync=True)
     pen = traitlets.Float(STROKE_WIDTH).tag(sync=True)
     strokes = traitlets.List(traitlets.List(traitlets.List(traitlets.Float()))).tag(sync=True, echo_update=False)
-    revision = traitlets.Int(0).tag(sync=True, echo_update=False)
+    revision = traitlets.Unicode("").tag(sync=True, echo_update=False)
 
 
 def _bars(probabilities: np.ndarray, scores: np.ndarray) -> str:
@@ -256,6 +259,8 @@ class DrawDigit(ipywidgets.VBox):
         )
         self._replies: collections.OrderedDict = collections.OrderedDict()  # see _render
         self._rendered = None  # (drawing, revision) of the last reading sent: see _changed
+        self._from_python = 0  # drawings set from Python, named "py-1", "py-2", ...
+        self._holding = False  # draw() and clear() set strokes and revision together: one reading after both
         self.pad.observe(self._changed, names=["strokes", "revision"])
         self.pad.on_msg(self._request)
         self._render()
@@ -263,14 +268,34 @@ class DrawDigit(ipywidgets.VBox):
 
     # Python API -------------------------------------------------------------------------------
     def draw(self, strokes) -> None:
-        """Set the drawing from Python: strokes of [x, y] points in [0, 1], as the canvas sends them."""
-        self.pad.strokes = [
-            [[float(x), float(y)] for x, y in np.asarray(s, dtype=np.float64).reshape(-1, 2)] for s in strokes
-        ]
+        """Set the drawing from Python: strokes of [x, y] points in [0, 1], as the canvas sends them.
+
+        Sends the page two messages: one state update with the strokes and their revision (``"py-N"``), then the
+        reading (a plain ``pad.strokes = ...`` sends three: the strokes, the revision the kernel gives them, the
+        reading)."""
+        self._set_from_python(
+            [[[float(x), float(y)] for x, y in np.asarray(s, dtype=np.float64).reshape(-1, 2)] for s in strokes]
+        )
 
     def clear(self) -> None:
-        """Wipe the drawing (the "clear" button)."""
-        self.pad.strokes = []
+        """Wipe the drawing (the "clear" button): two messages to the page, as :meth:`draw` sends."""
+        self._set_from_python([])
+
+    def _set_from_python(self, strokes: list) -> None:
+        """The strokes and a new ``"py-N"`` revision in ONE state update, then the reading (after the update, so
+        that the page knows the revision when the reading comes)."""
+        self._holding = True
+        try:
+            with self.pad.hold_sync():
+                self.pad.strokes = strokes
+                self.pad.revision = self._next_revision()
+        finally:
+            self._holding = False
+        self._render()
+
+    def _next_revision(self) -> str:
+        self._from_python += 1
+        return f"py-{self._from_python}"
 
     @property
     def image(self) -> np.ndarray:
@@ -313,13 +338,13 @@ class DrawDigit(ipywidgets.VBox):
 
     def _changed(self, change) -> None:
         """One reading per new (drawing, revision). The page sets both in one update (two notifications, one
-        reading); a drawing set from Python keeps the page's last revision, so it gets the next one here first (the
-        page must not take its reading for the one it already shows)."""
+        reading); strokes set from Python with ``pad.strokes = ...`` keep the last revision, so they get a ``"py-N"``
+        one here first (the page must not take their reading for the one it already shows)."""
         state = (self._key(), self.pad.revision)
-        if state == self._rendered:
+        if self._holding or state == self._rendered:
             return
         if change["name"] == "strokes" and self._rendered is not None and self.pad.revision == self._rendered[1]:
-            self.pad.revision += 1  # its notification renders
+            self.pad.revision = self._next_revision()  # its notification renders
             return
         self._render()
 

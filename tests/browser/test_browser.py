@@ -304,6 +304,7 @@ from cvae_course.playground import DrawDigit
 draw = DrawDigit(build_cvae(2, seed=0), np.random.default_rng(0).uniform(size=(20, 28, 28, 1)).astype("float32"))
 draw""",
     'print(len(draw.pad.strokes), draw.pad.revision, draw.last["label"], ", ".join(f"{v:.2f}" for v in draw.last["code"]))',
+    "draw.draw([[[0.5, 0.1], [0.5, 0.9]]])\ndraw  # a second view, opened on a drawing set from Python",
 ]
 
 
@@ -351,8 +352,19 @@ def test_undo_shows_the_kept_reading_of_the_drawing_it_goes_back_to_and_python_f
         assert int(view.get_attribute("data-reading")) == int(readings) + 1
         assert (redrawn.get_attribute("src"), notebook.image_data(redrawn), summary.inner_text()) == shown[0]
         strokes, revision, label, code = printed.split(" ", 3)
-        assert (strokes, revision) == ("1", "3"), printed  # two strokes and an undo: the page's third drawing
+        assert strokes == "1" and re.fullmatch(r"[0-9a-z]{6}-3", revision), printed  # the view's third drawing
         assert f"Read as a {label}" in shown[0][2] and f"z = [{code}]" in shown[0][2], (printed, shown[0][2])
+        with notebook.step("draw from Python and open a second view: its first answer brings the empty reading"):
+            run_cell(notebook, 2)
+            second = notebook.panel.locator(".cvae-draw").nth(1)
+            second.locator("img.cvae-draw-redrawn[src]").wait_for(timeout=30_000)
+            expect(second.locator(".cvae-draw-summary")).to_contain_text("Read as a")
+        with notebook.step("press clear in the second view: the empty pad's reading, kept by the page, at once"):
+            second.get_by_role("button", name="clear").click()
+            expect(second.locator(".cvae-draw-view")).to_have_attribute("data-shown", "kept")
+        assert "Draw a digit" in second.locator(".cvae-draw-summary").inner_text()
+        assert second.locator("canvas.cvae-draw-canvas").get_attribute("data-strokes") == "0"
+        notebook.screenshot("a second view cleared", second)
     finally:
         notebook.page.close()
 

@@ -1,5 +1,7 @@
 """Draw a digit (cvae_course.playground.draw): strokes become an MNIST-like digit, which the CVAE reads."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -110,11 +112,45 @@ def test_the_one_graph_reading_gives_the_numbers_of_the_separate_python_calls(pa
         np.testing.assert_allclose(redrawn, want, atol=1e-5)
 
 
+_PAGE = itertools.count(1)
+
+
+def _from_page(panel, strokes) -> str:
+    """What the page sends after a stroke, an undo or a clear: the strokes and a new revision in ONE update."""
+    revision = f"testpg-{next(_PAGE)}"
+    panel.pad.set_state({"strokes": strokes, "revision": revision})
+    return revision
+
+
+class _Wire(list):
+    """The readings sent to the page, (content, buffers); ``all``: every kernel -> browser message of the pad, as
+    ("update", state, buffers) or ("reading", content, buffers), so that an echo of the state would count too."""
+
+    all: list
+
+
+def _sent(panel, monkeypatch) -> _Wire:
+    wire = _Wire()
+    wire.all = []
+    send = panel.pad._send  # below pad.send and pad.send_state: every message of the widget passes here
+
+    def record(msg, buffers=None):
+        if msg.get("method") == "update":
+            wire.all.append(("update", msg["state"], buffers))
+        else:
+            content = msg.get("content", {})
+            wire.all.append((content.get("kind"), content, buffers))
+            wire.append((content, buffers))
+        return send(msg, buffers)
+
+    monkeypatch.setattr(panel.pad, "_send", record)
+    return wire
+
+
 def test_a_finished_stroke_is_answered_with_one_message_holding_the_whole_reading(panel, monkeypatch):
-    sent = []
-    monkeypatch.setattr(panel.pad, "send", lambda content, buffers=None: sent.append((content, buffers)))
-    panel.draw([[[0.5, 0.2], [0.5, 0.8]]])
-    assert len(sent) == 1, f"{len(sent)} messages for one stroke"
+    sent = _sent(panel, monkeypatch)
+    _from_page(panel, [[[0.5, 0.2], [0.5, 0.8]]])
+    assert len(sent.all) == len(sent) == 1, f"{sent.all} for one stroke"
     content, buffers = sent[0]
     assert content["kind"] == "reading" and content["strokes"] == 1 and content["label"] == panel.last["label"]
     assert content["summary"] == panel.summary_html and content["bars"] == panel.bars_html
@@ -136,7 +172,7 @@ def test_a_scribble_scores_as_more_anomalous_than_most_real_digits(panel):
 def test_undo_and_clear_in_the_page_reach_the_kernel_as_fewer_strokes(panel):
     panel.draw([[[0.5, 0.2], [0.5, 0.8]], [[0.3, 0.3], [0.7, 0.3]]])
     two = panel.image.copy()
-    panel.pad.strokes = panel.pad.strokes[:1]  # what "undo" sends
+    _from_page(panel, panel.pad.strokes[:1])  # undo
     assert not np.array_equal(panel.image, two) and panel.read() is not None
 
 
@@ -148,17 +184,16 @@ def test_the_draw_panel_ships_its_module_and_loads_nothing_from_the_network():
 
 
 def test_undo_back_to_a_drawing_already_read_sends_its_reply_again_without_reading_it_again(panel, monkeypatch):
-    sent, calls = [], []
-    monkeypatch.setattr(panel.pad, "send", lambda content, buffers=None: sent.append((content, buffers)))
+    sent, calls = _sent(panel, monkeypatch), []
     reader = panel.reader
     monkeypatch.setattr(panel, "reader", lambda x: calls.append(1) or reader(x))
     first, second = [[0.45, 0.15], [0.55, 0.85]], [[0.25, 0.35], [0.75, 0.4]]  # drawn by no other test
-    panel.draw([first])
-    panel.draw([first, second])
+    revisions = [_from_page(panel, [first]), _from_page(panel, [first, second])]
     assert len(calls) == 2
-    panel.pad.strokes = panel.pad.strokes[:1]  # what "undo" sends
+    revisions.append(_from_page(panel, [first]))  # undo
     assert len(calls) == 2, "undo read a drawing the panel had read already"
-    assert len(sent) == 3 and sent[2][1] == sent[0][1] and sent[2][0]["revision"] == sent[0][0]["revision"] + 2
+    assert len(sent.all) == len(sent) == 3 and sent[2][1] == sent[0][1]
+    assert [content["revision"] for content, _ in sent] == revisions
     assert {**sent[2][0], "revision": None} == {**sent[0][0], "revision": None}  # its reply again, a new revision
     fresh = panel.read()  # the reply it sent again is the reading of this drawing
     assert panel.last["label"] == fresh["label"]
@@ -177,33 +212,50 @@ def test_the_panel_keeps_the_replies_of_a_limited_number_of_drawings(panel, monk
     assert len(calls) == draw.KEPT_READINGS + 2
 
 
-def _sent(panel, monkeypatch) -> list:
-    sent = []
-    monkeypatch.setattr(panel.pad, "send", lambda content, buffers=None: sent.append((content, buffers)))
-    return sent
-
-
 def test_strokes_and_a_revision_from_the_page_are_answered_once_with_that_revision(panel, monkeypatch):
-    sent = _sent(panel, monkeypatch)
+    sent = _sent(panel, monkeypatch)  # every kernel -> browser message: an echo of the state would count too
     first, second = [[0.4, 0.2], [0.45, 0.8]], [[0.2, 0.5], [0.8, 0.55]]  # drawn by no other test
-    revision = panel.pad.revision
     for k, strokes in enumerate([[first], [first, second], [first]], start=1):  # a stroke, a stroke, undo
-        panel.pad.set_state({"strokes": strokes, "revision": revision + k})  # one update, as the page sends it
-        assert len(sent) == k, f"{len(sent) - k + 1} messages for one update"
-        assert sent[-1][0]["revision"] == panel.pad.revision == revision + k
+        revision = _from_page(panel, strokes)
+        assert len(sent.all) == len(sent) == k, f"{sent.all[k - 1 :]} for one update"
+        assert sent[-1][0]["revision"] == panel.pad.revision == revision
     assert panel.pad.strokes == [first] and sent[2][1] == sent[0][1]  # undo: the first stroke's pictures again
     fresh = panel.read()
     assert panel.last["label"] == fresh["label"]
     np.testing.assert_allclose(panel.last["code"], fresh["code"], atol=1e-6)
 
 
-def test_a_drawing_set_from_python_gets_the_next_revision_so_the_page_takes_its_reading_as_new(panel, monkeypatch):
+def test_a_drawing_set_from_python_is_named_py_n_so_no_page_drawing_shares_its_revision(panel, monkeypatch):
+    wire = _sent(panel, monkeypatch).all
+    n = panel._from_python
+    page = _from_page(panel, [[[0.3, 0.1], [0.35, 0.9]]])
+    panel.draw([[[0.5, 0.1], [0.55, 0.9]]])  # one update with the strokes and their revision, then the reading
+    panel.clear()
+    panel.pad.strokes = [[[0.5, 0.1], [0.55, 0.9]]]  # a plain assignment: the strokes, then their revision
+    kinds = [(kind, sorted(body) if kind == "update" else body["revision"]) for kind, body, _ in wire]
+    py = [f"py-{n + k}" for k in (1, 2, 3)]
+    assert kinds == [
+        ("reading", page),
+        ("update", ["revision", "strokes"]),
+        ("reading", py[0]),
+        ("update", ["revision", "strokes"]),
+        ("reading", py[1]),
+        ("update", ["strokes"]),
+        ("update", ["revision"]),
+        ("reading", py[2]),
+    ], kinds
+    assert [wire[k][1]["revision"] for k in (1, 3, 6)] == py and wire[4][1]["label"] is None
+    assert panel.pad.revision == py[2] and page not in py
+
+
+def test_a_page_stroke_racing_a_drawing_from_python_is_answered_under_its_own_revision(panel, monkeypatch):
     sent = _sent(panel, monkeypatch)
-    revision = panel.pad.revision
-    panel.draw([[[0.5, 0.1], [0.55, 0.9]]])
-    panel.pad.strokes = []
-    assert [content["revision"] for content, _ in sent] == [revision + 1, revision + 2]
-    assert panel.pad.revision == revision + 2 and sent[1][0]["label"] is None
+    mine = [[[0.6, 0.1], [0.6, 0.9]]]  # the page's stroke, sent while the kernel ran draw(...)
+    panel.draw([[[0.1, 0.5], [0.9, 0.5]]])
+    python = panel.pad.revision
+    page = _from_page(panel, mine)
+    assert [content["revision"] for content, _ in sent[-2:]] == [python, page] and python != page
+    assert sent[-1][0]["strokes"] == 1 and panel.pad.strokes == mine
 
 
 def test_a_views_first_request_brings_the_empty_pads_reading_for_clear_too(panel, monkeypatch):

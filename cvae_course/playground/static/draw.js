@@ -5,17 +5,24 @@
 // clear or undo), where the CVAE reads the drawing and answers with ONE custom message: the summary and the bars as
 // HTML (made by the kernel), the preview and the ten redrawn digits as two PNG buffers. This module renders them.
 //
-// Undo and clear are instant: the view keeps the last KEPT readings it got, keyed by the drawing they answer, and
-// shows the reading of the drawing it goes back to in the click's own handler (the pictures stay decoded: their
-// blob URLs and an Image of each are kept). The strokes still go to the kernel, whose state follows the page. Each
-// drawing the page sends carries a `revision` (a counter, in the same update as the strokes) and the kernel's
-// reading echoes it: a reading of the drawing already on screen changes nothing, and one of a drawing that is no
-// longer the current one (the learner drew again meanwhile) is only kept, never shown.
+// Undo and clear are instant once the view has a reading of the drawing they go back to: the view keeps the last
+// KEPT readings it got, keyed by the drawing they answer, and shows the kept one in the click's own handler (the
+// pictures stay decoded: their blob URLs and an Image of each are kept). The empty pad's reading is kept apart (it
+// comes with the answer to the view's first request), so clear is instant however much was drawn since. Undo right
+// after a stroke whose own reading has not come back yet, or in a view that never got the reading of that drawing,
+// waits for the kernel as a stroke does. The strokes still go to the kernel, whose state follows the page. Each
+// drawing carries a `revision` that names it (the view's random prefix and a count: "k3f9x2-4"; the kernel names a
+// drawing set from Python "py-N"), sent in the same update as the strokes and echoed by the kernel's reading: names
+// never collide, so a reading is paired with the drawing it answers. A reading of the drawing already on screen
+// changes nothing, and one of a drawing that is no longer the current one is only kept, never shown.
 // Nothing here reaches the network: this file ships with the package. The canvas counts its finished strokes in
 // `data-strokes`; the view counts the readings it showed in `data-reading` and says where the one on screen came
 // from in `data-shown` ("kernel" or "kept": for the browser test).
 
-const KEPT = 20; // readings a view keeps (the oldest goes first; its blob URLs are revoked)
+// readings a view keeps besides the empty pad's (the oldest goes first; its blob URLs are revoked): fewer than the
+// kernel's KEPT_READINGS (draw.py, 32 replies it can send again without the CVAE), since each kept here holds two
+// decoded pictures in the page
+const KEPT = 20;
 const OWN_KEYS = { "data-lm-suppress-shortcuts": "true" };
 
 function make(tag, props = {}, children = []) {
@@ -59,20 +66,29 @@ export default {
       redrawn,
     );
     // The readings this view keeps: drawing (the pen and the strokes as JSON) -> {summary, bars, urls, images, ready},
-    // oldest first. `sent` pairs a revision with the drawing it stands for.
+    // oldest first, and the empty pad's apart. `sent` pairs a revision with the drawing it names.
     const kept = new Map();
+    let empty = null; // the empty pad's reading: never pushed out by newer ones
     const sent = new Map();
-    let revision = model.get("revision"); // the newest drawing this view knows of
+    const prefix = Math.random().toString(36).slice(2, 8).padEnd(6, "0"); // this view's drawings: `${prefix}-${count}`
+    let count = 0;
+    let revision = model.get("revision"); // the current drawing: this view's last, or the last set from Python
     let shownRevision = null; // the drawing whose reading is on screen
     let onScreen = null; // that reading
     const keyOf = (list) => JSON.stringify([model.get("pen"), list]);
+    const isEmpty = (key) => key === keyOf([]);
+    const lookup = (key) => (isEmpty(key) ? empty : kept.get(key)) ?? undefined;
     const remember = (rev, list) => {
       sent.set(rev, keyOf(list));
       if (sent.size > 4 * KEPT) sent.delete(sent.keys().next().value);
     };
     remember(revision, model.get("strokes"));
 
-    const forget = (entry) => { for (const url of entry.urls) URL.revokeObjectURL(url); };
+    const forget = (entry) => {
+      if (entry === onScreen || entry.gone) return; // the one on screen is revoked when it is replaced
+      entry.gone = true;
+      for (const url of entry.urls) URL.revokeObjectURL(url);
+    };
     function reading(content, pngs) {
       const urls = pngs.map((buffer) => {
         const bytes = buffer instanceof DataView ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
@@ -81,26 +97,30 @@ export default {
       });
       const images = urls.map((url) => Object.assign(new Image(), { src: url })); // decoded once, kept decoded
       const ready = Promise.all(images.map((image) => image.decode().catch(() => {})));
-      return { summary: content.summary, bars: content.bars, urls, images, ready };
+      return { summary: content.summary, bars: content.bars, urls, images, ready, gone: false };
     }
-    function keep(key, entry) {
-      const old = kept.get(key);
-      if (old && old !== entry && old !== onScreen) forget(old);
+    // The reading kept for `key`: the one already kept (a drawing reads the same every time), else `make()`'s.
+    function keep(key, make) {
+      if (isEmpty(key)) return (empty ??= make());
+      const entry = kept.get(key) ?? make();
       kept.delete(key);
       kept.set(key, entry);
       while (kept.size > KEPT) {
         const [oldest, gone] = kept.entries().next().value;
         kept.delete(oldest);
-        if (gone !== onScreen) forget(gone); // the one on screen is revoked when it is replaced
+        forget(gone);
       }
+      return entry;
     }
+    const held = (entry) => entry === empty || [...kept.values()].includes(entry);
     function show(entry, rev, source) {
       summary.innerHTML = entry.summary; // HTML made by the kernel from numbers (draw.py), no learner text in it
       bars.innerHTML = entry.bars;
       preview.src = entry.urls[0];
       redrawn.src = entry.urls[1];
-      if (onScreen && onScreen !== entry && ![...kept.values()].includes(onScreen)) forget(onScreen);
+      const old = onScreen;
       onScreen = entry;
+      if (old && old !== entry && !held(old)) forget(old);
       shownRevision = rev;
       el.dataset.reading = String(Number(el.dataset.reading || 0) + 1);
       el.dataset.shown = source;
@@ -108,19 +128,22 @@ export default {
 
     model.on("msg:custom", async (msg, buffers) => {
       if (!msg || msg.kind !== "reading") return;
-      if (msg.empty && !kept.has(keyOf([]))) keep(keyOf([]), reading(msg.empty, buffers.slice(2, 4)));
+      if (msg.empty) keep(keyOf([]), () => reading(msg.empty, buffers.slice(2, 4)));
       const key = sent.get(msg.revision);
-      if (msg.revision < revision) { // a drawing no longer current: kept for undo, not shown
-        if (key !== undefined && !kept.has(key)) keep(key, reading(msg, buffers.slice(0, 2)));
+      // a reading of the current drawing (or of an earlier drawing of the same strokes, e.g. before an undo) is
+      // shown; one of a drawing no longer current (or not this view's) is only kept, for undo
+      const rev = revision;
+      if (msg.revision !== rev && (key === undefined || key !== sent.get(rev))) {
+        if (key !== undefined) keep(key, () => reading(msg, buffers.slice(0, 2)));
         return;
       }
-      revision = msg.revision;
-      if (shownRevision === revision) return; // already on screen, from the kept readings: nothing to repaint
-      const entry = reading(msg, buffers.slice(0, 2));
-      if (key !== undefined) keep(key, entry);
+      if (shownRevision === rev) return; // already on screen, from the kept readings: nothing to repaint
+      const entry = key !== undefined ? keep(key, () => reading(msg, buffers.slice(0, 2)))
+        : reading(msg, buffers.slice(0, 2));
       await entry.ready; // both pictures decoded: they change in one frame
-      if (revision === msg.revision && shownRevision !== revision) show(entry, revision, "kernel");
-      else if (key === undefined) forget(entry);
+      if (entry.gone) return; // pushed out of the kept readings meanwhile
+      if (revision === rev && shownRevision !== rev) show(entry, rev, "kernel");
+      else if (!held(entry)) forget(entry);
     });
 
     let strokes = model.get("strokes").map((s) => s.map((p) => p.slice()));
@@ -150,12 +173,13 @@ export default {
     // A new drawing: a new revision, sent with the strokes in one update. Undo and clear show a kept reading of it
     // at once (in the click's handler); a new stroke waits for the kernel's.
     function send({ instant = false } = {}) {
-      revision += 1;
+      count += 1;
+      revision = `${prefix}-${count}`;
       remember(revision, strokes);
-      const entry = instant ? kept.get(keyOf(strokes)) : undefined;
+      const key = keyOf(strokes);
+      const entry = instant ? lookup(key) : undefined;
       if (entry) {
-        kept.delete(keyOf(strokes)); // the newest again
-        kept.set(keyOf(strokes), entry);
+        if (!isEmpty(key)) keep(key, () => entry); // the newest again
         show(entry, revision, "kept");
       }
       model.set("strokes", strokes.map((s) => s.map((p) => p.slice())));
@@ -207,15 +231,16 @@ export default {
       strokes = model.get("strokes").map((s) => s.map((p) => p.slice()));
       paint();
     });
-    model.on("change:revision", () => { // the kernel's revision of a drawing set from Python comes after its strokes
-      const rev = model.get("revision");
-      if (rev > revision) revision = rev;
-      if (!sent.has(rev)) remember(rev, model.get("strokes"));
+    model.on("change:revision", () => { // a drawing set from Python ("py-N", after its strokes), or by another view
+      revision = model.get("revision");
+      if (!sent.has(revision)) remember(revision, model.get("strokes"));
     });
     paint();
     model.send({ kind: "refresh" }); // the current reading for this view (and the empty pad's, for clear)
     return () => {
-      for (const entry of new Set([...kept.values(), onScreen])) if (entry) forget(entry);
+      const all = new Set([...kept.values(), empty, onScreen]);
+      onScreen = null;
+      for (const entry of all) if (entry) forget(entry);
     };
   },
 };
