@@ -156,6 +156,8 @@ def visible_quadrants(x):
     :data:`QUADRANTS` (top left, top right, bottom left, bottom right); (batch, 4) float32, 1 for a visible
     quadrant and 0 for a hidden one with the masks of :func:`make_task`. Keras ops (tensors or arrays in, a tensor
     out): the course's recognition and prior networks read it beside their image."""
+    if tuple(x.shape[1:3]) != (28, 28) or (len(x.shape) == 4 and x.shape[-1] != 1) or len(x.shape) not in (3, 4):
+        raise ValueError(f"x must have shape (N, 28, 28, 1) as make_task returns it, got {tuple(x.shape)}")
     shown = ops.cast(ops.greater_equal(ops.reshape(x, (-1, 2, HALF, 2, HALF)), 0.0), "float32")
     return ops.reshape(ops.mean(shown, axis=(2, 4)), (-1, len(QUADRANTS)))
 
@@ -346,6 +348,21 @@ def _dense_log_likelihood(stack: list, x, y, z):
 
 
 # ------------------------------------------------------------------------------------------- models
+def _reads_quadrants(network: keras.Model, name: str) -> bool:
+    """True for a network of two inputs, an image and :func:`visible_quadrants` (built with ``sees_quadrants=True``);
+    False for one image input (or a subclassed model, which declares no inputs)."""
+    inputs = getattr(network, "inputs", None) or []
+    if len(inputs) <= 1:
+        return False
+    if len(inputs) == 2 and inputs[1].shape[-1] == len(QUADRANTS):
+        return True
+    raise ValueError(
+        f"the {name} network must take one image (28, 28, 1), or an image and which quadrants x shows (4,) as "
+        f"quadrants.build_{name}(latent_dim, sees_quadrants=True) builds it; got inputs of shapes "
+        f"{[tuple(i.shape) for i in inputs]}"
+    )
+
+
 def _split(inputs, name: str):
     if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
         raise ValueError(
@@ -415,6 +432,8 @@ class QuadrantCVAE(keras.Model):
 
     ``baseline``: the frozen network (x -> logits, :func:`build_baseline`) whose completion of x the prior network
     reads (:meth:`guess`); None: the prior network reads x itself. The recognition network reads the whole digit.
+    A recognition or prior network built with ``sees_quadrants=True`` (two inputs) also reads which quadrants x
+    shows (:func:`visible_quadrants`); a network of one image input reads the image alone.
     """
 
     def __init__(
@@ -429,6 +448,8 @@ class QuadrantCVAE(keras.Model):
     ):
         super().__init__(**kwargs)
         self.recognition, self.prior, self.generation = recognition, prior, generation
+        self.recognition_reads_quadrants = _reads_quadrants(recognition, "recognition")
+        self.prior_reads_quadrants = prior is not None and _reads_quadrants(prior, "prior")
         if baseline is not None:
             baseline.trainable = False  # a frozen part: the CVAE's training leaves it as it is
         self.baseline = baseline
@@ -463,7 +484,7 @@ class QuadrantCVAE(keras.Model):
             zeros = ops.zeros((ops.shape(x)[0], self.latent_dim), dtype="float32")
             return zeros, zeros
         image = x if self.baseline is None else self.guess(x)
-        if len(self.prior.inputs) == 2:  # built to read which quadrants x shows
+        if self.prior_reads_quadrants:  # built with sees_quadrants=True
             return self.prior([image, visible_quadrants(x)], training=training)
         return self.prior(image, training=training)
 
@@ -471,7 +492,7 @@ class QuadrantCVAE(keras.Model):
         """(mean, log_var) of q(z | x, y): the recognition network reads the whole digit, x's visible pixels with
         y's hidden ones put in; and which quadrants x shows, if it was built to (:func:`build_recognition`)."""
         digit = _put_in(x, y)
-        if len(self.recognition.inputs) == 2:  # built to read which quadrants x shows
+        if self.recognition_reads_quadrants:  # built with sees_quadrants=True
             return self.recognition([digit, visible_quadrants(x)], training=training)
         return self.recognition(digit, training=training)
 
