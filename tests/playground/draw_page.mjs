@@ -1,7 +1,9 @@
 // draw.js in Node, against a fake page and a fake widget model (tests/playground/test_draw_page.py runs it).
-// Usage: node draw_page.mjs <path of draw.js copied as .mjs>. Prints one JSON object: what each scenario saw.
+// Usage: node draw_page.mjs <path of draw.js copied as .mjs> <its KEPT>. Prints one JSON object: what each scenario
+// saw.
 // Blob URLs are counted (live / revoked), images decode after a millisecond, the model records what the view sends,
-// and the kernel's messages are replayed by hand, in the orders the tests want.
+// and the kernel's messages are replayed by hand, in the orders the tests want. `kernel` is the drawing the kernel
+// holds: Python's (m.python) or the page's updates, applied when the test says the kernel got them (m.deliver).
 
 const live = new Set();
 let urls = 0;
@@ -23,18 +25,32 @@ function node(tag) {
 }
 globalThis.document = { createElement: node };
 const { default: widget } = await import(process.argv[2]);
+const KEPT = Number(process.argv[3]); // the readings a view keeps besides the empty pad's
 
 function model(state) {
   const listeners = {};
   const fire = (name) => { for (const f of listeners[name] || []) f(); };
   return {
-    state: { size: 100, pen: 0.1, strokes: [], revision: "", ...state }, pending: {}, out: [],
+    state: { size: 100, pen: 0.1, strokes: [], revision: "", ...state }, pending: {}, out: [], delivered: 0,
+    kernel: { strokes: state?.strokes ?? [], revision: state?.revision ?? "" },
     get(k) { return this.state[k]; },
     set(k, v) { this.state[k] = v; this.pending[k] = v; fire(`change:${k}`); },
     on(name, f) { (listeners[name] ||= []).push(f); },
     send(content) { this.out.push({ custom: content }); },
     save_changes() { this.out.push({ update: this.pending }); this.pending = {}; },
     fromKernel(k, v) { this.state[k] = v; fire(`change:${k}`); }, // a state update from the kernel
+    python(strokes, revision) { // DrawDigit.draw(...) in the kernel: its state, then one update to the page
+      this.kernel = { strokes, revision };
+      this.state.strokes = strokes; // one update: both are set before either change fires, as in Backbone
+      this.state.revision = revision;
+      fire("change:strokes");
+      fire("change:revision");
+    },
+    deliver() { // the kernel gets the page's updates sent so far; returns the revision it holds
+      for (const { update } of this.out.slice(this.delivered)) if (update) Object.assign(this.kernel, update);
+      this.delivered = this.out.length;
+      return this.kernel.revision;
+    },
     reading(revision, name, empty) { // the kernel's reading (not awaited: decoding runs on)
       const bytes = (s) => new TextEncoder().encode(s);
       const msg = { kind: "reading", revision, summary: name, bars: name };
@@ -100,25 +116,53 @@ const out = {};
   await settle();
   out.refresh_then_clear = { before: v.seen(), after: (v.clear(), v.seen()) };
 }
-{ // a page stroke in flight while Python sets a drawing: each reading is kept under the drawing it answers
+{ // a page stroke in flight while Python sets a drawing: the kernel reads the stroke's drawing after Python's
   const m = model();
   const v = view(m);
   await m.reading("", "empty");
   await m.reading(v.stroke(50, 10), "P");
+  m.deliver();
   const pq = v.stroke(20, 20); // in flight: the kernel has not seen it yet
   const revisions = [pq];
-  m.fromKernel("strokes", [[[0.9, 0.9]]]); // DrawDigit.draw(...) ran first in the kernel
-  m.fromKernel("revision", "py-1");
+  m.python([[[0.9, 0.9]]], "py-1"); // DrawDigit.draw(...) ran first in the kernel
   await m.reading("py-1", "PY");
-  await m.reading(pq, "PQ"); // then the kernel read the page's drawing: no longer current here
+  const got = m.deliver(); // then the kernel got the page's stroke and read it
+  await m.reading(got, "PQ"); // no longer current on the page, which shows Python's drawing
   await settle();
-  out.python_races_a_stroke = { shown: v.seen() };
-  m.fromKernel("strokes", [[[0.5, 0.1]], [[0.2, 0.2]]]); // Python draws P and Q again ...
-  m.fromKernel("revision", "py-2");
+  const sentBack = m.deliver(); // what the page sent after that reading (the drawing it shows, if anything)
+  const shown = v.seen();
+  if (sentBack !== got) await m.reading(sentBack, "PY"); // the kernel's answer to it
+  await settle();
+  out.python_races_a_stroke = {
+    shown, after: v.seen(), kernel: m.kernel.strokes, page: m.state.strokes, resent: sentBack !== got,
+  };
+  revisions.push(sentBack);
+  m.python([[[0.5, 0.1]], [[0.2, 0.2]]], "py-2"); // Python draws P and Q again ...
   revisions.push(v.stroke(70, 70)); // ... and the learner adds a stroke before that reading comes
   revisions.push(v.undo()); // back to P and Q: its kept reading is the page's, read by the kernel as "PQ"
   out.python_races_a_stroke.undo = v.seen();
   out.python_races_a_stroke.revisions = revisions;
+}
+{ // the current reading still decoding while readings of KEPT older drawings of this view push it out of the kept ones
+  const m = model();
+  const v = view(m);
+  await m.reading("", "empty");
+  const revs = [];
+  for (let i = 0; i <= KEPT; i++) revs.push(v.stroke(i, 10)); // no reading yet: the last one is the current drawing
+  m.reading(revs[KEPT], "current"); // not awaited: it decodes ...
+  for (let i = 0; i < KEPT; i++) m.reading(revs[i], `old${i}`); // ... while these are kept, newer than it
+  await settle();
+  out.current_pushed_out_while_decoding = v.seen();
+}
+{ // a reading still decoding when the view is removed: never shown, its pictures revoked
+  const m = model();
+  const v = view(m);
+  const before = live.size;
+  await m.reading("", "empty");
+  m.reading(v.stroke(), "late");
+  v.cleanup();
+  await settle();
+  out.decoding_at_cleanup = { summary: v.summary.innerHTML, live: live.size - before };
 }
 { // undo before any reading came back, then the readings in order
   const m = model();

@@ -12,9 +12,12 @@
 // after a stroke whose own reading has not come back yet, or in a view that never got the reading of that drawing,
 // waits for the kernel as a stroke does. The strokes still go to the kernel, whose state follows the page. Each
 // drawing carries a `revision` that names it (the view's random prefix and a count: "k3f9x2-4"; the kernel names a
-// drawing set from Python "py-N"), sent in the same update as the strokes and echoed by the kernel's reading: names
-// never collide, so a reading is paired with the drawing it answers. A reading of the drawing already on screen
-// changes nothing, and one of a drawing that is no longer the current one is only kept, never shown.
+// drawing set from Python "py-N"), sent in the same update as the strokes and echoed by the kernel's reading, so a
+// reading is paired with the drawing it answers (two views share a name only if their six-character random prefixes
+// collide: unlikely, not impossible). A reading of the drawing already on screen changes nothing, and one of a
+// drawing that is no longer the current one is only kept, never shown. When Python sets a drawing while a stroke of
+// this view is on its way, the kernel may read the stroke's drawing after Python's: the view then sends the drawing
+// on screen (Python's) again, so that the kernel ends on what the page shows.
 // Nothing here reaches the network: this file ships with the package. The canvas counts its finished strokes in
 // `data-strokes`; the view counts the readings it showed in `data-reading` and says where the one on screen came
 // from in `data-shown` ("kernel" or "kept": for the browser test).
@@ -77,15 +80,21 @@ export default {
     let onScreen = null; // that reading
     const keyOf = (list) => JSON.stringify([model.get("pen"), list]);
     const isEmpty = (key) => key === keyOf([]);
-    const lookup = (key) => (isEmpty(key) ? empty : kept.get(key)) ?? undefined;
+    const lookup = (key) => (isEmpty(key) ? empty : kept.get(key));
     const remember = (rev, list) => {
       sent.set(rev, keyOf(list));
       if (sent.size > 4 * KEPT) sent.delete(sent.keys().next().value);
     };
     remember(revision, model.get("strokes"));
 
+    let closed = false; // the view was removed: its readings are revoked, nothing is shown any more
+    let pyAt = -1; // this view's count when the last drawing set from Python ("py-N") came
+    const ownCount = (rev) => (rev.startsWith(`${prefix}-`) ? Number(rev.slice(prefix.length + 1)) : null);
+
+    // Revoke a reading's pictures; not the one on screen (revoked when it is replaced) nor one a handler awaits
+    // (that handler shows it, or forgets it when it is no longer kept).
     const forget = (entry) => {
-      if (entry === onScreen || entry.gone) return; // the one on screen is revoked when it is replaced
+      if (entry === onScreen || entry.gone || entry.waiting) return;
       entry.gone = true;
       for (const url of entry.urls) URL.revokeObjectURL(url);
     };
@@ -97,18 +106,18 @@ export default {
       });
       const images = urls.map((url) => Object.assign(new Image(), { src: url })); // decoded once, kept decoded
       const ready = Promise.all(images.map((image) => image.decode().catch(() => {})));
-      return { summary: content.summary, bars: content.bars, urls, images, ready, gone: false };
+      return { summary: content.summary, bars: content.bars, urls, images, ready, gone: false, waiting: 0 };
     }
-    // The reading kept for `key`: the one already kept (a drawing reads the same every time), else `make()`'s.
-    function keep(key, make) {
-      if (isEmpty(key)) return (empty ??= make());
-      const entry = kept.get(key) ?? make();
+    // The reading kept for `key`: the one already kept (a drawing reads the same every time), else `create()`'s.
+    function keep(key, create) {
+      if (isEmpty(key)) return (empty ??= create());
+      const entry = kept.get(key) ?? create();
       kept.delete(key);
       kept.set(key, entry);
       while (kept.size > KEPT) {
-        const [oldest, gone] = kept.entries().next().value;
+        const [oldest, pushedOut] = kept.entries().next().value;
         kept.delete(oldest);
-        forget(gone);
+        forget(pushedOut);
       }
       return entry;
     }
@@ -127,7 +136,7 @@ export default {
     }
 
     model.on("msg:custom", async (msg, buffers) => {
-      if (!msg || msg.kind !== "reading") return;
+      if (closed || !msg || msg.kind !== "reading") return;
       if (msg.empty) keep(keyOf([]), () => reading(msg.empty, buffers.slice(2, 4)));
       const key = sent.get(msg.revision);
       // a reading of the current drawing (or of an earlier drawing of the same strokes, e.g. before an undo) is
@@ -135,15 +144,22 @@ export default {
       const rev = revision;
       if (msg.revision !== rev && (key === undefined || key !== sent.get(rev))) {
         if (key !== undefined) keep(key, () => reading(msg, buffers.slice(0, 2)));
+        // A drawing this view sent before Python's drawing came, read after it (the kernel's messages come in the
+        // order it sent them): the kernel now holds that older drawing while the page shows Python's. Send the
+        // drawing on screen again, unless this view sent one since (the kernel ends on that one). Only after a "py-N":
+        // another view of the model in this page sends its drawings itself.
+        const n = ownCount(msg.revision);
+        if (n !== null && n <= pyAt && count === pyAt && rev.startsWith("py-")) resend();
         return;
       }
       if (shownRevision === rev) return; // already on screen, from the kept readings: nothing to repaint
       const entry = key !== undefined ? keep(key, () => reading(msg, buffers.slice(0, 2)))
         : reading(msg, buffers.slice(0, 2));
+      entry.waiting += 1; // not revoked while it decodes, even if pushed out of the kept readings meanwhile
       await entry.ready; // both pictures decoded: they change in one frame
-      if (entry.gone) return; // pushed out of the kept readings meanwhile
-      if (revision === rev && shownRevision !== rev) show(entry, rev, "kernel");
-      else if (!held(entry)) forget(entry);
+      entry.waiting -= 1;
+      if (!closed && revision === rev && shownRevision !== rev) show(entry, rev, "kernel");
+      else if (closed || !held(entry)) forget(entry);
     });
 
     let strokes = model.get("strokes").map((s) => s.map((p) => p.slice()));
@@ -185,6 +201,13 @@ export default {
       model.set("strokes", strokes.map((s) => s.map((p) => p.slice())));
       model.set("revision", revision);
       model.save_changes();
+    }
+    // The drawing on screen again, under a new revision, for a kernel that holds an older one: when the reading on
+    // screen is that drawing's, the kernel's answer changes nothing.
+    function resend() {
+      const showing = shownRevision !== null && sent.get(shownRevision) === keyOf(strokes);
+      send();
+      if (showing) shownRevision = revision;
     }
 
     const point = (event) => {
@@ -234,10 +257,12 @@ export default {
     model.on("change:revision", () => { // a drawing set from Python ("py-N", after its strokes), or by another view
       revision = model.get("revision");
       if (!sent.has(revision)) remember(revision, model.get("strokes"));
+      if (revision.startsWith("py-")) pyAt = count;
     });
     paint();
     model.send({ kind: "refresh" }); // the current reading for this view (and the empty pad's, for clear)
     return () => {
+      closed = true; // a reading still decoding forgets itself when it is decoded
       const all = new Set([...kept.values(), empty, onScreen]);
       onScreen = null;
       for (const entry of all) if (entry) forget(entry);
