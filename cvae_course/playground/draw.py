@@ -25,8 +25,11 @@ handler, before the kernel answers; the empty pad's reading comes with the answe
 a reading with the drawing it answers, the page names each drawing with a ``revision`` sent with the strokes in the
 same update (the view's random prefix and a count, e.g. ``"k3f9x2-4"``) and the reading echoes it: the page skips a
 reading it already shows and never shows one of a drawing that is no longer the current one. A drawing set from
-Python (:meth:`DrawDigit.draw`, ``pad.strokes = ...``) is named ``"py-N"`` by the kernel: no name is used twice, even
-when Python and the page (or two pages) draw at the same time.
+Python (:meth:`DrawDigit.draw` or :meth:`DrawDigit.clear`) is named ``"py-N"`` by the kernel, so Python's and the
+page's names differ even when both draw at the same time (two views share a name only if their six-character random
+prefixes collide: unlikely, not impossible). When the kernel reads a stroke of the page after Python's drawing (the
+stroke was on its way), the page, which shows Python's drawing, sends that drawing again: the kernel ends on what
+the page shows.
 """
 
 from __future__ import annotations
@@ -215,7 +218,7 @@ class DrawDigit(ipywidgets.VBox):
     """Draw a digit; the CVAE reads its label (with per-label bars), its style code, an anomaly score, and redraws
     it as all ten digits. Each finished stroke is read in the kernel (one round trip); undo and clear show at once the
     reading the page kept of the drawing they go back to, while the kernel's state (``last``, :meth:`read`,
-    :attr:`image`) follows the page.
+    :attr:`image`) follows the page. Set the drawing from Python with :meth:`draw` and :meth:`clear`.
 
     Args:
         model: a trained CVAE (dense or conv: this panel runs in the kernel).
@@ -271,14 +274,16 @@ class DrawDigit(ipywidgets.VBox):
         """Set the drawing from Python: strokes of [x, y] points in [0, 1], as the canvas sends them.
 
         Sends the page two messages: one state update with the strokes and their revision (``"py-N"``), then the
-        reading (a plain ``pad.strokes = ...`` sends three: the strokes, the revision the kernel gives them, the
-        reading)."""
+        reading. This (or :meth:`clear`) is the supported way to set the drawing from Python: a plain
+        ``pad.strokes = ...`` works but sends three (the strokes, the revision the kernel gives them, the reading),
+        and a stroke the page sends between the first two may be paired with the wrong reading there."""
         self._set_from_python(
             [[[float(x), float(y)] for x, y in np.asarray(s, dtype=np.float64).reshape(-1, 2)] for s in strokes]
         )
 
     def clear(self) -> None:
-        """Wipe the drawing (the "clear" button): two messages to the page, as :meth:`draw` sends."""
+        """Wipe the drawing (the "clear" button) from Python: two messages to the page, as :meth:`draw` sends (rather
+        than ``pad.strokes = []``)."""
         self._set_from_python([])
 
     def _set_from_python(self, strokes: list) -> None:
@@ -339,7 +344,8 @@ class DrawDigit(ipywidgets.VBox):
     def _changed(self, change) -> None:
         """One reading per new (drawing, revision). The page sets both in one update (two notifications, one
         reading); strokes set from Python with ``pad.strokes = ...`` keep the last revision, so they get a ``"py-N"``
-        one here first (the page must not take their reading for the one it already shows)."""
+        one here first (the page must not take their reading for the one it already shows). That sends the strokes
+        and the revision in two updates: :meth:`draw` and :meth:`clear` send them in one."""
         state = (self._key(), self.pad.revision)
         if self._holding or state == self._rendered:
             return
