@@ -21,8 +21,10 @@ An action fails (counted, with its reason, never timed) when no new picture come
 picture changed before its input (e.g. a late reply to the one before), or when it shows the wrong picture: "draw a
 digit: undo" and "draw a digit: clear" must show the same PNG bytes as before the stroke they take back (the draw
 panel shows a reading it kept, in the click's handler, or the kernel's; which one is counted per action), and the
-picture that was timed must be that one: the action fails when its picture changes again after the timed change.
-Any failed action makes the control's verdict NO and the run's exit status 1.
+picture that was timed must be that one: the action fails when its picture changes again after the timed change
+(compared once the picture and the panel's ``data-reading`` stayed unchanged for 200 ms: the panel repaints a kernel
+reading only after decoding it), or when the picture on screen is a revoked blob URL.
+Any failed action (the baseline's too) makes the control's verdict NO and the run's exit status 1.
 
 latency = painted - input, in milliseconds; p50 and p95 over ``--actions`` actions per control (>= 30). Also
 printed: ``drawn95``, the p95 of input -> picture changed (and decoded), before waiting for a frame, and ``next fr``,
@@ -106,6 +108,10 @@ KERNEL_RATIO = 1.2
 DRAG_STEPS = 12  # mouse moves per Playwright call while dragging
 SETTLE_MS = 60  # after focusing or hovering a control, before the timed input
 STROKE_TIMEOUT_MS = 30_000  # an untimed stroke's reading (stroke_then_press) must come within this
+# an action with a check is checked once its picture (and the draw panel's data-reading) did not change for this
+# long: the draw panel repaints a kernel reading only after decoding it (tens of ms after the kernel's idle)
+STILL_MS = 200
+STILL_LIMIT_MS = 5_000  # ... or after this long, if it keeps changing (the check then sees the last picture)
 
 SETUP = '''\
 import cvae_course
@@ -527,9 +533,9 @@ class Act:
     prepare: Callable[[object, int], None]
     fire: Callable[[object, int], None]
     trigger: str
-    # after the picture changed and the kernel's reply settled: None if the action showed what it should, else why
-    # not (the action then fails); an action with a check also fails when its picture changed again after the timed
-    # change (a wrong picture shown first, then corrected, is not timed)
+    # after the picture changed, the kernel's reply settled and the picture stayed still for STILL_MS: None if the
+    # action showed what it should, else why not (the action then fails); an action with a check also fails when its
+    # picture changed again after the timed change (a wrong picture shown first, then corrected, is not timed)
     check: Callable[[object, int], str | None] | None = None
     view: str | None = None  # the draw panel's view, whose data-shown (where its reading came from) is counted
 
@@ -601,12 +607,30 @@ def strokes(selector: str, clear_every: int | None = 10) -> Act:
     return Act(prepare, lambda page, _i: page.mouse.up(), "pointerup")
 
 
-# The PNG bytes an <img> shows, as base64 (to compare two pictures whatever their blob URLs).
+# The PNG bytes an <img> shows, as base64 (to compare two pictures whatever their blob URLs); null when they cannot
+# be read (a blob URL revoked while on screen).
 _PNG_JS = """async (img) => {
-  const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+  let bytes;
+  try {
+    bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+  } catch (error) {
+    return null;
+  }
   let text = ""; for (const b of bytes) text += String.fromCharCode(b);
   return btoa(text);
 }"""
+REVOKED = "the picture on screen is a revoked blob URL"
+
+
+class ActionFailed(Exception):
+    """An untimed preparation found something wrong: the action fails (with this reason), the run goes on."""
+
+
+def _png(page, picture: str) -> str:
+    png = page.locator(picture).first.evaluate(_PNG_JS)
+    if png is None:
+        raise ActionFailed(REVOKED)
+    return png
 
 
 def stroke_then_press(selector: str, button: str, picture: str, view: str, *, keep_one: bool) -> Act:
@@ -637,13 +661,18 @@ def stroke_then_press(selector: str, button: str, picture: str, view: str, *, ke
         elif not keep_one and not empty:
             page.locator(button).first.click()  # clear (not timed)
             page.wait_for_timeout(300)
-        before[i] = page.locator(picture).first.evaluate(_PNG_JS)
+        before[i] = _png(page, picture)  # ActionFailed fails the action (one_action)
         stroke(page, i)
         page.locator(button).first.hover()
         page.locator(button).first.focus()
 
     def check(page, i: int) -> str | None:
-        if page.locator(picture).first.evaluate(_PNG_JS) != before.pop(i):
+        expected = before.pop(i)
+        try:
+            after = _png(page, picture)
+        except ActionFailed as error:
+            return str(error)
+        if after != expected:
             return "the picture after the press is not the one before the stroke"
         return None
 
@@ -937,6 +966,20 @@ class Action:
     shown: str | None = None  # the draw panel: where the reading on screen came from ("kept" or "kernel")
 
 
+# Resolves once the picture (an <img>'s src or a canvas's data-frame) and the view's data-reading (if a view is given)
+# did not change for quietMs, or after limitMs.
+_STILL_JS = """async (el, [view, quietMs, limitMs]) => {
+  const state = () => `${el.getAttribute("src") ?? el.dataset.frame}|${view ? view.dataset.reading : ""}`;
+  const start = performance.now();
+  let last = state(), since = start;
+  while (performance.now() - since < quietMs && performance.now() - start < limitMs) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const now = state();
+    if (now !== last) { last = now; since = performance.now(); }
+  }
+}"""
+
+
 def one_action(page, wire: Wire, control: Control, i: int, timeout_ms: float) -> Action:
     """The i-th action of ``control``: its latency, the kernel-to-browser messages it caused and its requests."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -946,6 +989,8 @@ def one_action(page, wire: Wire, control: Control, i: int, timeout_ms: float) ->
         control.act.prepare(page, i)
     except PlaywrightTimeout as error:  # e.g. a stroke whose reading never came: a failed action, the run goes on
         return Action(None, None, None, Counter(), 0, error=f"the untimed preparation timed out: {error.message}")
+    except ActionFailed as error:
+        return Action(None, None, None, Counter(), 0, error=str(error))
     page.wait_for_timeout(SETTLE_MS)
     target.evaluate(
         "(el, [kind, trigger, t]) => window.__bench.arm(el, kind, trigger, t)",
@@ -971,6 +1016,9 @@ def one_action(page, wire: Wire, control: Control, i: int, timeout_ms: float) ->
         return Action(None, None, None, replies, len(requests), error="the picture changed before the input")
     error = None
     if control.act.check:
+        # a kernel reading is repainted only once decoded: compare when the picture stopped changing
+        panel = page.locator(control.act.view).first.element_handle() if control.act.view else None
+        target.evaluate(_STILL_JS, [panel, STILL_MS, STILL_LIMIT_MS])
         if target.get_attribute("src" if control.kind == "img" else "data-frame") != result.get("src"):
             error = "the picture changed again after the timed change"
         else:
@@ -1388,6 +1436,7 @@ def main(argv: list[str] | None = None) -> int:
     def failed(c: Control) -> str:
         return f"{c.failures} of {len(c.samples) + c.failures} actions failed"
 
+    lines.append(f"  {baseline.name:42s} p95 {b95:5.1f} ms (the reference; its failures count too), {failed(baseline)}")
     for c in selected(browser):
         p95 = percentiles(c.samples)[1]
         lines.append(
