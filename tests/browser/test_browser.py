@@ -12,6 +12,7 @@ except in CI (CI=true), where a missing browser is an error.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -317,18 +318,40 @@ def _stroke(page, canvas, x0: float, y0: float, x1: float, y1: float) -> None:
     page.mouse.up()
 
 
-def test_undo_shows_the_kept_reading_of_the_drawing_it_goes_back_to_and_python_follows(lab, browser, artifacts):
+@contextlib.contextmanager
+def _panel_notebook(lab, browser, artifacts, path: str, cells, name: str, what: str, panel: str, picture: str):
+    """A notebook of ``cells`` written to ``path`` and open in JupyterLab, its first cell run and the ``panel``'s
+    ``picture`` shown: yields (the notebook page, the panel's locator); the page is closed afterwards."""
     from lab_session import run_cell, write_notebook
+
+    write_notebook(lab.root_dir / path, cells)
+    notebook = NotebookPage(browser.new_page(), lab, artifacts, name)
+    try:
+        with notebook.step(f"open {path} in JupyterLab and run its first cell ({what})"):
+            notebook.open(path)
+            run_cell(notebook, 0, timeout_ms=120_000)
+            located = notebook.panel.locator(panel)
+            located.locator(f"{picture}[src]").wait_for(timeout=30_000)
+        yield notebook, located
+    finally:
+        notebook.page.close()
+
+
+def test_undo_shows_the_kept_reading_of_the_drawing_it_goes_back_to_and_python_follows(lab, browser, artifacts):
+    from lab_session import run_cell
     from playwright.sync_api import expect
 
-    write_notebook(lab.root_dir / DRAW_PANEL, DRAW_CELLS)
-    notebook = NotebookPage(browser.new_page(), lab, artifacts, "draw-panel")
-    try:
-        with notebook.step(f"open {DRAW_PANEL} in JupyterLab and run its first cell (a drawing pad)"):
-            notebook.open(DRAW_PANEL)
-            run_cell(notebook, 0, timeout_ms=120_000)
-            panel = notebook.panel.locator(".cvae-draw")
-            panel.locator("img.cvae-draw-redrawn[src]").wait_for(timeout=30_000)
+    with _panel_notebook(
+        lab,
+        browser,
+        artifacts,
+        DRAW_PANEL,
+        DRAW_CELLS,
+        "draw-panel",
+        "a drawing pad",
+        ".cvae-draw",
+        "img.cvae-draw-redrawn",
+    ) as (notebook, panel):
         view, canvas = panel.locator(".cvae-draw-view"), panel.locator("canvas.cvae-draw-canvas")
         redrawn, summary = panel.locator("img.cvae-draw-redrawn"), panel.locator(".cvae-draw-summary")
         shown = []  # (src, picture, summary) after each stroke
@@ -365,8 +388,6 @@ def test_undo_shows_the_kept_reading_of_the_drawing_it_goes_back_to_and_python_f
         assert "Draw a digit" in second.locator(".cvae-draw-summary").inner_text()
         assert second.locator("canvas.cvae-draw-canvas").get_attribute("data-strokes") == "0"
         notebook.screenshot("a second view cleared", second)
-    finally:
-        notebook.page.close()
 
 
 # In the page: the order in which the style transfer's new picture is decoded and its test image slider moves.
@@ -448,19 +469,18 @@ print("moved")""",
 @pytest.fixture(scope="module")
 def kernel_generator(lab, browser, artifacts):
     """The kernel-decoded generator's notebook open in JupyterLab, its first cell run: (page, the panel)."""
-    from lab_session import run_cell, write_notebook
-
-    write_notebook(lab.root_dir / KERNEL_PANELS, KERNEL_CELLS)
-    notebook = NotebookPage(browser.new_page(), lab, artifacts, "kernel-generator")
-    try:
-        with notebook.step(f"open {KERNEL_PANELS} in JupyterLab and run its first cell (a kernel generator)"):
-            notebook.open(KERNEL_PANELS)
-            run_cell(notebook, 0, timeout_ms=120_000)
-            panel = notebook.panel.locator(".cvae-generator")
-            panel.locator("img.cvae-generator-image[src]").wait_for(timeout=30_000)
-        yield notebook, panel
-    finally:
-        notebook.page.close()
+    with _panel_notebook(
+        lab,
+        browser,
+        artifacts,
+        KERNEL_PANELS,
+        KERNEL_CELLS,
+        "kernel-generator",
+        "a kernel generator",
+        ".cvae-generator",
+        "img.cvae-generator-image",
+    ) as opened:
+        yield opened
 
 
 def test_a_kernel_digit_press_is_one_request_and_the_pressed_digit_is_marked(kernel_generator):
