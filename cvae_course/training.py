@@ -33,7 +33,13 @@ import time
 import numpy as np
 
 from cvae_course._keras import keras, ops
-from cvae_course.validation import check_positive_float, check_positive_int
+from cvae_course.validation import (
+    as_images,
+    as_one_hot,
+    check_positive_float,
+    check_positive_int,
+    check_same_length,
+)
 
 __all__ = [
     "BATCH_SIZE",
@@ -199,6 +205,104 @@ def _build_optimizer(model: keras.Model) -> None:
     optimizer.build(model.trainable_variables)
 
 
+def _is_pair(x) -> bool:
+    """True when ``x`` is two arrays side by side, (a, b) or [a, b], not a nested list of images."""
+    if isinstance(x, tuple):
+        return len(x) == 2
+    return isinstance(x, list) and len(x) == 2 and np.ndim(x[0]) != np.ndim(x[1])
+
+
+def _course_data(model: keras.Model, x, name: str):
+    """``x`` checked and converted for one of the course's own models (the autoencoder, VAE and CVAE of
+    :mod:`cvae_course.models`; lesson 06's ``Baseline`` and ``QuadrantCVAE``), with an error that says what to pass;
+    anything else (a dataset, another Keras model's data) as it is."""
+    from cvae_course.models import _CourseModel
+    from cvae_course.quadrants import Baseline, QuadrantCVAE, _pair
+
+    what = type(model).__name__
+    if isinstance(model, (Baseline, QuadrantCVAE)):
+        if not _is_pair(x):
+            raise ValueError(
+                f"{what} trains on (x, y) pairs (the visible and the hidden part): pass {name}=(x, y) from "
+                f"quadrants.make_task or quadrants.make_mixed_task, got {type(x).__name__}"
+            )
+        pair, count = _pair(*x), len(x[0])
+    elif isinstance(model, _CourseModel) and model.conditional:
+        if not _is_pair(x):
+            raise ValueError(
+                f"a {what} trains on (images, labels_one_hot): pass {name}=(mnist.x_train, mnist.y_train_one_hot) "
+                f"(or (images, data.one_hot(digits))), got {type(x).__name__}"
+            )
+        images = as_images(x[0], f"{name}'s images")
+        labels = as_one_hot(x[1], f"{name}'s labels")
+        check_same_length(images, labels, f"{name}'s images", f"{name}'s labels")
+        pair, count = (images, labels), len(images)
+    elif isinstance(model, _CourseModel):
+        if _is_pair(x):
+            raise ValueError(
+                f"a {what} is not conditional: it trains on images alone; pass {name}=mnist.x_train, without labels "
+                "(a CVAE, models.build_cvae, is the model that takes (images, labels_one_hot))"
+            )
+        pair = as_images(x, name)
+        count = len(pair)
+    else:
+        return x
+    if count == 0:
+        raise ValueError(f"{name} holds no images: pass at least one (e.g. mnist.x_train)")
+    return pair
+
+
+def _course_dataset(model: keras.Model, x, name: str) -> None:
+    """A ``tf.data.Dataset`` for a course VAE or CVAE must yield what the model takes: (image, one_hot) pairs for a
+    CVAE, images alone for the autoencoder and the VAE (as :func:`cvae_course.data.make_dataset` builds them)."""
+    from cvae_course.models import _CourseModel
+
+    if not isinstance(model, _CourseModel):
+        return
+    spec = x.element_spec
+    first = spec[0] if isinstance(spec, tuple) and len(spec) == 1 else spec
+    paired = isinstance(first, (tuple, list)) and len(first) == 2
+    if model.conditional and not paired:
+        raise ValueError(
+            f"a {type(model).__name__} trains on (image, one_hot) batches: build {name} with "
+            "data.make_dataset(images, labels), with the labels"
+        )
+    if not model.conditional and (paired or isinstance(spec, tuple) and len(spec) > 1):
+        raise ValueError(
+            f"a {type(model).__name__} is not conditional: build {name} with data.make_dataset(images), without labels"
+        )
+
+
+def _course_validation_data(model: keras.Model, validation_data):
+    """``validation_data`` checked for one of the course's own models: ``(x_test,)`` (or ``x_test``) for the
+    autoencoder and the VAE, ``((x_test, y_test_one_hot),)`` for a CVAE, ``((x, y),)`` for lesson 06's models."""
+    from cvae_course.models import _CourseModel
+    from cvae_course.quadrants import Baseline, QuadrantCVAE
+
+    if validation_data is None or hasattr(validation_data, "element_spec"):
+        return validation_data
+    paired = isinstance(model, (Baseline, QuadrantCVAE)) or (isinstance(model, _CourseModel) and model.conditional)
+    if paired:
+        if not (isinstance(validation_data, tuple) and len(validation_data) == 1 and _is_pair(validation_data[0])):
+            example = "((x_test, y_test_one_hot),)" if isinstance(model, _CourseModel) else "((x_test, y_test),)"
+            raise ValueError(
+                f"validation_data for a {type(model).__name__} is {example}: a tuple holding the pair that the model "
+                f"takes (Keras would read a bare pair as inputs and targets), got {type(validation_data).__name__}"
+                + (f" of {len(validation_data)}" if isinstance(validation_data, (tuple, list)) else "")
+            )
+        return (_course_data(model, validation_data[0], "validation_data"),)
+    if isinstance(model, _CourseModel):
+        if isinstance(validation_data, tuple):
+            if len(validation_data) != 1:
+                raise ValueError(
+                    f"validation_data for a {type(model).__name__} is (x_test,): a tuple holding the images alone, "
+                    f"got a tuple of {len(validation_data)}"
+                )
+            validation_data = validation_data[0]
+        return (_course_data(model, validation_data, "validation_data"),)
+    return validation_data
+
+
 def train(
     model: keras.Model,
     x,
@@ -222,26 +326,39 @@ def train(
     Args:
         model: an autoencoder, VAE or CVAE from :mod:`cvae_course.models` (or any Keras model that computes
             its own loss).
-        x: what the model takes: images (N, 28, 28, 1) for the autoencoder and the VAE, ``(images,
-            labels_one_hot)`` with one-hot rows (N, 10) for the CVAE, or a ``tf.data.Dataset`` from
-            :func:`cvae_course.data.make_dataset`.
+        x: what the model takes: images (N, 28, 28, 1) in [0, 1] for the autoencoder and the VAE (also (N, 28, 28)
+            or (N, 784)), ``(images, labels_one_hot)`` with one-hot rows (N, 10) for the CVAE, ``(x, y)`` from
+            :func:`cvae_course.quadrants.make_task` for lesson 06's models, or a ``tf.data.Dataset`` from
+            :func:`cvae_course.data.make_dataset`. For the course's own models it is checked once per call (pixels
+            in [0, 1], finite, one-hot rows, one label per image): a ValueError says what to pass.
         epochs: passes over the training images.
         batch_size: images per training step (ignored for a dataset, which is batched already).
         learning_rate: Adam's step size: the peak of the one-cycle schedule, or the constant rate.
         schedule: "one-cycle" (warm-up, then cosine decay to zero over this call's steps) or "constant" (the
             rate stays ``learning_rate``).
-        validation_data: e.g. ``(x_test,)``, scored after each epoch (``val_loss`` in the history).
+        validation_data: ``(x_test,)`` (a CVAE: ``((x_test, y_test_one_hot),)``, a tuple holding the pair), scored
+            after each epoch (``val_loss`` in the history); checked as ``x`` is.
         callbacks: extra Keras callbacks, e.g. :class:`cvae_course.losses.KLAnnealing`.
         progress: show one progress line (epoch, loss, reconstruction, KL in nats per image).
         shuffle: shuffle the images each epoch (a dataset shuffles itself).
 
     Returns Keras's ``History``: per-epoch ``loss``, ``reconstruction`` and ``kl`` in nats per image.
     """
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            f"model must be a Keras model, e.g. models.build_vae() or models.build_cvae(), got {type(model).__name__}"
+        )
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
     learning_rate = check_positive_float(learning_rate, "learning_rate")
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    # Checked once per call, not per batch: one min/max pass over the images (and the labels), as encode() does.
+    if hasattr(x, "element_spec"):
+        _course_dataset(model, x, "x")
+    else:
+        x = _course_data(model, x, "x")
+    validation_data = _course_validation_data(model, validation_data)
     if not model.compiled or _compiled_by_train(model):
         rate = OneCycle(learning_rate, _steps(x, epochs, batch_size)) if schedule == "one-cycle" else learning_rate
         model.compile(
@@ -469,6 +586,9 @@ def train_together(
                     f"models {j} and {i} share the weight {weight.path!r}: train them one at a time "
                     "(trained together, each would also follow the other's loss)"
                 )
+    if not hasattr(x, "element_spec"):
+        for model in models:  # each member checks the common x as train() would (the first to object says why)
+            x = _course_data(model, x, "x")
     stacked = _stackable(models)
     group = _Together(models, name="together") if stacked is None else stacked
     try:

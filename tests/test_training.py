@@ -194,3 +194,81 @@ def test_models_that_share_weights_cannot_be_trained_together(xy):
 def test_training_together_needs_two_models(xy):
     with pytest.raises(ValueError, match="two or more Keras models"):
         training.train_together([models.build_cvae(2)], xy, epochs=1)
+
+
+# ------------------------------------------------------------------ what train() checks before it trains a course model
+def _images(n=32):
+    return np.random.default_rng(1).uniform(size=(n, 28, 28, 1)).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "build, x, match",
+    [
+        (lambda: models.build_vae(seed=0), lambda: (_images() * 255).astype(np.uint8), r"\[0, 1\].*Divide uint8"),
+        (lambda: models.build_autoencoder(), lambda: _images() * 255, r"Divide uint8 images by 255"),
+        (lambda: models.build_vae(seed=0), lambda: np.where(_images() > 0.9, np.nan, _images()), "NaN"),
+        (lambda: models.build_vae(seed=0), lambda: _images()[:0], "no images"),
+        (lambda: models.build_vae(seed=0), lambda: (_images(), np.arange(32) % 10), "not conditional.*without labels"),
+        (lambda: models.build_cvae(seed=0), lambda: _images(), r"\(images, labels_one_hot\)"),
+        (lambda: models.build_cvae(seed=0), lambda: (_images(), np.arange(32) % 10), r"\(N, 10\).*one_hot"),
+        (lambda: models.build_cvae(seed=0), lambda: (_images(), 2 * np.eye(10)[np.arange(32) % 10]), "one 1 per row"),
+        (lambda: models.build_cvae(seed=0), lambda: (_images(), np.eye(10)[np.arange(8) % 10]), "one label per image"),
+        (lambda: models.build_cvae(seed=0), lambda: (_images() * 255, np.eye(10)[np.arange(32) % 10]), "uint8"),
+    ],
+)
+def test_train_rejects_data_a_course_model_cannot_learn_from_with_what_to_pass(build, x, match):
+    with pytest.raises(ValueError, match=match):
+        training.train(build(), x(), epochs=1, progress=False)
+
+
+def test_train_rejects_a_model_that_is_not_a_keras_model():
+    with pytest.raises(ValueError, match="must be a Keras model.*build_vae"):
+        training.train("vae", _images(), epochs=1, progress=False)
+
+
+@pytest.mark.parametrize("shape", [(32, 28, 28), (32, 784)])
+def test_train_accepts_the_image_shapes_encode_accepts(shape):
+    history = training.train(models.build_vae(seed=0), _images().reshape(shape), epochs=1, progress=False)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_train_gives_the_same_model_for_a_list_of_images_as_for_the_array():
+    weights = []
+    for x in (_images(), _images().tolist()):
+        keras.utils.set_random_seed(0)
+        model = models.build_vae(seed=0)
+        training.train(model, x, epochs=1, batch_size=16, progress=False, shuffle=False)
+        weights.append(model.get_weights())
+    assert all(np.array_equal(a, b) for a, b in zip(*weights))
+
+
+def test_train_says_how_to_pass_a_cvae_validation_pair(xy):
+    with pytest.raises(ValueError, match=r"\(\(x_test, y_test_one_hot\),\)"):
+        training.train(models.build_cvae(seed=0), xy, epochs=1, progress=False, validation_data=xy)
+
+
+def test_train_checks_the_validation_images_as_it_checks_x(xy):
+    with pytest.raises(ValueError, match="validation_data.*Divide uint8"):
+        training.train(models.build_vae(seed=0), xy[0], epochs=1, progress=False, validation_data=(xy[0] * 255,))
+
+
+@pytest.mark.parametrize("conditional", [True, False])
+def test_train_rejects_a_dataset_with_or_without_labels_for_the_wrong_model(conditional, xy):
+    from cvae_course import data
+
+    labels = np.argmax(xy[1], axis=1)
+    dataset = data.make_dataset(xy[0]) if conditional else data.make_dataset(xy[0], labels)
+    model = models.build_cvae(seed=0) if conditional else models.build_vae(seed=0)
+    with pytest.raises(ValueError, match="make_dataset"):
+        training.train(model, dataset, epochs=1, progress=False)
+
+
+def test_train_checks_lesson_06_pairs_as_quadrants_does():
+    from cvae_course import quadrants
+
+    x, y = quadrants.make_task(_images(), 2)[:2]
+    baseline = quadrants.Baseline(quadrants.build_baseline((16,)))
+    with pytest.raises(ValueError, match=r"\(x, y\) pairs"):
+        training.train(baseline, x, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="pixels in \\[0, 1\\] and -1"):
+        training.train(baseline, (x * 255, y), epochs=1, progress=False)
