@@ -1,7 +1,9 @@
 """Every model the course trains and caches, by name, with its recipe: the one home of how each is made.
 
 A later lesson (or a lesson run on its own) gets a model from here: loaded from the cache when it is there and
-valid, otherwise trained now with exactly the recipe below and cached (see :mod:`cvae_course.cache`). Epochs
+valid, otherwise trained now with exactly the recipe below and cached (see :mod:`cvae_course.cache`). A model a
+recipe trains is cached with the arguments that made it (epochs, seed, the training data's fingerprint,
+:func:`data_fingerprint`): a call with other arguments trains anew and says so, instead of getting that model. Epochs
 and data sizes come from the budget of the mode (:func:`cvae_course.settings.budget`); seeds are fixed.
 
 =================  ==============================  =====================================================  ==============
@@ -85,6 +87,7 @@ __all__ = [
     "SWEEP_BETAS",
     "beta_cvae_name",
     "build_judge",
+    "data_fingerprint",
     "holdout_name",
     "judge_info",
     "load_cvae",
@@ -106,6 +109,38 @@ __all__ = [
     "train_quadrant_baseline",
     "train_quadrant_cvae",
 ]
+
+# ------------------------------------------------------------------------------------------- cached recipes
+_DEFAULT_DATA_KEYS: dict[tuple, str] = {}  # (mode, data source) -> the fingerprint of load_mnist()'s training set
+
+
+def data_fingerprint(mnist: MNIST) -> str:
+    """What a cached model's recipe records of its training data: '<N> images, <digest>' (SHA-1 of the labels and
+    of about 256 evenly spaced images: cheap, and any other subset, size or file gives another)."""
+    import hashlib
+
+    x, y = np.ascontiguousarray(mnist.x_train), np.ascontiguousarray(mnist.y_train)
+    digest = hashlib.sha1(y.tobytes())
+    digest.update(np.ascontiguousarray(x[:: max(1, len(x) // 256)]).tobytes())
+    return f"{len(x)} images, {digest.hexdigest()[:12]}"
+
+
+def _data_key(mnist: MNIST | None):
+    """The recipe's "data": the fingerprint of ``mnist``, or for None (the mode's default data) a callable that
+    loads it only when a cached recipe is there to compare with (once per process, mode and source)."""
+    if mnist is not None:
+        return data_fingerprint(mnist)
+    from cvae_course.data import data_source
+
+    key = (settings.mode_name(), data_source())
+
+    def default():
+        if key not in _DEFAULT_DATA_KEYS:
+            _DEFAULT_DATA_KEYS[key] = data_fingerprint(load_mnist())
+        return _DEFAULT_DATA_KEYS[key]
+
+    return default
+
 
 # ------------------------------------------------------------------------------------------- the course CVAE
 # The name says the recipe: a cache of an earlier recipe's course CVAE ("cvae-dense-2d": 6 epochs from Keras's start;
@@ -179,9 +214,28 @@ def train_cvae(
     return model
 
 
+COURSE_LATENT_DIM = 2  # the course CVAE's and lesson 02's VAE's code: later lessons draw it as a plane
+
+
+def _check_course_latent(model, what: str, call: str):
+    if model.latent_dim != COURSE_LATENT_DIM:
+        raise ValueError(
+            f"{what} has a {COURSE_LATENT_DIM}-D code (later lessons draw it as a plane), got a "
+            f"{type(model).__name__} whose code has {model.latent_dim} dimensions: pass the model {call} trains, and "
+            "keep your own with "
+            "cache.save_model(model, 'my-model') instead"
+        )
+    return model
+
+
+def _is_course_cvae(model) -> bool:
+    return model.latent_dim == COURSE_LATENT_DIM
+
+
 def save_cvae(model: CVAE) -> str:
-    """Save ``model`` as the course CVAE for the later lessons; returns the file path."""
-    check_model(model, CVAE)
+    """Save ``model`` as the course CVAE for the later lessons (a CVAE with a 2-D code); returns the file path."""
+    check_model(model, CVAE, hint="Train the course CVAE with recipes.train_cvae(mnist).")
+    _check_course_latent(model, "the course CVAE", "recipes.train_cvae(mnist)")
     return str(cache.save_model(model, CVAE_NAME, settings.mode_name()))
 
 
@@ -194,11 +248,13 @@ def load_cvae(*, train_if_missing: bool = True, verbose: bool = False) -> CVAE |
     """
     mode = settings.mode_name()
     if not train_if_missing:
-        return cache.load_model(CVAE_NAME, CVAE, mode=mode)
+        return cache.load_model(
+            CVAE_NAME, CVAE, check=_is_course_cvae, mode=mode, instead="returning None (train_if_missing=False)"
+        )
     path = cache.model_path(CVAE_NAME, mode)
     if verbose and not path.is_file():
         print("No CVAE saved by lesson 03 yet: training one now (progress below) and caching it for next time.")
-    model = cache.load_or_train(CVAE_NAME, train_cvae, CVAE, mode=mode)
+    model = cache.load_or_train(CVAE_NAME, train_cvae, CVAE, check=_is_course_cvae, mode=mode)
     if verbose:
         print(f"CVAE ready: a {model.latent_dim}-D latent space, cached at {path}")
     return model
@@ -311,20 +367,46 @@ def train_lesson02_vae(mnist: MNIST | None = None, *, seed: int = settings.DEFAU
     return model
 
 
+def _check_lesson02_vae(model) -> VAE:
+    hint = "Pass lesson 02's VAE (recipes.train_lesson02_vae gives one)."
+    check_model(model, VAE, kind="VAE", hint=hint)
+    if model.conditional:
+        raise ValueError(f"lesson 02's VAE is not conditional, got a {type(model).__name__}. {hint}")
+    return _check_course_latent(model, "lesson 02's VAE", "recipes.train_lesson02_vae(mnist)")
+
+
+def _is_lesson02_vae(model) -> bool:
+    return not model.conditional and model.latent_dim == COURSE_LATENT_DIM
+
+
 def save_lesson02_vae(model: VAE) -> str:
-    """Keep lesson 02's VAE for lesson 03; returns the file path."""
-    check_model(model, VAE)
+    """Keep lesson 02's VAE (not conditional, a 2-D code) for lesson 03; returns the file path."""
+    _check_lesson02_vae(model)
     return str(cache.save_model(model, LESSON02_VAE_NAME, settings.mode_name()))
 
 
 def load_lesson02_vae(mnist: MNIST | None = None) -> VAE:
-    """The VAE lesson 02 kept; trained with :func:`train_lesson02_vae` (on ``mnist``) and cached if it is missing."""
-    return cache.load_or_train(LESSON02_VAE_NAME, lambda: train_lesson02_vae(mnist), VAE, mode=settings.mode_name())
+    """The VAE lesson 02 kept; trained with :func:`train_lesson02_vae` (on ``mnist``) and cached if it is missing,
+    or if the cached one was trained by this function on other data (lesson 02's own is used as it is)."""
+    recipe = {"epochs": settings.budget().vae_epochs, "seed": settings.DEFAULT_SEED, "data": _data_key(mnist)}
+    return cache.load_or_train(
+        LESSON02_VAE_NAME,
+        lambda: train_lesson02_vae(mnist),
+        VAE,
+        check=_is_lesson02_vae,
+        mode=settings.mode_name(),
+        recipe=recipe,
+    )
 
 
 # --------------------------------------------------------------------------------------------- held-out VAEs
 HOLDOUT_LEARNING_RATE = 1e-3
 HOLDOUT_LATENT_DIM = 8  # without a label the code must also say which digit it is: more room than the CVAE's 2
+
+
+def _recipe(epochs: int, seed: int, mnist: MNIST | None) -> dict:
+    """What a cached model of the recipes below is trained with: a call asking for other values trains anew."""
+    return {"epochs": check_positive_int(epochs, "epochs"), "seed": int(seed), "data": _data_key(mnist)}
 
 
 def _held_out_digits(held_out) -> tuple[int, ...]:
@@ -396,6 +478,7 @@ def train_vae_without(
         VAE,
         check=lambda m: not m.conditional and m.latent_dim == latent_dim,
         mode=settings.mode_name(),
+        recipe=_recipe(epochs or settings.budget().holdout_vae_epochs, seed, mnist),
     )
 
 
@@ -509,7 +592,7 @@ def _beta_cvaes(
     )
     if use_cache:
         for i in missing:
-            cache.save_model(found[i], names[i], mode)
+            cache.save_trained(found[i], names[i], mode)
     return [found[i] for i in range(len(specs))]
 
 
@@ -834,7 +917,13 @@ def train_quadrant_baseline(
     return (
         fit()
         if not use_cache
-        else cache.load_or_train(QUADRANT_BASELINE_NAME, fit, Baseline, mode=settings.mode_name())
+        else cache.load_or_train(
+            QUADRANT_BASELINE_NAME,
+            fit,
+            Baseline,
+            mode=settings.mode_name(),
+            recipe=_recipe(epochs or settings.budget().quadrant_epochs, seed, mnist),
+        )
     )
 
 
@@ -903,4 +992,5 @@ def train_quadrant_cvae(
         QuadrantCVAE,
         check=lambda m: m.learned_prior == learned_prior and m.alpha == alpha and built_on_this_baseline(m),
         mode=settings.mode_name(),
+        recipe=_recipe(epochs or settings.budget().quadrant_cvae_epochs, seed, mnist),
     )

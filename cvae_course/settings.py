@@ -235,7 +235,14 @@ def cache_dir() -> Path:
     """Folder for cached models (created on first use)."""
     raw = os.environ.get(CACHE_ENV)
     path = Path(raw).expanduser() if raw else Path.home() / ".cache" / "cvae-course"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(
+            err.errno,
+            f"the model cache folder {path} cannot be created ({err.strerror or err}): set {CACHE_ENV} to a folder "
+            f"you can write (or unset it to use ~/.cache/cvae-course)",
+        ) from err
     return path
 
 

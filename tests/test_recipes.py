@@ -296,3 +296,58 @@ def test_a_beta_cvae_has_the_sweeps_narrow_hidden_layers_and_a_cached_wider_one_
 def test_a_beta_sweep_rejects_repeated_or_bad_weights(betas, message):
     with pytest.raises(ValueError, match=message):
         recipes.train_beta_cvaes(betas, use_cache=False)
+
+
+# --------------------------------------------------------------------------- cached models and their arguments
+@pytest.fixture
+def own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(settings.CACHE_ENV, str(tmp_path))
+    return tmp_path
+
+
+def _same(a, b) -> bool:
+    return all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
+
+
+def test_a_held_out_vae_asked_for_other_epochs_or_data_is_trained_anew_not_the_cached_one(own_cache, capsys):
+    small = data.load_mnist(train_size=200, test_size=20)
+    other = data.load_mnist(train_size=300, test_size=20)
+    one = recipes.train_vae_without(0, small, epochs=1, progress=False)
+    two = recipes.train_vae_without(0, small, epochs=2, progress=False)
+    assert not _same(one, two) and "epochs=1 (asked: 2)" in capsys.readouterr().out
+    assert _same(recipes.train_vae_without(0, small, epochs=2, progress=False), two)  # the same call: cached
+    assert not _same(recipes.train_vae_without(0, other, epochs=2, progress=False), two)
+    assert "data='200 images" in capsys.readouterr().out
+
+
+def test_lesson_02s_vae_trained_on_some_data_is_not_handed_to_a_call_with_other_data(own_cache):
+    small = data.load_mnist(train_size=200, test_size=20)
+    first = recipes.load_lesson02_vae(small)
+    assert _same(recipes.load_lesson02_vae(small), first)
+    other = data.load_mnist(train_size=250, test_size=20)
+    assert not _same(recipes.load_lesson02_vae(other), first)
+
+
+def test_lesson_02s_own_saved_vae_is_what_lesson_03_loads_whatever_its_data(own_cache):
+    model = build_vae(2, seed=5)
+    recipes.save_lesson02_vae(model)
+    assert _same(recipes.load_lesson02_vae(data.load_mnist(train_size=200, test_size=20)), model)
+
+
+@pytest.mark.parametrize(
+    "save, model, match",
+    [
+        (recipes.save_lesson02_vae, lambda: build_cvae(2, seed=0), "not conditional.*train_lesson02_vae"),
+        (recipes.save_lesson02_vae, lambda: build_vae(16, "conv"), "2-D code.*16 dimensions.*train_lesson02_vae"),
+        (recipes.save_cvae, lambda: build_cvae(8, "conv", seed=0), "2-D code.*8 dimensions.*train_cvae"),
+    ],
+)
+def test_saving_a_model_later_lessons_cannot_use_is_refused_with_the_call_to_make(own_cache, save, model, match):
+    with pytest.raises(ValueError, match=match):
+        save(model())
+
+
+def test_a_cached_course_cvae_without_a_2d_code_is_not_handed_on(own_cache, capsys):
+    cache.save_model(build_cvae(8, seed=0), recipes.CVAE_NAME)
+    assert recipes.load_cvae(train_if_missing=False) is None
+    assert "returning None (train_if_missing=False)" in capsys.readouterr().out
