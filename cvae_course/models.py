@@ -203,7 +203,10 @@ class _CourseModel(keras.Model):
         if self.conditional:
             if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
                 raise ValueError(
-                    f"{type(self).__name__} takes (images, labels_one_hot) as input, got {type(inputs).__name__}"
+                    f"{type(self).__name__} takes (images, labels_one_hot) as input, got {type(inputs).__name__}: "
+                    "pass a tuple, e.g. cvae((x, data.one_hot(y))), cvae.predict((x, y_one_hot)) or "
+                    "fit((x_train, y_train_one_hot)); fit's validation_data is ((x_test, y_test_one_hot),), a tuple "
+                    "holding the pair (training.train checks it for you)"
                 )
             return inputs[0], inputs[1]
         return inputs, None
@@ -379,22 +382,34 @@ class CVAE(VAE):
     WANTED = "CVAE"
     HINT = "Load the course CVAE with cvae_course.recipes.load_cvae()."
 
+    def sample(self, n: int, temperature: float = 1.0, seed: int | None = None) -> np.ndarray:
+        """A CVAE draws digits of the labels it is given: use :meth:`generate` (this raises a ValueError saying so)."""
+        raise ValueError(
+            f"a CVAE draws the digits you ask for: use generate(labels), e.g. cvae.generate([3] * {n!r}) or "
+            "cvae.generate(np.arange(10)), not sample(n)"
+        )
+
     def generate(self, labels, z=None, temperature: float = 1.0, seed: int | None = None) -> np.ndarray:
         """One image per label: mean images (N, 28, 28, 1) in [0, 1].
 
         Args:
             labels: the digits 0-9 to draw, shape (N,).
-            z: codes (N, latent_dim), or one code for all labels (default: draws from the prior).
+            z: codes (N, latent_dim), or one code, (latent_dim,) or (1, latent_dim), for all labels (default: draws
+                from the prior).
             temperature: scales the codes: the decoder sees ``temperature * z``, and drawn codes come from
                 N(0, temperature^2 I).
             seed: makes the drawn codes repeatable.
         """
         y = as_labels(labels)
+        if not len(y):
+            raise ValueError("labels must name at least one digit 0-9 to draw, got none; e.g. generate([3, 3, 8])")
         if z is None:
             z = self.sample_prior(len(y), temperature, seed)
         else:
             temperature = check_positive_float(temperature, "temperature")
             z = as_latent(z, self.latent_dim) * np.float32(temperature)
+            if len(z) == 1 and len(y) > 1:  # one code serves every label
+                z = np.repeat(z, len(y), axis=0)
         return self.decode(z, y)
 
 

@@ -85,6 +85,12 @@ def as_labels(labels, name: str = "labels") -> np.ndarray:
             "Pass integer labels, not one-hot rows (use np.argmax(one_hot, axis=1))."
         )
     if arr.dtype.kind == "f":
+        if arr.shape == (NUM_CLASSES,) and np.count_nonzero(arr == 1) == 1 and np.count_nonzero(arr == 0) == 9:
+            # What data.one_hot(...)[0] gives: read as ten digits it would silently draw ten images.
+            raise ValueError(
+                f"{name} looks like one one-hot row (ten floats, one 1 and nine 0s), not ten digits: for its digit "
+                f"pass np.argmax(row) (here {int(np.argmax(arr))}), or pass it as a (1, 10) batch, row[None]."
+            )
         if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
             raise ValueError(f"{name} must be whole numbers 0-9, got {arr[:5].tolist()}...")
     elif arr.dtype.kind not in "iub":

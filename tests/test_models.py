@@ -195,3 +195,41 @@ def test_decode_of_a_soft_label_row_blends_two_digits_as_the_decoder_does():
 def test_soft_label_rows_must_sum_to_one():
     with pytest.raises(ValueError, match="labels rows must hold weights >= 0 that sum to 1"):
         models.build_cvae(2, seed=0).decode(np.zeros((1, 2)), [[0.5] * 10])
+
+
+# --------------------------------------------------------------------------------- generate: codes and labels
+def test_one_code_serves_every_label_as_generate_documents():
+    cvae = models.build_cvae(2, seed=0)
+    for z in ([0.3, -0.2], [[0.3, -0.2]]):
+        images = cvae.generate([1, 2, 3], z=z)
+        assert images.shape == (3, 28, 28, 1)
+        np.testing.assert_allclose(images[1], cvae.generate([2], z=z)[0], atol=1e-6)
+
+
+def test_a_one_hot_row_given_as_labels_is_refused_with_np_argmax():
+    cvae = models.build_cvae(2, seed=0)
+    row = data.one_hot([3])[0]
+    with pytest.raises(ValueError, match=r"one-hot row.*np\.argmax\(row\) \(here 3\).*\(1, 10\)"):
+        cvae.generate(row)
+    with pytest.raises(ValueError, match="one-hot row"):
+        cvae.decode(np.zeros((10, 2)), row)
+    assert cvae.generate([0, 0, 0, 1, 0, 0, 0, 0, 0, 0]).shape == (10, 28, 28, 1)  # Python ints: ten digits
+    assert cvae.decode(np.zeros((1, 2)), row[None]).shape == (1, 28, 28, 1)  # a (1, 10) batch
+
+
+def test_generate_without_labels_and_sample_on_a_cvae_say_what_to_call():
+    cvae = models.build_cvae(2, seed=0)
+    with pytest.raises(ValueError, match="at least one digit"):
+        cvae.generate([])
+    with pytest.raises(ValueError, match=r"use generate\(labels\)"):
+        cvae.sample(2)
+
+
+def test_a_cvae_called_with_bare_images_says_to_pass_the_pair_and_how_for_validation_data():
+    cvae = models.build_cvae(2, seed=0)
+    x = np.zeros((4, 28, 28, 1), np.float32)
+    with pytest.raises(ValueError, match=r"pass a tuple.*\(\(x_test, y_test_one_hot\),\)"):
+        cvae(x)
+    cvae.compile(optimizer="adam")
+    with pytest.raises(ValueError, match=r"\(\(x_test, y_test_one_hot\),\)"):
+        cvae.fit((x, data.one_hot([1, 2, 3, 4])), epochs=1, verbose=0, validation_data=(x, data.one_hot([1, 2, 3, 4])))
