@@ -18,6 +18,7 @@ from cvae_course import settings
 from cvae_course.validation import NUM_CLASSES, as_labels, check_positive_int
 
 __all__ = [
+    "MNISTDownloadError",
     "MNISTFileError",
     "MNIST",
     "one_hot",
@@ -33,6 +34,10 @@ _KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 class MNISTFileError(ValueError):
     """A local MNIST file that is missing, corrupt or in the wrong layout."""
+
+
+class MNISTDownloadError(OSError):
+    """MNIST could not be downloaded (offline?) and no local file was named."""
 
 
 @dataclass(frozen=True)
@@ -91,8 +96,20 @@ def read_mnist_npz(path: str | os.PathLike) -> tuple[tuple[np.ndarray, np.ndarra
         f"Point {settings.DATA_ENV} at a valid mnist.npz (the file keras.datasets.mnist.load_data() "
         f"downloads to ~/.keras/datasets/mnist.npz), or unset {settings.DATA_ENV} to download MNIST."
     )
+    what = (
+        "It must be an .npz archive (numpy.savez) holding the arrays x_train, y_train, x_test and y_test: uint8 "
+        "images (N, 28, 28) and labels 0-9 (N,)."
+    )
+    if path.is_dir():
+        raise MNISTFileError(
+            f"{settings.DATA_ENV} names the folder {path}, not a file: point it at the mnist.npz inside. {what}"
+        )
     if not path.is_file():
         raise MNISTFileError(f"MNIST file {path} does not exist (named by {settings.DATA_ENV}). {how_to_fix}")
+    if not zipfile.is_zipfile(path):  # np.load would read a .npy or a pickle as something else
+        with open(path, "rb") as f:
+            kind = "a single .npy array" if f.read(6) == b"\x93NUMPY" else "not a readable .npz archive"
+        raise MNISTFileError(f"MNIST file {path} is {kind}. {what} {how_to_fix}")
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in _KEYS if k not in npz.files]
@@ -129,7 +146,14 @@ def _load_raw():
         return read_mnist_npz(path)
     from cvae_course._keras import keras  # only a download needs Keras
 
-    return keras.datasets.mnist.load_data()
+    try:
+        return keras.datasets.mnist.load_data()
+    except Exception as err:  # offline, a proxy, a truncated download: Keras says "URL fetch failure" or worse
+        raise MNISTDownloadError(
+            f"MNIST could not be downloaded ({type(err).__name__}: {str(err)[:200]}). Offline, set "
+            f'{settings.DATA_ENV} to a local mnist.npz (see "Offline MNIST" in the README), e.g. '
+            f"export {settings.DATA_ENV}=/path/to/mnist.npz"
+        ) from err
 
 
 def _subset(x: np.ndarray, y: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -161,6 +185,8 @@ def load_mnist(
         fast: which mode's budget gives the default sizes (None follows ``CVAE_COURSE_FAST``).
         seed: picks the subsets.
     """
+    if fast is not None and not isinstance(fast, (bool, np.bool_)):
+        raise ValueError(f"fast must be True, False or None (follow {settings.FAST_ENV}), got {fast!r}")
     sizes = settings.budget(None if fast is None else ("fast" if fast else "full"))
     if train_size is None:
         train_size = sizes.train_size

@@ -144,3 +144,37 @@ def test_blended_labels_run_from_the_start_digit_to_the_end_digit():
 def test_a_blend_weight_outside_0_to_1_is_rejected():
     with pytest.raises(ValueError, match=r"t must hold weights in \[0, 1\]"):
         data.blend_labels(3, 8, 1.5)
+
+
+def test_a_failed_download_says_to_name_a_local_mnist_npz(monkeypatch):
+    from cvae_course._keras import keras
+
+    def offline():
+        raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -3]")
+
+    monkeypatch.delenv(settings.DATA_ENV, raising=False)
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    with pytest.raises(
+        data.MNISTDownloadError, match=rf"could not be downloaded.*set {settings.DATA_ENV}.*Offline MNIST"
+    ):
+        data.load_mnist()
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda p: p.mkdir() or p, "names the folder .* point it at the mnist.npz inside"),
+        (lambda p: np.save(p.with_suffix(".npy"), np.zeros(3)) or p.with_suffix(".npy"), "a single .npy array"),
+        (lambda p: p.write_text("hello") and p, "not a readable .npz archive"),
+    ],
+)
+def test_a_local_file_of_the_wrong_kind_says_what_the_file_must_be(monkeypatch, tmp_path, make, match):
+    monkeypatch.setenv(settings.DATA_ENV, str(make(tmp_path / "mnist")))
+    with pytest.raises(data.MNISTFileError, match=rf"{match}.*\.npz archive .*x_train, y_train, x_test and y_test"):
+        data.load_mnist()
+
+
+def test_fast_must_be_a_bool_not_a_truthy_string(monkeypatch, npz_path):
+    monkeypatch.setenv(settings.DATA_ENV, str(npz_path()))
+    with pytest.raises(ValueError, match="fast must be True, False or None"):
+        data.load_mnist(fast="no")
