@@ -150,12 +150,22 @@ def _zscore_within(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return out
 
 
+MIN_STYLE_IMAGES = 10  # style_correlation's least number of writers
+
+
 def style_correlation(model: CVAE, images, labels) -> dict[str, float]:
     """Does the style survive the translation? Correlation of ink and of slant between writer and rewrite.
 
     Each feature is standardised within its digit class first (a 1 always has less ink than an 8), then
-    correlated over all (writer, other target digit) pairs: 0 means the style is lost, 1 fully kept.
+    correlated over all (writer, other target digit) pairs: 0 means the style is lost, 1 fully kept. It needs at
+    least ``MIN_STYLE_IMAGES`` (10) writers, two of them writing one digit (a within-digit spread to standardise by).
     """
+    y = as_labels(labels)
+    if len(y) < MIN_STYLE_IMAGES or np.bincount(y, minlength=NUM_CLASSES).max() < 2:
+        raise ValueError(
+            f"style_correlation needs at least {MIN_STYLE_IMAGES} images, two or more of some digit (a correlation "
+            f"over writers, each standardised within its digit), got {len(y)}; pass e.g. x_test[:100], y_test[:100]"
+        )
     translated, writers, targets = translations(model, images, labels)
     src_feats = stroke_features(images)
     out_feats = stroke_features(translated)

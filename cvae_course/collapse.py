@@ -73,6 +73,11 @@ def kl_per_latent_dimension(model: VAE, images, labels=None) -> np.ndarray:
 def unit_activity(model: VAE, images, labels=None) -> np.ndarray:
     """Var_x(E_q[z_i | x]) for each latent dimension i: how much its code moves from image to image."""
     z_mean, _ = check_model(model, VAE).encode_distribution(images, labels)
+    if len(z_mean) < 2:
+        raise ValueError(
+            f"images must hold at least 2 images (activity is a variance across images), got {len(z_mean)}; "
+            "pass e.g. mnist.x_test[:1000]"
+        )
     return z_mean.astype(np.float64).var(axis=0)
 
 

@@ -130,6 +130,8 @@ def elbo_terms_per_image(
     """
     check_model(model, VAE)
     x = as_images(images)
+    if not len(x):
+        raise ValueError("images holds no images: pass at least one (e.g. mnist.x_test) to score")
     means, log_vars = model.encode_distribution(x, labels)  # checks the labels: digits, one per image, CVAE only
     y = None if labels is None else as_labels(labels)
     n_samples = check_positive_int(n_samples, "n_samples")
@@ -173,18 +175,39 @@ def mean_elbo_terms(
     return float(np.mean(rec)), float(np.mean(kl)), float(np.mean(rec + kl))
 
 
+def _check_classifier(judge):
+    """A classifier: a model (or callable) mapping images to 10 logits, not one of the course's generative models."""
+    from cvae_course.models import _CourseModel
+
+    if not callable(judge) or isinstance(judge, _CourseModel):
+        raise ValueError(
+            f"judge must be a classifier (images -> 10 logits), e.g. recipes.load_judge(), got {type(judge).__name__}"
+            + (": a generative model does not read digits" if isinstance(judge, _CourseModel) else "")
+        )
+    return judge
+
+
 def classify(judge: keras.Model, images) -> np.ndarray:
-    """The judge's label for each image."""
+    """The judge's label for each image (judge: a classifier such as :func:`cvae_course.recipes.load_judge`)."""
+    _check_classifier(judge)
     x = as_images(images)
+    if not len(x):
+        raise ValueError("images holds no images: pass at least one to classify")
     logits = np.concatenate(
         [ops.convert_to_numpy(judge(x[i : i + PREDICT_BATCH], training=False)) for i in range(0, len(x), PREDICT_BATCH)]
     )
+    if logits.ndim != 2 or logits.shape[1] != NUM_CLASSES:
+        raise ValueError(
+            f"judge must output {NUM_CLASSES} logits per image, got shape {logits.shape[1:]}: use recipes.load_judge()"
+        )
     return logits.argmax(axis=1)
 
 
 def accuracy(judge: keras.Model, images, labels) -> float:
     """Share of images the judge labels correctly."""
-    return float(np.mean(classify(judge, images) == as_labels(labels)))
+    predicted, y = classify(judge, images), as_labels(labels)
+    check_same_length(predicted, y, "images", "labels")
+    return float(np.mean(predicted == y))
 
 
 # ------------------------------------------------------------------------------------- generation quality
@@ -919,6 +942,8 @@ def aggregate_posterior_variance(means, log_vars) -> np.ndarray:
     mu, log_var = np.asarray(means, dtype=np.float64), np.asarray(log_vars, dtype=np.float64)
     if mu.ndim != 2 or mu.shape != log_var.shape:
         raise ValueError(f"means and log_vars must both have shape (N, latent_dim), got {mu.shape} and {log_var.shape}")
+    if len(mu) < 2:
+        raise ValueError(f"means must hold the codes of at least 2 images (a variance across images), got {len(mu)}")
     return mu.var(axis=0) + np.exp(log_var).mean(axis=0)
 
 

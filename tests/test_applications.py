@@ -252,3 +252,12 @@ def test_blur_distances_compare_the_mean_image_with_the_digit_and_with_its_neigh
     # with k=1 the neighbour is the other digit of the same label in ``few``
     other = [i for i in np.flatnonzero(y == y[picked[0]]) if i != picked[0]][0]
     assert to_neighbours[0] == pytest.approx(float(np.linalg.norm((mean - x[other]).ravel())), rel=1e-5)
+
+
+def test_style_correlation_says_how_many_images_it_needs(few):
+    cvae = build_cvae(2, seed=0)
+    x, y = few
+    with pytest.raises(ValueError, match="at least 10 images, two or more of some digit.*got 1"):
+        app.style_correlation(cvae, x[:1], y[:1])
+    with pytest.raises(ValueError, match="two or more of some digit.*got 10"):
+        app.style_correlation(cvae, x[::2], y[::2])  # ten writers, one per digit

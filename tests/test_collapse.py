@@ -188,3 +188,8 @@ def test_collapse_reports_measure_each_model_by_name(few, capsys):
     reports = collapse.collapse_reports(models, x, y)
     assert list(reports) == ["a", "b"] and [len(r.kl_per_dim) for r in reports.values()] == [2, 3]
     assert reports["b"].name == "b" and capsys.readouterr().out.startswith("measuring 2 models: 2/2")
+
+
+def test_active_units_of_one_image_is_refused_not_zero(few):
+    with pytest.raises(ValueError, match="at least 2 images.*variance across images"):
+        collapse.active_units(build_vae(2, seed=0), few[0][:1])

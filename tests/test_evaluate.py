@@ -311,3 +311,29 @@ def test_progress_that_is_not_shown_prints_nothing(capsys):
     with evaluate.Progress("scoring", total=3, show=False) as step:
         step(3)
     assert capsys.readouterr().out == ""
+
+
+# ------------------------------------------------------------------------------- clear errors on odd arguments
+@pytest.mark.parametrize("judge", [lambda: models.build_vae(2, seed=0), lambda: "judge"])
+def test_classify_and_accuracy_say_the_judge_must_be_a_classifier(judge, images):
+    with pytest.raises(ValueError, match=r"judge must be a classifier.*recipes.load_judge\(\)"):
+        evaluate.classify(judge(), images[0])
+    with pytest.raises(ValueError, match="judge must be a classifier"):
+        evaluate.accuracy(judge(), *images)
+
+
+def test_classify_rejects_an_empty_batch_and_a_judge_without_ten_logits(images):
+    with pytest.raises(ValueError, match="holds no images"):
+        evaluate.classify(_FakeJudge(), images[0][:0])
+    with pytest.raises(ValueError, match="10 logits per image"):
+        evaluate.classify(lambda x, training=False: keras.ops.zeros((keras.ops.shape(x)[0], 3)), images[0])
+
+
+def test_empty_images_and_one_code_are_refused_instead_of_giving_nan(images):
+    vae = models.build_vae(2, seed=0)
+    with pytest.raises(ValueError, match="holds no images"):
+        evaluate.mean_negative_elbo(vae, images[0][:0])
+    with pytest.raises(ValueError, match="at least 2 images"):
+        evaluate.aggregate_posterior_variance(np.zeros((0, 2)), np.zeros((0, 2)))
+    with pytest.raises(ValueError, match="at least 2 images"):
+        evaluate.aggregate_posterior_variance(np.zeros((1, 2)), np.zeros((1, 2)))
