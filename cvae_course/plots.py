@@ -19,6 +19,7 @@ from cvae_course.validation import (
     as_images,
     as_labels,
     as_latent,
+    check_model,
     check_positive_float,
     check_positive_int,
 )
@@ -349,6 +350,14 @@ def generation_grid(
         seed: makes the draws repeatable.
         title: the figure's title.
     """
+    from cvae_course.models import CVAE
+
+    check_model(
+        model,
+        CVAE,
+        hint="A VAE draws no chosen digits: show its samples with plots.image_grid(vae.sample(40)). "
+        "For the course CVAE, recipes.load_cvae().",
+    )
     n = check_positive_int(n_per_label, "n_per_label")
     labels = np.repeat(np.arange(NUM_CLASSES), n)
     imgs = model.generate(labels, temperature=temperature, seed=seed)
@@ -382,6 +391,13 @@ def training_curves(
         from_zero: metrics whose y axis starts at 0 (the KL: a KL of a few nats is small only next to 0).
     """
     hist = getattr(history, "history", history)
+    hist = getattr(hist, "history", hist)  # a trained model's .history is Keras's History
+    if not isinstance(hist, dict):
+        got = type(history).__name__ if history is None or not hasattr(history, "history") else "a model"
+        raise ValueError(
+            f"history must be the History that training.train returns (or its .history dict), got {got}: "
+            "pass history = training.train(...), or model.history after the model trained"
+        )
     present = [k for k in keys if k in hist]
     if not present:
         raise ValueError(f"history has none of {list(keys)}; it has {sorted(hist)}")

@@ -132,3 +132,15 @@ def test_aggregate_posterior_shows_the_codes_next_to_the_prior_and_outlines_the_
     fig = plots.aggregate_posterior(means, np.full((200, 2), np.log(0.05)), n=41)
     assert [ax.get_title() for ax in fig.axes[:2]] == ["aggregate posterior q(z)", "prior p(z) = N(0, I)"]
     assert fig.axes[0].collections, "two clumps leave holes inside the prior's 2-sigma circle: outlined in red"
+
+
+def test_generation_grid_of_a_vae_says_it_needs_a_cvae_and_how_to_show_a_vaes_samples():
+    with pytest.raises(ValueError, match=r"model must be a CVAE.*image_grid\(vae.sample"):
+        plots.generation_grid(models.build_vae(2, seed=0))
+
+
+@pytest.mark.parametrize("history", [None, "a model"])
+def test_training_curves_of_something_else_than_a_history_says_what_to_pass(history):
+    history = models.build_cvae(2, seed=0) if history == "a model" else history
+    with pytest.raises(ValueError, match=r"History that training.train returns.*model.history"):
+        plots.training_curves(history)
