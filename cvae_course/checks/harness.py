@@ -219,17 +219,21 @@ def _course_versions(fn: Callable, **references: Callable):
     """Run the learner's ``fn`` with the course's version of the functions it builds on (by name, in the
     notebook's namespace): a mistake in an earlier task then costs that task only, not this one too."""
     namespace = getattr(fn, "__globals__", None)
-    saved = {}
+    saved, added = {}, []
     if isinstance(namespace, dict):
         for name, reference in references.items():
             if name in namespace:
                 saved[name] = namespace[name]
-                namespace[name] = reference
+            else:  # the earlier task's cell failed before defining it (e.g. a SyntaxError): the course's version too
+                added.append(name)
+            namespace[name] = reference
     try:
         yield
     finally:
         for name, original in saved.items():
             namespace[name] = original
+        for name in added:
+            namespace.pop(name, None)
 
 
 def _requires(check: Callable, fn: Callable, name: str, why: str) -> None:

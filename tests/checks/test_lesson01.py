@@ -148,6 +148,20 @@ def test_worst_reconstructions_is_graded_with_the_course_reconstruction_error(fa
     assert namespace["reconstruction_error"](np.ones((1, 28, 28, 1), "float32"), np.ones((1, 28, 28, 1), "float32")) < 0
 
 
+def test_worst_reconstructions_is_graded_with_the_course_reconstruction_error_when_task_3_never_defined_it():
+    """Task 3's cell raised (a SyntaxError) before defining reconstruction_error: task 4 still runs on the course's
+    version, and the name is gone again afterwards."""
+    namespace = {"np": np, "ops": ops}
+    exec(
+        "def worst_reconstructions(autoencoder, images, k):\n"
+        "    errors = ops.convert_to_numpy(reconstruction_error(images, autoencoder(images)))\n"
+        "    return np.argsort(-errors)[:k]\n",
+        namespace,
+    )
+    checks.check_worst_reconstructions(namespace["worst_reconstructions"])
+    assert "reconstruction_error" not in namespace
+
+
 def test_worst_reconstructions_scoring_probabilities_is_told_to_pass_logits(fails_with):
     namespace = {"np": np, "ops": ops, "reconstruction_error": bce}
     exec(

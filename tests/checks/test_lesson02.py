@@ -145,6 +145,19 @@ def test_elbo_terms_are_graded_with_the_course_kl_divergence(capsys):
     assert np.allclose(namespace["kl_divergence"](ones, ones), 2.0 * kl(ones, ones))  # the learner's is back
 
 
+def test_elbo_terms_are_graded_with_the_course_kl_divergence_when_task_2_never_defined_it(capsys):
+    """Task 2's cell raised before defining kl_divergence: elbo_terms still runs on the course's version."""
+    namespace = {"ops": ops, "bce": bce}
+    exec(
+        "def elbo_terms(x, logits, z_mean, z_log_var):\n"
+        "    return ops.mean(bce(x, logits)), ops.mean(kl_divergence(z_mean, z_log_var))\n",
+        namespace,
+    )
+    checks.check_elbo_terms(namespace["elbo_terms"])
+    assert capsys.readouterr().out.startswith(checks.TICK)
+    assert "kl_divergence" not in namespace
+
+
 def test_elbo_terms_with_a_squared_error_are_told_it_is_mse(fails_with):
     mse = lambda x, l, m, v: (ops.mean(ops.sum(ops.square(x - ops.sigmoid(l)), axis=(1, 2, 3))), ops.mean(kl(m, v)))  # noqa: E731
     fails_with(checks.check_elbo_terms, mse, hint="squared error (MSE)")
