@@ -28,12 +28,26 @@ def learner_environment(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
+# Options that choose where JupyterLab opens. A learner's root replaces the course's (traitlets refuses a second
+# root_dir); any of them replaces the welcome lesson, which need not lie under the learner's folder.
+_ROOT_OPTIONS = ("--ServerApp.root_dir", "--ServerApp.notebook_dir", "--notebook-dir")
+_WHERE_OPTIONS = (*_ROOT_OPTIONS, "--ServerApp.preferred_dir")
+
+
+def _given(jupyter_args: list[str], options: tuple[str, ...]) -> bool:
+    return any(arg.split("=", 1)[0] in options for arg in jupyter_args)
+
+
 def lab_command(jupyter_args: list[str]) -> list[str]:
     """The ``jupyter lab`` command that ``cvae-course lab`` runs: the course's root, the welcome lesson, then
-    ``jupyter_args`` (which come last, so that they win, e.g. ``--port 8899`` or ``--ServerApp.root_dir=...``)."""
+    ``jupyter_args`` (e.g. ``--port 8899``). A learner's ``--ServerApp.root_dir`` or ``--notebook-dir`` replaces the
+    course's root, and with ``--ServerApp.preferred_dir`` too JupyterLab opens there instead of at the welcome lesson.
+    """
+    cmd = [sys.executable, "-m", "jupyter", "lab"]
+    if not _given(jupyter_args, _ROOT_OPTIONS):
+        cmd.append(f"--ServerApp.root_dir={ROOT}")
     start = NOTEBOOKS / "00_welcome.ipynb"
-    cmd = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT}"]
-    if start.exists():
+    if start.exists() and not _given(jupyter_args, _WHERE_OPTIONS):
         cmd.append(str(start.relative_to(ROOT)))
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI often run as root
         cmd.append("--ServerApp.allow_root=True")
@@ -49,7 +63,9 @@ def _lab(args: argparse.Namespace) -> int:
         )
         return 2
     env = os.environ.copy() if args.instructor else learner_environment(os.environ)
-    return subprocess.call(lab_command(args.jupyter_args), cwd=ROOT, env=env)
+    # A learner's relative folder means one under their own working directory, as with `jupyter lab`.
+    cwd = None if _given(args.jupyter_args, _WHERE_OPTIONS) else ROOT
+    return subprocess.call(lab_command(args.jupyter_args), cwd=cwd, env=env)
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -137,7 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``cvae-course`` argument parser: ``lab``, ``release``, ``grade``, ``refresh`` and ``report``."""
     parser = argparse.ArgumentParser(prog="cvae-course", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    lab = sub.add_parser("lab", help="open the course in JupyterLab (other options go to `jupyter lab`)")
+    lab = sub.add_parser(
+        "lab",
+        help="open the course in JupyterLab (other options go to `jupyter lab`)",
+        description="Open the course in JupyterLab at the welcome lesson. Every option not listed here goes to "
+        "`jupyter lab` (e.g. --port 8899, --no-browser); --ServerApp.root_dir, --notebook-dir or "
+        "--ServerApp.preferred_dir replace the course's own folder and welcome lesson (relative to where you are).",
+    )
     lab.add_argument(
         "--instructor",
         action="store_true",

@@ -27,12 +27,46 @@ def launched(monkeypatch):
 
 
 def test_extra_arguments_reach_jupyter_lab_after_the_course_defaults(launched):
-    assert cli.main(["lab", "--port", "8899", "--no-browser", "--ServerApp.root_dir=/tmp"]) == 0
+    assert cli.main(["lab", "--port", "8899", "--no-browser"]) == 0
     cmd = launched["cmd"]
     assert cmd[1:4] == ["-m", "jupyter", "lab"]
-    assert cmd[-4:] == ["--port", "8899", "--no-browser", "--ServerApp.root_dir=/tmp"]
-    assert cmd.index(f"--ServerApp.root_dir={ROOT}") < cmd.index("--ServerApp.root_dir=/tmp")  # the learner's wins
-    assert "notebooks/00_welcome.ipynb" in cmd
+    assert cmd[-3:] == ["--port", "8899", "--no-browser"]
+    assert f"--ServerApp.root_dir={ROOT}" in cmd and "notebooks/00_welcome.ipynb" in cmd
+    assert launched["cwd"] == ROOT
+
+
+def _as_jupyter_lab_reads(cmd: list[str]):
+    """The ServerApp config and positional arguments `jupyter lab` makes of ``cmd``, parsed by LabApp's own
+    traitlets parser (which exits on a clash such as two root_dir values)."""
+    labapp = pytest.importorskip("jupyterlab.labapp")
+    app = labapp.LabApp()
+    app.parse_command_line(cmd[4:])
+    return app.config.ServerApp, app.extra_args
+
+
+@pytest.mark.parametrize(
+    ("given", "option"),
+    [
+        (["--ServerApp.root_dir=/tmp"], "root_dir"),
+        (["--ServerApp.root_dir", "/tmp"], "root_dir"),
+        (["--notebook-dir=/tmp"], "root_dir"),
+        (["--notebook-dir", "/tmp"], "root_dir"),
+        (["--ServerApp.notebook_dir=/tmp"], "notebook_dir"),
+        ([f"--ServerApp.preferred_dir={ROOT / 'notebooks'}"], "preferred_dir"),
+    ],
+)
+def test_a_learners_folder_replaces_the_courses_root_and_welcome_lesson_as_jupyter_lab_parses_it(
+    launched, given, option
+):
+    assert cli.main(["lab", "--no-browser", *given]) == 0
+    server, positional = _as_jupyter_lab_reads(launched["cmd"])
+    assert server[option] == given[-1].split("=", 1)[-1]
+    assert positional == []  # no welcome lesson, which may lie outside the learner's folder
+    if option == "preferred_dir":
+        assert server["root_dir"] == str(ROOT)
+    else:
+        assert "root_dir" not in server or option == "root_dir"
+    assert launched["cwd"] is None  # their relative folders mean folders under where they are
 
 
 def test_lab_puts_the_learner_configuration_first_and_keeps_the_learners_own(launched, monkeypatch):
