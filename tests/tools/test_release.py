@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from cvae_course.tools import NOTEBOOKS as NOTEBOOKS_DIR
 from cvae_course.tools import cli, release
 
 # Every exercise in solutions/ (a new lesson's exercise is tested here as soon as it is added); 01-03 at least.
@@ -106,7 +107,8 @@ def test_exercises_hide_solutions_and_hidden_tests(name):
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_first_code_cell_imports_the_course_package_before_keras(name):
     first = next(c for c in read(release.SOLUTIONS / f"{name}.ipynb").cells if c.cell_type == "code")
-    imports = [node for node in ast.parse(first.source).body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    python = "\n".join(line for line in first.source.splitlines() if not line.startswith("%"))  # magics aside
+    imports = [node for node in ast.parse(python).body if isinstance(node, (ast.Import, ast.ImportFrom))]
     modules = [(n.module if isinstance(n, ast.ImportFrom) else n.names[0].name).split(".")[0] for n in imports]
     assert modules[0] == "cvae_course" and "tensorflow" not in modules[:1] and "keras" in modules
     assert nbgrader_meta(first)["locked"], "the setup cell is locked so grading restores it"
@@ -164,3 +166,45 @@ def test_release_equals_nbgrader_generate_assignment_apart_from_the_tags(tmp_pat
         else:
             cell.metadata.pop("tags", None)
     assert release.render(ours) == release.render(theirs)
+
+
+def _figure_functions():
+    """Names of the plots functions that return a matplotlib Figure (shown only once inline figures are on)."""
+    import inspect
+
+    from matplotlib.figure import Figure
+
+    from cvae_course import plots
+
+    return {
+        name
+        for name, fn in vars(plots).items()
+        if inspect.isfunction(fn) and inspect.signature(fn).return_annotation in (Figure, "Figure")
+    }
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+    + sorted(release.SOLUTIONS.glob("*.ipynb"))
+    + sorted(release.EXERCISES.glob("*.ipynb")),
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_every_notebook_turns_on_inline_figures_before_it_draws_one_with_plots(path):
+    """A plots function returns a Figure, which Jupyter draws only after `%matplotlib inline`; without that line the
+    cell prints "<Figure size ... with 1 Axes>" (nbval --nbval-lax does not notice)."""
+    import re
+
+    calls = re.compile(r"\bplots\.(" + "|".join(sorted(_figure_functions())) + r")\(")
+    inline = False
+    for index, cell in enumerate(read(path).cells):
+        if cell.cell_type != "code":
+            continue
+        for line in cell.source.splitlines():
+            if line.strip() == "%matplotlib inline":
+                inline = True
+            found = calls.search(line)
+            assert inline or not found, (
+                f"{path.name} cell {index} calls plots.{found.group(1)} before any `%matplotlib inline`: "
+                "add it to the notebook's first code cell"
+            )
