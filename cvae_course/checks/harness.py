@@ -63,11 +63,21 @@ class CheckFailed(AssertionError):
     are not wrapped and keep their full traceback.)"""
 
     def _render_traceback_(self) -> list[str]:  # IPython uses this instead of a traceback
-        return [_red("Check failed:") + f" {self}"]
+        return [_strong("Check failed:") + f" {self}"]
 
 
-def _red(text: str) -> str:
-    return f"\x1b[1;31m{text}\x1b[0m"
+def _strong(text: str) -> str:
+    # Bold in the theme's own text colour: bold ANSI red on JupyterLab's dark error background was about 2:1
+    # contrast; the theme's text colour on its own error background is readable in the light and the dark theme.
+    return f"\x1b[1m{text}\x1b[0m"
+
+
+def _some(values, decimals: int = 2, n: int = 3) -> str:
+    """The first ``n`` of ``values`` (any shape, flattened) to ``decimals`` places, with "..." when there are more:
+    "[1.37 1.40 1.35 ...]" for four values, so that a message never looks like it shows them all."""
+    flat = np.asarray(values, dtype=np.float64).ravel()
+    shown = " ".join(f"{v:.{decimals}f}" for v in flat[:n])
+    return f"[{shown}{' ...' if flat.size > n else ''}]"
 
 
 def _fail(what: str, hint: str | None = None) -> None:
@@ -338,7 +348,7 @@ def _show_friendly(shell, etype, value, tb, tb_offset=None):
     if hasattr(value, "_render_traceback_"):
         stb = value._render_traceback_()
     elif text is not None:
-        stb = [_red("Check failed:") + f" {text}"]
+        stb = [_strong("Check failed:") + f" {text}"]
     else:
         stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
     shell._showtraceback(etype, value, stb)  # the error message a notebook shows (ename and evalue unchanged)

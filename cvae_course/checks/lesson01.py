@@ -30,6 +30,7 @@ from cvae_course.checks.harness import (
     _reference_reconstruction,
     _requires,
     _rng,
+    _some,
 )
 from cvae_course.validation import IMAGE_SHAPE
 
@@ -151,8 +152,8 @@ def _diagnose_reconstruction(
         _fail(f"{label} returned shape {got.shape}; expected ({n},), one value per image.")
     if x is not None and _is_squared_error(got, x, logits):
         _fail(
-            f"{label} returned {got[:3].round(2)}, the squared error between the images and the "
-            f"reconstructions; expected {want[:3].round(2)}.",
+            f"{label} returned {_some(got, 2)}, the squared error between the images and the "
+            f"reconstructions; expected {_some(want, 2)}.",
             _MSE_HINT,
         )
     if not np.all(np.isfinite(got)):
@@ -163,17 +164,17 @@ def _diagnose_reconstruction(
         )
     if _close(got, -want):
         _fail(
-            f"{label} has the wrong sign: it returned {got[:3].round(2)} instead of {want[:3].round(2)}.",
+            f"{label} has the wrong sign: it returned {_some(got, 2)} instead of {_some(want, 2)}.",
             "the reconstruction error is the NEGATIVE log-likelihood, so it is positive.",
         )
     if _close(got, want / 784):
         _fail(
-            f"{label} averaged over the pixels: got {got[:3].round(3)}, expected {want[:3].round(1)}.",
+            f"{label} averaged over the pixels: got {_some(got, 3)}, expected {_some(want, 1)}.",
             "sum over the 784 pixels (ops.sum), do not average: the course measures nats per image.",
         )
     if not _close(got, want, rtol=1e-3, atol=1e-2):
         _fail(
-            f"{label} returned {got[:3].round(2)}, expected {want[:3].round(2)}.",
+            f"{label} returned {_some(got, 2)}, expected {_some(want, 2)}.",
             "per pixel the error is -[x log(sigmoid(l)) + (1 - x) log(1 - sigmoid(l))]; sum it over pixels.",
         )
 
@@ -198,6 +199,13 @@ def check_reconstruction_error(
         ),
         label,
     )
+    if not np.all(np.isfinite(perfect)):
+        _fail(
+            f"{label} returned NaN or infinity for confident, correct logits (+-30); expected about 0.",
+            "the formula -[x log(sigmoid(l)) + (1 - x) log(1 - sigmoid(l))] is right, but sigmoid(30) rounds to 1 "
+            "in float32 and log(1 - 1) = log(0). Compute it from the logits instead: "
+            "max(l, 0) - l * x + log(1 + exp(-|l|)) (ops.maximum, ops.abs, ops.log1p, ops.exp).",
+        )
     if not np.all(perfect < 1e-3 * 784):
         _fail(
             f"{label} is {perfect.max():.3g} for a near-perfect reconstruction; expected about 0.",
@@ -229,7 +237,7 @@ def check_worst_reconstructions(
     if got.shape != (k,):
         _fail(f"{label} returned shape {got.shape}; expected ({k},): the indices of the k worst images.")
     if not np.all(got == np.round(got)):
-        _fail(f"{label} returned non-integer values {got[:3]}; expected indices into `images`.")
+        _fail(f"{label} returned non-integer values {_some(got)}; expected indices into `images`.")
     got = got.astype(int)
     best = np.argsort(errors, kind="stable")[:k]
     if set(got) == set(best):

@@ -34,6 +34,7 @@ from cvae_course.checks.harness import (
     _reference_reconstruction,
     _requires,
     _rng,
+    _some,
     _Spy,
 )
 
@@ -165,9 +166,9 @@ def _diagnose_kl(got: np.ndarray, mu: np.ndarray, log_var: np.ndarray, label: st
     for hint, value in wrong.items():
         value = np.asarray(value if per_image else np.mean(value))
         if _close(got, value, rtol=1e-3, atol=1e-3):
-            _fail(f"{label} returned {np.round(got, 3).ravel()[:3]}, expected {np.round(want, 3).ravel()[:3]}.", hint)
+            _fail(f"{label} returned {_some(got, 3)}, expected {_some(want, 3)}.", hint)
     _fail(
-        f"{label} returned {np.round(got, 3).ravel()[:3]}, expected {np.round(want, 3).ravel()[:3]}.",
+        f"{label} returned {_some(got, 3)}, expected {_some(want, 3)}.",
         "KL(N(mu, sigma^2) || N(0, 1)) = -0.5 * sum over dimensions of (1 + log_var - mu^2 - exp(log_var)).",
     )
 

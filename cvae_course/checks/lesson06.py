@@ -26,6 +26,7 @@ from cvae_course.checks.harness import (
     _quiet,
     _random_images,
     _rng,
+    _some,
 )
 
 __all__ = [
@@ -103,14 +104,14 @@ def check_gaussian_kl(gaussian_kl: Callable, batch: int = 8, latent_dim: int = 3
     if not _close(got, want, rtol=1e-3, atol=1e-3):
         for hint, value in _mistakes(*args).items():
             if _close(got, np.asarray(value, dtype=np.float64), rtol=1e-3, atol=1e-3):
-                _fail(f"{label} returned {np.round(got, 3)[:3]}, expected {np.round(want, 3)[:3]}.", hint)
+                _fail(f"{label} returned {_some(got, 3)}, expected {_some(want, 3)}.", hint)
         _fail(
-            f"{label} returned {np.round(got, 3)[:3]}, expected {np.round(want, 3)[:3]}.",
+            f"{label} returned {_some(got, 3)}, expected {_some(want, 3)}.",
             "KL = 0.5 * sum(log_var_p - log_var_q + (exp(log_var_q) + (mu_q - mu_p)^2) / exp(log_var_p) - 1).",
         )
     same = _numpy(_call(gaussian_kl, label, *(ops.convert_to_tensor(a) for a in args[:2] * 2)), label)
     if not np.allclose(same, 0.0, atol=1e-5):
-        _fail(f"{label} is {np.round(same, 3)[:3]} when q = p; expected 0 (a distribution against itself).")
+        _fail(f"{label} is {_some(same, 3)} when q = p; expected 0 (a distribution against itself).")
     _graph_mode(gaussian_kl, "gaussian_kl", *args)
     _passed(
         f"gaussian_kl: {batch} rows, {latent_dim} dimensions, e.g. {want[0]:.3f} nats for the first one; 0 when q = p"
@@ -278,9 +279,9 @@ def check_hidden_loss(hidden_loss: Callable, batch: int = 6, seed: int = 0) -> N
     if not _close(got, want, rtol=1e-3, atol=1e-2):
         for hint, value in wrong.items():
             if _close(got, np.asarray(value), rtol=1e-3, atol=1e-2):
-                _fail(f"{label} returned {np.round(got, 1)[:3]}, expected {np.round(want, 1)[:3]}.", hint)
+                _fail(f"{label} returned {_some(got, 1)}, expected {_some(want, 1)}.", hint)
         _fail(
-            f"{label} returned {np.round(got, 1)[:3]}, expected {np.round(want, 1)[:3]}.",
+            f"{label} returned {_some(got, 1)}, expected {_some(want, 1)}.",
             "per pixel losses.pixel_cross_entropy(y, logits), times the mask ops.cast(x < 0, 'float32'), summed "
             "over axes (1, 2, 3).",
         )

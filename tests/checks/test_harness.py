@@ -72,3 +72,12 @@ def test_tensorflows_in_user_code_report_shows_its_last_line_and_the_function(sh
     shell("from cvae_course._keras import tf\ndef elbo_terms(x):\n    return tf.reduce_sum(x) / x.shape[0]\n")
     shown = shell("tf.function(elbo_terms, input_signature=[tf.TensorSpec((None, 3))])(tf.ones((2, 3)))")
     assert "in user code" not in shown and "raised in elbo_terms" in shown and "Traceback" not in shown
+
+
+def test_check_failed_is_bold_in_the_themes_text_colour_not_in_red():
+    """Bold ANSI red on JupyterLab's dark error background was about 2:1 contrast; the browser test measures the
+    rendered contrast in both themes."""
+    with pytest.raises(checks.CheckFailed) as info:
+        _fail("build_encoder(2) is not written yet.")
+    shown = "\n".join(info.value._render_traceback_())
+    assert shown.startswith("\x1b[1mCheck failed:\x1b[0m") and "\x1b[31m" not in shown and "1;31" not in shown

@@ -49,7 +49,18 @@ def test_decoder_ending_in_a_sigmoid_is_told_to_return_logits(fails_with):
 
 def test_reconstruction_error_averaged_over_pixels_is_told_to_sum(fails_with):
     mean_bce = lambda x, l: ops.mean(ops.binary_crossentropy(x, l, from_logits=True), axis=(1, 2, 3))  # noqa: E731
-    fails_with(checks.check_reconstruction_error, mean_bce, hint="sum over the 784 pixels")
+    said = fails_with(checks.check_reconstruction_error, mean_bce, hint="sum over the 784 pixels")
+    # four images, three values shown: the message says there are more
+    assert "for 4 images" in said and said.count(" ...]") == 2, said
+
+
+def test_the_textbook_formula_is_told_it_is_right_but_takes_log_of_zero_and_to_use_the_logits_form(fails_with):
+    def textbook(x, logits):
+        p = ops.sigmoid(logits)
+        return -ops.sum(x * ops.log(p) + (1 - x) * ops.log(1 - p), axis=(1, 2, 3))
+
+    said = fails_with(checks.check_reconstruction_error, textbook, hint="log(0)")
+    assert "max(l, 0) - l * x + log(1 + exp(-|l|))" in said and "check the formula" not in said, said
 
 
 def test_reconstruction_error_for_the_whole_batch_is_told_one_per_image(fails_with):
