@@ -112,13 +112,13 @@ class Quiz:
         if self._widget is None:
             import ipywidgets as widgets
 
-            rows = [widgets.HTML(f"<h4>{html.escape(self.title)}</h4>")]
+            rows = [widgets.HTML(f"<style>{QUIZ_CSS}</style><h4>{html.escape(self.title)}</h4>")]
             self.choosers, self.buttons, self.feedbacks = [], [], []
             for i, q in enumerate(self.questions):
                 chooser = widgets.RadioButtons(
                     options=[(q.option_label(k), k) for k in range(len(q.options))],
                     value=None,
-                    layout=widgets.Layout(width="max-content"),
+                    layout=widgets.Layout(width="auto", max_width="100%"),  # long options wrap (QUIZ_CSS)
                 )
                 button = widgets.Button(description="Check", button_style="primary")
                 feedback = widgets.HTML()
@@ -129,13 +129,20 @@ class Quiz:
                 self.buttons.append(button)
                 self.feedbacks.append(feedback)
             self._widget = widgets.VBox(rows)
+            self._widget.add_class("cvae-quiz")
         return self._widget
 
     @staticmethod
     def _checker(question: Question, chooser, feedback):
-        def on_click(_button):
-            feedback.value = feedback_html(question, chooser.value)
+        first = []  # the first option checked: a right answer after a wrong one says so
 
+        def on_click(_button):
+            if chooser.value is not None and not first:
+                first.append(chooser.value)
+            feedback.value = feedback_html(question, chooser.value, first[0] if first else None)
+
+        # a new pick clears the feedback of the old one (it would read as the verdict on the new pick)
+        chooser.observe(lambda _change: setattr(feedback, "value", ""), names="value")
         return on_click
 
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -143,6 +150,17 @@ class Quiz:
         bundle = dict(self.widget._repr_mimebundle_() or {})
         bundle["text/plain"] = self.text()
         return bundle
+
+
+# ipywidgets gives each radio option one fixed-height line and each HTML widget a 28 px line height: a long option
+# would be cut off in a narrow window and a wrapped prompt double-spaced. In a quiz, options and text wrap instead.
+QUIZ_CSS = (
+    ".cvae-quiz .widget-radio-box label { height: auto; min-height: var(--jp-widgets-radio-item-height);"
+    " line-height: 1.4; display: flex; align-items: flex-start; padding: 3px 0; white-space: normal;"
+    " overflow-wrap: anywhere; }"
+    " .cvae-quiz .widget-radio-box input { float: none; flex: none; height: 1.4em; margin-top: 0; }"
+    " .cvae-quiz .widget-html-content { line-height: 1.4; white-space: normal; }"
+)
 
 
 # The feedback text keeps the theme's own text colour (readable in the light and the dark theme alike); the verdict
@@ -155,12 +173,15 @@ _BAR = {
 }
 
 
-def feedback_html(question: Question, choice: int | None) -> str:
-    """The HTML shown under a question after "Check": the verdict and explanation, themed for light and dark."""
+def feedback_html(question: Question, choice: int | None, first: int | None = None) -> str:
+    """The HTML shown under a question after "Check": the verdict and explanation, themed for light and dark.
+    ``first``: the option checked first; a right answer after a wrong first pick says what that pick was."""
     text = question.feedback(choice)
     kind = "none" if choice is None else ("right" if choice == question.answer else "wrong")
     verdict = {"right": "Correct:", "wrong": "Not quite.", "none": ""}[kind]
     rest = text[len(verdict) :].lstrip() if verdict and text.startswith(verdict) else text
+    if kind == "right" and first is not None and first != question.answer:
+        rest = f"{rest} (Your first pick was {question.option_label(first).rstrip('.')}.)"
     head = f"<b>{html.escape(verdict)}</b> " if verdict else ""
     return (
         f'<div class="cvae-quiz-feedback cvae-quiz-{kind}" style="border-left: 4px solid {_BAR[kind]}; '

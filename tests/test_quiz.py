@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from cvae_course.quiz import Question, Quiz
+from cvae_course.quiz import QUIZ_CSS, Question, Quiz
 
 
 def make_question(**changes):
@@ -113,6 +113,35 @@ def test_pressing_check_on_a_wrong_option_reveals_the_answer():
     quiz.choosers[0].value = 2
     quiz.buttons[0].click()
     assert "<b>Not quite.</b> The answer is (b) the prior N(0, I)." in quiz.feedbacks[0].value
+
+
+def test_a_right_answer_after_a_wrong_first_pick_says_what_the_first_pick_was():
+    quiz = Quiz([make_question()])
+    quiz.widget
+    quiz.choosers[0].value = 2
+    quiz.buttons[0].click()
+    quiz.choosers[0].value = 1
+    quiz.buttons[0].click()
+    assert "<b>Correct:</b>" in quiz.feedbacks[0].value and "Your first pick was (c)" in quiz.feedbacks[0].value
+
+
+def test_a_new_pick_clears_the_feedback_of_the_old_one():
+    quiz = Quiz([make_question()])
+    quiz.widget
+    quiz.choosers[0].value = 2
+    quiz.buttons[0].click()
+    assert "Not quite." in quiz.feedbacks[0].value
+    quiz.choosers[0].value = 0
+    assert quiz.feedbacks[0].value == ""
+
+
+def test_quiz_options_may_wrap_in_a_narrow_cell():
+    """A fixed max-content width cut long options off in a narrow window; the browser test measures the page."""
+    quiz = Quiz([make_question()])
+    box = quiz.widget
+    layout = quiz.choosers[0].layout
+    assert layout.width == "auto" and layout.max_width == "100%" and "cvae-quiz" in box._dom_classes
+    assert "white-space: normal" in QUIZ_CSS and QUIZ_CSS in box.children[0].value
 
 
 def test_each_question_gets_its_own_feedback():
