@@ -34,6 +34,7 @@ import numpy as np
 import traitlets  # noqa: E402
 
 from cvae_course.models import CVAE, sigmoid
+from cvae_course.playground.pages import page_module
 from cvae_course.playground.panels import MAX_SLIDERS, TEMPERATURE_RANGE, Z_LIMIT, Z_STEP
 from cvae_course.validation import NUM_CLASSES, check_digit, check_in_range, check_model, check_positive_int
 
@@ -244,7 +245,7 @@ def _snap(z: np.ndarray) -> list[float]:
 class _BrowserPanel(anywidget.AnyWidget):
     """What the browser-decoded panels share: the decoder, the picture's scale and how the page syncs back."""
 
-    _esm = ESM
+    _esm = page_module("decoder.js")  # ESM with kernel.js in front: "run this cell again" after a kernel restart
     _css = CSS
     panel = traitlets.Unicode().tag(sync=True)  # which panel decoder.js draws
     decoder = traitlets.Instance(DecoderWeights).tag(sync=True, **ipywidgets.widget_serialization)

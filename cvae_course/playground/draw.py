@@ -50,6 +50,7 @@ from cvae_course.evaluate import negative_elbo_per_image
 from cvae_course.layers import Sampling
 from cvae_course.losses import kl_divergence, reconstruction_loss
 from cvae_course.models import CVAE
+from cvae_course.playground.pages import page_module
 from cvae_course.playground.panels import PLAYGROUND_CSS, path_note, style_sheet
 from cvae_course.playground.pictures import tile, to_png
 from cvae_course.validation import NUM_CLASSES, as_images, check_model, check_positive_int
@@ -192,7 +193,7 @@ class DrawPad(anywidget.AnyWidget):
     echoed back); the reading comes back as one custom message (``DrawDigit._send_reading``), which carries the
     revision it answers, and the page renders it: the preview, the summary, the bars and the ten redrawn digits."""
 
-    _esm = STATIC / "draw.js"
+    _esm = page_module("draw.js")  # with kernel.js: "run this cell again" after a kernel restart
     _css = PLAYGROUND_CSS
     size = traitlets.Int(PAD_SIZE).tag(sync=True)
     pen = traitlets.Float(STROKE_WIDTH).tag(sync=True)
@@ -200,18 +201,29 @@ class DrawPad(anywidget.AnyWidget):
     revision = traitlets.Unicode("").tag(sync=True, echo_update=False)
 
 
-def _bars(probabilities: np.ndarray, scores: np.ndarray) -> str:
-    """p(label | drawing) as one horizontal bar per digit (HTML, theme colours), the winner in bold."""
-    best = int(np.argmax(probabilities))
+def _bars(probabilities: np.ndarray | None, scores: np.ndarray | None) -> str:
+    """p(label | drawing) as one horizontal bar per digit (HTML, theme colours), the winner in bold. ``None`` (an
+    empty pad, nothing to read) gives the ten rows with empty bars, no numbers and no winner."""
+    best = None if probabilities is None else int(np.argmax(probabilities))
     rows = []
-    for k, (p, s) in enumerate(zip(probabilities, scores)):
+    for k in range(NUM_CLASSES):
         weight = "700" if k == best else "400"
+        if probabilities is None:
+            width, value = 0.0, '<span class="cvae-bar-score">draw a digit</span>' if k == 0 else ""
+        else:
+            width = 100 * probabilities[k]
+            value = f'{probabilities[k]:6.1%} <span class="cvae-bar-score">-ELBO {scores[k]:.1f}</span>'
         rows.append(
             f'<div class="cvae-bar-row" style="font-weight:{weight}"><span class="cvae-bar-digit">{k}</span>'
-            f'<span class="cvae-bar"><span class="cvae-bar-fill" style="width:{100 * p:.1f}%"></span></span>'
-            f'<span class="cvae-bar-value">{p:6.1%} <span class="cvae-bar-score">-ELBO {s:.1f}</span></span></div>'
+            f'<span class="cvae-bar"><span class="cvae-bar-fill" style="width:{width:.1f}%"></span></span>'
+            f'<span class="cvae-bar-value">{value}</span></div>'
         )
     return '<div class="cvae-bars" role="list" aria-label="p(label | drawing)">' + "".join(rows) + "</div>"
+
+
+def _article(label: int) -> str:
+    """ "an" before a digit whose name starts with a vowel sound (8: "an eight"), else "a"."""
+    return "an" if label == 8 else "a"
 
 
 class DrawDigit(ipywidgets.VBox):
@@ -388,11 +400,11 @@ class DrawDigit(ipywidgets.VBox):
         preview_png = to_png(tile(x[None], 1, scale=4, gap=1))
         r = self._read(x)  # the same picture: rasterized and made MNIST-like once per stroke, not twice
         if r is None:
-            bars = _bars(np.full(NUM_CLASSES, 0.0), np.full(NUM_CLASSES, np.nan))
+            bars = _bars(None, None)  # nothing drawn: no scores and no winner
             return r, preview_png, bars, "<p>Draw a digit in the box (mouse, pen or finger).</p>", self._blank
         code = ", ".join(f"{v:.2f}" for v in r["code"])
         summary = (
-            f"<p>Read as a <b>{r['label']}</b> (highest ELBO).<br>Style code z = [{html.escape(code)}].<br>"
+            f"<p>Read as {_article(r['label'])} <b>{r['label']}</b> (highest ELBO).<br>Style code z = [{html.escape(code)}].<br>"
             f"Anomaly score: -ELBO {r['anomaly']:.1f} nats, higher than {r['anomaly_share']:.0%} of "
             f"{len(self.reference_scores)} real test digits.</p>"
         )

@@ -41,6 +41,7 @@ import traitlets
 from cvae_course._keras import tf
 from cvae_course.data import blend_labels, one_hot
 from cvae_course.models import CVAE
+from cvae_course.playground.pages import page_module
 from cvae_course.playground.pictures import tile, to_png, with_marker
 from cvae_course.validation import (
     NUM_CLASSES,
@@ -219,7 +220,7 @@ class Picture(anywidget.AnyWidget):
     still shows ``old`` (the value the kernel saw before the move: a control the learner moved since keeps its value).
     """
 
-    _esm = PLAYGROUND_CSS.parent / "picture.js"
+    _esm = page_module("picture.js")  # with kernel.js: "run this cell again" after a kernel restart
     value = traitlets.Bytes(b"").tag(sync=True)
     before = traitlets.Bytes(b"").tag(sync=True)
     after = traitlets.Bytes(b"").tag(sync=True)

@@ -197,6 +197,34 @@ def test_playground_widgets_render_as_real_controls_each_saying_where_it_compute
     }, notes
 
 
+def test_every_element_id_on_the_page_is_unique_and_each_label_ticks_its_own_panels_box(playground, generator):
+    """Each panel may load its own copy of decoder.js: its ids must not restart where another panel's did, or clicking
+    "same style at both ends" would tick nothing and the interpolation's "t" would tick the generator's box."""
+    seen = playground.panel.evaluate(
+        """root => {
+            const ids = [...document.querySelectorAll("[id]")].map((e) => e.id).filter((id) => id.startsWith("cvae"));
+            const labels = [...root.querySelectorAll(".cvae-browser-generator label[for], .cvae-browser-interpolation label[for]")];
+            const panel = (e) => e.closest(".cvae-browser-generator, .cvae-browser-interpolation");
+            const strays = labels.filter((l) => {
+                const target = document.getElementById(l.htmlFor);
+                return !target || panel(target) !== panel(l);
+            }).map((l) => l.textContent);
+            return {ids, labels: labels.length, strays};
+        }"""
+    )
+    repeated = sorted({i for i in seen["ids"] if seen["ids"].count(i) > 1})
+    assert seen["labels"] >= 6 and not repeated and not seen["strays"], seen
+    same = playground.panel.locator(".cvae-browser-interpolation label.cvae-b-check")
+    box = same.locator("input[type=checkbox]")
+    before = box.is_checked()
+    with playground.step('click the words "same style at both ends"'):
+        same.scroll_into_view_if_needed()
+        same.click(position={"x": same.bounding_box()["width"] - 5, "y": 5})
+    assert box.is_checked() != before
+    same.click(position={"x": same.bounding_box()["width"] - 5, "y": 5})  # back as it was, for the tests after
+    assert box.is_checked() == before
+
+
 @pytest.mark.parametrize("temperature", [1.0, 0.5])
 def test_the_page_decodes_a_grid_of_codes_for_every_label_as_model_decode_does(generator, model, temperature):
     grid = np.linspace(-3.0, 3.0, 7)
@@ -285,7 +313,7 @@ def test_drawing_a_stroke_makes_the_kernel_read_and_redraw_it(playground):
         after = playground.wait_for_new_image(redrawn, src)
     playground.screenshot("after drawing a stroke", panel)
     assert canvas.get_attribute("data-strokes") == "1" and after != before
-    assert "Read as a" in panel.inner_text() and "-ELBO" in panel.inner_text()
+    assert re.search(r"Read as an? \d", panel.inner_text()) and "-ELBO" in panel.inner_text()
     with playground.step("press undo: the drawing is empty again"):
         src = redrawn.get_attribute("src")
         panel.get_by_role("button", name="undo").click()
@@ -376,18 +404,62 @@ def test_undo_shows_the_kept_reading_of_the_drawing_it_goes_back_to_and_python_f
         assert (redrawn.get_attribute("src"), notebook.image_data(redrawn), summary.inner_text()) == shown[0]
         strokes, revision, label, code = printed.split(" ", 3)
         assert strokes == "1" and re.fullmatch(r"[0-9a-z]{6}-3", revision), printed  # the view's third drawing
-        assert f"Read as a {label}" in shown[0][2] and f"z = [{code}]" in shown[0][2], (printed, shown[0][2])
+        assert re.search(rf"Read as an? {label}\b", shown[0][2]) and f"z = [{code}]" in shown[0][2], (
+            printed,
+            shown[0][2],
+        )
         with notebook.step("draw from Python and open a second view: its first answer brings the empty reading"):
             run_cell(notebook, 2)
             second = notebook.panel.locator(".cvae-draw").nth(1)
             second.locator("img.cvae-draw-redrawn[src]").wait_for(timeout=30_000)
-            expect(second.locator(".cvae-draw-summary")).to_contain_text("Read as a")
+            expect(second.locator(".cvae-draw-summary")).to_contain_text(re.compile(r"Read as an? \d"))
         with notebook.step("press clear in the second view: the empty pad's reading, kept by the page, at once"):
             second.get_by_role("button", name="clear").click()
             expect(second.locator(".cvae-draw-view")).to_have_attribute("data-shown", "kept")
         assert "Draw a digit" in second.locator(".cvae-draw-summary").inner_text()
         assert second.locator("canvas.cvae-draw-canvas").get_attribute("data-strokes") == "0"
         notebook.screenshot("a second view cleared", second)
+
+
+# In the page: what sticks out of its cell's output area (pictures and quiz options), and what is scaled.
+_OVERFLOW_JS = """(root) => {
+  const out = [];
+  for (const area of root.querySelectorAll(".jp-OutputArea-output")) {
+    const right = area.getBoundingClientRect().right + 1;
+    const shown = (e) => e.getBoundingClientRect().width > 0;
+    for (const e of area.querySelectorAll(".cvae-panel img, .cvae-b canvas, .cvae-draw-view img, .cvae-quiz label")) {
+      if (shown(e) && (e.getBoundingClientRect().right > right || e.scrollWidth > e.clientWidth + 1)) {
+        out.push(`${e.className || e.tagName} ${e.textContent.slice(0, 30)}: right ${e.getBoundingClientRect().right}`
+          + ` > ${right} or scrollWidth ${e.scrollWidth} > ${e.clientWidth}`);
+      }
+    }
+  }
+  return out;
+}"""
+
+
+def test_in_a_narrow_window_pictures_and_quiz_options_fit_their_cell_and_pictures_that_fit_keep_their_size(
+    playground,
+):
+    page = playground.page
+    wide = page.viewport_size
+    # [the width picture.js gives the picture, the width it is drawn at] (img.width would be the drawn width)
+    sizes = """root => [...root.querySelectorAll('.cvae-panel img[width]')]
+        .map((i) => [Number(i.getAttribute('width')), i.getBoundingClientRect().width])"""
+    scaled = [size for size in playground.panel.evaluate(sizes) if size[0] != size[1]]
+    assert not scaled, f"pictures that fit the wide window are scaled: {scaled}"  # whole screen pixels, sharp
+    try:
+        with playground.step("narrow the window to 800 px and look for pictures or options cut off"):
+            page.set_viewport_size({"width": 800, "height": wide["height"]})
+            page.wait_for_timeout(500)
+            cut = playground.panel.evaluate(_OVERFLOW_JS)
+            playground.screenshot("narrow window")
+        assert not cut, "cut off at 800 px:\n" + "\n".join(cut)
+        assert playground.panel.locator(".cvae-quiz label").count() >= 4
+        shrunk = [size for size in playground.panel.evaluate(sizes) if size[1] < size[0]]
+        assert shrunk, "no picture was wider than the narrow cell: this test checks nothing"
+    finally:
+        page.set_viewport_size(wide)
 
 
 # In the page: the order in which the style transfer's new picture is decoded and its test image slider moves.
@@ -464,6 +536,63 @@ generator.image.controls = {"n": 200, "set": [[z0.model_id, "value", 0.0, -1.0]]
 print("moved")""",
     "print(f'{generator.sliders[0].value:.2f}')",
 ]
+
+
+KERNEL_GONE = "kernel_gone.ipynb"
+KERNEL_GONE_CELLS = [
+    """\
+import ipywidgets
+import numpy as np
+from cvae_course.models import build_cvae
+from cvae_course.playground import BrowserGenerator, DrawDigit, Generator
+
+model = build_cvae(2, seed=0)  # untrained weights draw pictures too
+images = np.random.default_rng(0).uniform(size=(20, 28, 28, 1)).astype("float32")
+ipywidgets.VBox([Generator(model, seed=0), DrawDigit(model, images), BrowserGenerator(model)])""",
+]
+
+
+def test_after_a_kernel_restart_every_panel_says_run_this_cell_again_and_takes_no_input(lab, browser, artifacts):
+    from playwright.sync_api import expect
+
+    with _panel_notebook(
+        lab,
+        browser,
+        artifacts,
+        KERNEL_GONE,
+        KERNEL_GONE_CELLS,
+        "kernel-gone",
+        "a kernel generator, a drawing pad and a browser generator",
+        ".cvae-generator",
+        "img.cvae-generator-image",
+    ) as (notebook, _generator):
+        panel = notebook.panel
+        panel.locator(".cvae-browser-generator canvas.cvae-b-picture[data-frame]").wait_for(timeout=30_000)
+        pad = panel.locator("canvas.cvae-draw-canvas")
+        picture = panel.locator(".cvae-browser-generator canvas.cvae-b-picture")
+        with notebook.step("restart the notebook's kernel"):
+            page = notebook.page
+            page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Kernel$")).click()
+            page.locator(".lm-Menu-item:visible", has_text=re.compile(r"^Restart Kernel")).first.click()
+            page.locator(".jp-Dialog .jp-mod-accept").click()  # "Restart"
+            notes = panel.locator(".cvae-kernel-gone-note")
+            expect(notes).to_have_count(3, timeout=30_000)
+        notebook.screenshot("after a kernel restart")
+        assert all("run this cell again" in text for text in notes.all_inner_texts())
+        frame, strokes = picture.get_attribute("data-frame"), pad.get_attribute("data-strokes")
+        with notebook.step("click digit buttons, draw a stroke and press an arrow key: nothing may change"):
+            for button in (
+                panel.locator(".cvae-browser-generator button").nth(3),
+                panel.locator("button.cvae-digit").nth(3),
+            ):
+                box = button.bounding_box()
+                notebook.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            _stroke(notebook.page, pad, 0.2, 0.2, 0.8, 0.8)
+            notebook.page.keyboard.press("ArrowRight")
+            notebook.page.wait_for_timeout(1_000)
+        assert picture.get_attribute("data-frame") == frame and pad.get_attribute("data-strokes") == strokes
+        thrown = [line for line in notebook.console if line.startswith("pageerror")]
+        assert not thrown, thrown
 
 
 @pytest.fixture(scope="module")
@@ -579,15 +708,21 @@ def test_a_kernel_move_never_overrides_a_learner_move_still_on_its_way_to_the_ke
 
 
 # The WCAG contrast of every text of a panel against the background it sits on.
-_CONTRASTS_JS = """(root) => {
-  const lum = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number).map((x) => { x /= 255;
+_CONTRASTS_JS = """(root, selector) => {
+  // colours as [r, g, b, alpha]; a translucent colour (a text colour, an error output's background) is blended
+  // over what lies under it
+  const rgba = (c) => { const v = c.match(/[\\d.]+/g).map(Number); return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1]; };
+  const over = ([r, g, b, a], under) => [r * a + under[0] * (1 - a), g * a + under[1] * (1 - a), b * a + under[2] * (1 - a)];
+  const lum = (c) => c.map((x) => { x /= 255;
     return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; }).reduce((s, v, i) => s + [0.2126, 0.7152, 0.0722][i] * v, 0);
-  const background = (el) => { for (let e = el; e; e = e.parentElement) { const c = getComputedStyle(e).backgroundColor;
-    if (c && !/rgba\\(.*, 0\\)$/.test(c) && c !== 'transparent') return c; } return 'rgb(255, 255, 255)'; };
-  return [...root.querySelectorAll('button, label, select, output, .widget-label, .cvae-b-caption, .cvae-b-path, '
-      + '.cvae-path-note, .cvae-b-badge, .cvae-bar-row, .cvae-caption')]
+  const background = (el) => { const layers = [];
+    for (let e = el; e; e = e.parentElement) { const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) layers.push(c); if (c[3] >= 1) break; }
+    return layers.reverse().reduce((under, layer) => over(layer, under), [255, 255, 255]); };
+  return [...root.querySelectorAll(selector || 'button, label, select, output, .widget-label, .cvae-b-caption, '
+      + '.cvae-b-path, .cvae-path-note, .cvae-b-badge, .cvae-bar-row, .cvae-caption')]
     .filter((el) => el.offsetParent !== null && el.textContent.trim())
-    .map((el) => { const a = lum(getComputedStyle(el).color), b = lum(background(el));
+    .map((el) => { const under = background(el), a = lum(over(rgba(getComputedStyle(el).color), under)), b = lum(under);
       return [el.textContent.trim().slice(0, 24), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]; });
 }"""
 PANELS = (".cvae-browser-generator", ".cvae-draw", ".cvae-style-transfer", ".cvae-browser-interpolation")
@@ -644,6 +779,12 @@ def test_exercise_check_cell_shows_the_friendly_message(lab, browser, artifacts)
             expect(output.first).to_contain_text("is not written yet", timeout=15_000)
             expect(output.first).to_contain_text("Hint: replace `raise NotImplementedError()`")
         notebook.screenshot("test cell output", check)
+        for theme in ("JupyterLab Dark", "JupyterLab Light"):  # light last: the theme is a setting the tests share
+            with notebook.step(f'Settings > Theme > {theme}: "Check failed:" reaches WCAG AA 4.5:1'):
+                _choose_theme(notebook.page, theme)
+                pairs = output.first.evaluate(_CONTRASTS_JS, "pre, pre span")
+                ratios = [ratio for text, ratio in pairs if text.startswith("Check failed")]
+                assert ratios and min(ratios) >= 4.5, (theme, pairs)
     finally:
         notebook.page.close()
 

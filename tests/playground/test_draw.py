@@ -95,9 +95,23 @@ def test_the_reading_is_the_label_by_elbo_its_style_code_and_the_ten_redrawings(
     want = model.generate(np.arange(10), z=np.repeat(result["code"][None], 10, axis=0))
     np.testing.assert_allclose(result["redrawn"], want, atol=1e-5)
     assert 0.0 <= result["anomaly_share"] <= 1.0 and result["anomaly"] == pytest.approx(result["scores"].min())
-    assert f"Read as a <b>{label}</b>" in panel.summary_html and "nats" in panel.summary_html
+    article = "an" if label == 8 else "a"
+    assert f"Read as {article} <b>{label}</b>" in panel.summary_html and "nats" in panel.summary_html
     redrawn = pg.png_to_array(panel.redrawn_png)
     assert redrawn.shape[1] > 10 * 28 * panel.scale > redrawn.shape[0] > 28 * panel.scale  # one row of ten digits
+
+
+def test_an_empty_pad_shows_no_scores_and_no_winner_but_asks_for_a_digit(panel):
+    panel.draw([[[0.2, 0.2], [0.8, 0.8]]])
+    panel.clear()
+    bars = panel.bars_html
+    assert bars.count('class="cvae-bar-row"') == 10 and "draw a digit" in bars
+    assert "nan" not in bars.lower() and "%<" not in bars and "-ELBO" not in bars and "font-weight:700" not in bars
+    assert "Draw a digit" in panel.summary_html and "Read as" not in panel.summary_html
+
+
+def test_the_summary_says_an_8_and_a_for_the_other_digits():
+    assert [draw._article(k) for k in range(10)] == ["a"] * 8 + ["an", "a"]
 
 
 def test_the_one_graph_reading_gives_the_numbers_of_the_separate_python_calls(panel, model, mnist):

@@ -31,7 +31,7 @@ def seen(tmp_path_factory) -> dict:
             pytest.fail("CI must run the draw page's Node tests: install Node (.ci/run needs it for npm).")
         pytest.skip("the draw page's tests need Node (`node` on PATH)")
     module = tmp_path_factory.mktemp("draw") / "draw.mjs"  # an ES module by its name
-    module.write_text((draw.STATIC / "draw.js").read_text())
+    module.write_text(draw.DrawPad._esm)  # draw.js with kernel.js in front, as the page gets it
     command = [node, str(HARNESS), str(module), str(KEPT)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr

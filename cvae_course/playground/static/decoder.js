@@ -22,7 +22,11 @@ const Z_STEP = 0.05;
 const MAP_SLICE_MS = 3; // the latent map is decoded in idle slices at most this long: input never waits behind it
 const AFTER_FRAME_FALLBACK_MS = 100; // deferred work runs even where no frame comes (a hidden tab runs no frames)
 const MAP_DEBOUNCE_MS = 150; // after a temperature change: redraw the map once the slider rests
+// Element ids (label for=...) are unique on the page: every panel may load its own copy of this module, so a counter
+// alone would restart at 1 in each and two panels would share ids (a label would tick another panel's box).
+const ID_PREFIX = `cvae-b-${Math.random().toString(36).slice(2, 10)}-`;
 let uid = 0;
+const newId = () => `${ID_PREFIX}${++uid}`;
 // JupyterLab's keyboard shortcuts (arrow keys move between cells in command mode) would otherwise swallow the arrow
 // keys of a focused range input or the latent map; this attribute tells Lumino to leave them to the control.
 const OWN_KEYS = { "data-lm-suppress-shortcuts": "true" };
@@ -95,7 +99,7 @@ function make(tag, props = {}, children = []) {
 }
 
 function slider(name, min, max, step, value, cls) {
-  const id = `cvae-b-${++uid}`;
+  const id = newId();
   const input = make("input", { type: "range", id, min, max, step, value, class: cls, ...OWN_KEYS });
   const out = make("output", { class: "cvae-b-readout", for: id, text: Number(value).toFixed(2) });
   const row = make("div", { class: "cvae-b-row" }, [make("label", { for: id, text: name }), input, out]);
@@ -149,8 +153,8 @@ class Picture {
     this.height = height;
     this.canvas.width = Math.round(width * dpr);
     this.canvas.height = Math.round(height * dpr);
-    this.canvas.style.width = `${width}px`;
-    this.canvas.style.height = `${height}px`;
+    this.canvas.style.width = `${width}px`; // the height follows the canvas's own shape (playground.css: a narrow
+    // cell shrinks the picture, max-width 100%, and the height with it)
   }
 
   /** `cells`: probability arrays (784 each) drawn side by side, `cols` per row. */
@@ -293,7 +297,7 @@ function renderGenerator(model, el, net) {
     slider(`z[${i}]`, -Z_LIMIT, Z_LIMIT, Z_STEP, st.z[i], `cvae-b-z${i}`));
   const temp = slider("temperature", 0.1, 2, 0.05, st.temperature, "cvae-b-temperature");
   const newStyle = make("button", { class: "cvae-b-button cvae-b-new-style", type: "button", text: "new random style" });
-  const smooth = make("input", { type: "checkbox", id: `cvae-b-${++uid}`, checked: model.get("smooth") });
+  const smooth = make("input", { type: "checkbox", id: newId(), checked: model.get("smooth") });
   const smoothLabel = make("label", { class: "cvae-b-check", for: smooth.id }, [smooth, " smooth scaling"]);
 
   // picture and map
@@ -571,7 +575,7 @@ function renderInterpolation(model, el, net) {
   let decodeMs = 0;
 
   const select = (name, value) => {
-    const id = `cvae-b-${++uid}`;
+    const id = newId();
     const node = make("select", { id, class: `cvae-b-${name.replace(/ /g, "-")}`, ...OWN_KEYS },
       Array.from({ length: DIGITS }, (_, d) => make("option", { value: d, text: String(d) })));
     node.value = String(value);
@@ -579,7 +583,7 @@ function renderInterpolation(model, el, net) {
   };
   const from = select("from digit", st.a);
   const to = select("to digit", st.b);
-  const sameBox = make("input", { type: "checkbox", id: `cvae-b-${++uid}`, checked: st.same });
+  const sameBox = make("input", { type: "checkbox", id: newId(), checked: st.same });
   const sameLabel = make("label", { class: "cvae-b-check", for: sameBox.id }, [sameBox, " same style at both ends"]);
   const newStyles = make("button", { class: "cvae-b-button cvae-b-new-styles", type: "button", text: "new styles" });
   const tSlider = slider("t", 0, 1, 0.01, st.t, "cvae-b-t");
@@ -758,6 +762,7 @@ function hooks(net, lastProbs, state) {
 
 export default {
   async render({ model, el }) {
+    watchKernel(model, el); // kernel.js: "run this cell again" once the kernel is gone
     let net;
     try {
       net = await netOf(model);

@@ -42,6 +42,7 @@ function make(tag, props = {}, children = []) {
 
 export default {
   render({ model, el }) {
+    watchKernel(model, el); // kernel.js: "run this cell again" once the kernel is gone
     const size = model.get("size");
     const dpr = window.devicePixelRatio || 1;
     const canvas = make("canvas", {

@@ -53,6 +53,7 @@ function bytesOf(value) {
 
 export default {
   render({ model, el }) {
+    watchKernel(model, el); // kernel.js: "run this cell again" once the kernel is gone
     const caption = document.createElement("div");
     caption.className = "cvae-picture-caption";
     const row = document.createElement("div");
