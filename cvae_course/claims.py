@@ -42,7 +42,9 @@ class ClaimFailed(AssertionError):
     """The run contradicts a sentence of the lesson. Shown in a notebook as its message alone (no traceback)."""
 
     def _render_traceback_(self) -> list[str]:
-        return [f"\x1b[1;31mClaim failed:\x1b[0m {self}"]
+        # Bold in the theme's own text colour, as the exercise checks' "Check failed:": bold ANSI red on
+        # JupyterLab's dark error background is hard to read.
+        return [f"\x1b[1mClaim failed:\x1b[0m {self}"]
 
 
 @dataclass(frozen=True)

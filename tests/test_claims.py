@@ -114,3 +114,8 @@ def test_a_claim_cell_ending_in_claim_shows_its_line_once(fast_mode):
     assert result.success and result.result.status == "holds"
     formatted, _ = shell.display_formatter.format(result.result)
     assert formatted == {}
+
+
+def test_a_failed_claim_is_shown_in_bold_in_the_themes_colour_not_in_red():
+    # bold ANSI red on JupyterLab's dark error background is hard to read (the exercise checks changed likewise)
+    assert ClaimFailed("the gap shrinks")._render_traceback_() == ["\x1b[1mClaim failed:\x1b[0m the gap shrinks"]
