@@ -58,6 +58,8 @@ __all__ = [
 STATUSES = {
     "graded": "autograded normally; the points are the learner's",
     "tests-restored": "autograded after restoring locked cells the learner edited or deleted",
+    "flagged": "autograded, points kept, but the answer cells patch the checks or the file holds the solutions: "
+    "look before releasing the grade",
     "cell-timeout": "autograded, but a cell hit the per-cell time limit and scored 0",
     "notebook-timeout": "stopped at the per-notebook time limit; no points",
     "kernel-died": "the Python kernel died while running the notebook; no points",
@@ -74,6 +76,8 @@ LEARNER_TEXT = {
     "tests-restored": "Your notebook was graded with the original test cells (locked cells that were changed or "
     "deleted were put back). The detailed page could not be made this time; your instructor "
     "has the details.",
+    "flagged": "Your notebook was graded. The detailed page could not be made this time; your instructor has "
+    "the details.",
     "cell-timeout": "Your notebook was graded, but a cell ran longer than the time allowed per cell and was "
     "stopped (it scored 0). The detailed page could not be made this time.",
     "notebook-timeout": "Your notebook ran longer than the time allowed for a whole notebook and was stopped, so "
@@ -231,6 +235,13 @@ def _chosen(name: str, candidates: list[tuple[Path, str]]) -> tuple[Path, str]:
     return path, note
 
 
+def _looks_like(filename: str, notebooks: list[str]) -> str | None:
+    """The notebook a misnamed file most looks like (difflib on the names without .ipynb, ignoring case), or None."""
+    names = {n.lower(): n for n in notebooks}
+    close = difflib.get_close_matches(Path(filename).stem.lower(), list(names), n=1, cutoff=0.6)
+    return names[close[0]] if close else None
+
+
 def collect(
     submissions: Path, notebooks: list[str], course: list[str] | None = None, students: list[str] | None = None
 ) -> tuple[list[_Job], list[Row]]:
@@ -269,8 +280,8 @@ def collect(
             elif name in notebooks:
                 by_notebook.setdefault(name, []).append((path, kind))
         for path in misnamed:
-            close = difflib.get_close_matches(path.name, [f"{n}.ipynb" for n in notebooks], n=1, cutoff=0.6)
-            guess = f"; it looks like {close[0]}: rename it and grade again" if close else ""
+            close = _looks_like(path.name, notebooks)
+            guess = f"; it looks like {close}.ipynb: rename it and grade again" if close else ""
             rows.append(
                 Row(
                     student,
@@ -284,7 +295,8 @@ def collect(
             )
         for name in notebooks:
             if name not in by_notebook:
-                extra = f" (but see {', '.join(p.name for p in misnamed)})" if misnamed else ""
+                alike = [p.name for p in misnamed if _looks_like(p.name, notebooks) == name]
+                extra = f" (but see {', '.join(alike)})" if alike else ""
                 rows.append(Row(student, name, "missing", reason=f"no {name}.ipynb in {student}/{extra}."))
                 continue
             path, note = _chosen(name, by_notebook[name])
@@ -406,20 +418,68 @@ def _locked_cells(nb: nbformat.NotebookNode) -> dict[str, str]:
     return cells
 
 
+def _nbgrader_cells(nb: nbformat.NotebookNode) -> dict[str, str]:
+    """grade_id -> source of every cell with nbgrader metadata and a grade id, locked or not."""
+    cells = {}
+    for cell in nb.get("cells", []):
+        meta = cell.get("metadata", {}).get("nbgrader") if isinstance(cell.get("metadata"), dict) else None
+        if isinstance(meta, dict) and isinstance(meta.get("grade_id"), str):
+            cells[meta["grade_id"]] = str(cell.get("source", ""))
+    return cells
+
+
 def _tampering(
     submission: nbformat.NotebookNode, release: nbformat.NotebookNode, source: nbformat.NotebookNode
 ) -> tuple[list[str], list[str]]:
     """(edited, deleted) grade ids of locked cells: missing from the submission, or unlike both the
     released cell and the solutions' cell (an instructor may submit a solution notebook itself)."""
     given = _locked_cells(submission)
+    unlocked = _nbgrader_cells(submission)  # every cell with a grade id, locked or not
     originals = _locked_cells(source)
     edited, deleted = [], []
     for grade_id, text in _locked_cells(release).items():
-        if grade_id not in given:
+        if grade_id not in given and grade_id in unlocked:  # still there, its "locked" flag taken off
+            same = unlocked[grade_id].strip() in {text.strip(), originals.get(grade_id, "").strip()}
+            edited.append(f"{grade_id} (unlocked{'' if same else ' and changed'})")
+        elif grade_id not in given:
             deleted.append(grade_id)
         elif given[grade_id].strip() not in {text.strip(), originals.get(grade_id, "").strip()}:
             edited.append(grade_id)
     return edited, deleted
+
+
+# Learner code that changes what a test cell calls: the checks (checks.check_x = ..., setattr(checks, ...), a
+# rebound check_x, mock/monkeypatch, sys.modules). A heuristic read of the text, not a proof: see _suspicious.
+_PATCHING = re.compile(
+    r"(?:\bchecks\s*\.\s*[\w.]+|(?<![\w.])check_\w+|\.\s*check_\w+)\s*(?:=(?!=)|[-+*/|&]=)"
+    r"|\bsetattr\s*\(|\bdelattr\s*\(|\bmonkeypatch\b|\bmock\s*\.\s*patch|\bsys\s*\.\s*modules\b"
+    r"|\bvars\s*\(\s*checks\b|\bchecks\s*\.\s*__dict__|\bimportlib\s*\.\s*reload\b"
+)
+_MARKERS = ("### BEGIN SOLUTION", "BEGIN HIDDEN TESTS")
+
+
+def _suspicious(submission: nbformat.NotebookNode, release: nbformat.NotebookNode) -> list[str]:
+    """Why a submission's points cannot be trusted without a look: cells of the learner's (not locked in the
+    released notebook) that look like they patch the course's checks, and solution or hidden-test markers anywhere
+    (a copy of the solutions notebook). A heuristic: it flags, the instructor decides."""
+    locked = set(_locked_cells(release))
+    patching, markers = [], False
+    for index, cell in enumerate(submission.get("cells", [])):
+        text = str(cell.get("source", ""))
+        markers = markers or any(marker in text for marker in _MARKERS)
+        meta = cell.get("metadata", {}).get("nbgrader") if isinstance(cell.get("metadata"), dict) else None
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        if cell.get("cell_type") != "code" or grade_id in locked:
+            continue
+        code = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+        if _PATCHING.search(code) and ("check" in code or "sys.modules" in code):
+            patching.append(grade_id if isinstance(grade_id, str) else f"cell {index + 1}")
+    notes = []
+    if patching:
+        notes.append(f"these cells look like they patch the checks the tests call: {', '.join(patching)}")
+    if markers:
+        notes.append("the file holds ### BEGIN SOLUTION / BEGIN HIDDEN TESTS markers (a copy of the solutions?)")
+    return notes
 
 
 def _first_line(text: str, limit: int = 160) -> str:
@@ -459,7 +519,10 @@ def _describe(
         status = "tests-restored" if edited or deleted else "graded"
     if edited or deleted:
         parts = [f"{what}: {', '.join(ids)}" for what, ids in (("edited", edited), ("deleted", deleted)) if ids]
-        notes.append(f"locked cells restored from the solutions ({'; '.join(parts)}); graded with the original tests")
+        older = " (or from an older release the learner worked from)" if edited else ""
+        notes.append(
+            f"locked cells restored from the solutions ({'; '.join(parts)}){older}; graded with the original tests"
+        )
     if failures:
         notes.append("failed: " + " | ".join(failures))
     if truncated:
@@ -498,7 +561,9 @@ def _run_job(
     hidden: list[str],
 ) -> Row:
     course = work / "jobs" / f"{job.student_id}__{job.notebook}"
-    shutil.copytree(template, course, ignore=shutil.ignore_patterns("*.log"))
+    # source/ (the solutions and hidden tests as files) stays in the template: autograde needs only release/ and
+    # the gradebook, and the learner's code runs in this folder's autograded/<student>/<notebook>/.
+    shutil.copytree(template, course, ignore=shutil.ignore_patterns("*.log", "source"))
     target = course / "submitted" / job.student_id / job.notebook / f"{job.notebook}.ipynb"
     target.parent.mkdir(parents=True)
     shutil.copyfile(job.source, target)  # nbgrader only ever sees this copy
@@ -559,7 +624,23 @@ def _run_job(
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(autograded, dest)
     row.status, outcome = _describe(*_read_outcome(autograded), edited, deleted, limits)
+    status_before = row.status
+    from cvae_course.tools.nbgrader_plugins import layout_kept
+
+    if not layout_kept(job.submission, release):
+        outcome = _join(
+            outcome,
+            "none of the handed-out cells were found (the work was typed into a new notebook?): the locked cells "
+            "were put back after the learner's cells",
+        )
     row.reason = _join(job.note, outcome)
+    flags = _suspicious(job.submission, release)
+    if flags:  # points kept: the checks are a heuristic read of the text; the instructor decides
+        row.status = "flagged"
+        row.reason = _join(
+            "FLAGGED for review, points kept until you decide: " + "; ".join(flags) + f" (was {status_before})",
+            row.reason,
+        )
     state = _nbgrader(
         ["generate_feedback", job.notebook, "--student", job.student_id, "--force"],
         course,
@@ -617,7 +698,7 @@ def _plain_page(row: Row, maxima: dict[str, float], misnamed: list[str]) -> str:
             "out) and submit again."
         )
     tasks = ""
-    if row.tasks and row.status in {"graded", "tests-restored", "cell-timeout"}:
+    if row.tasks and row.status in {"graded", "tests-restored", "flagged", "cell-timeout"}:
         cells = "".join(
             f"<tr><td>{html.escape(name)}</td><td>{points:g} / {maxima.get(name, 0):g}</td></tr>"
             for name, points in row.tasks.items()
@@ -733,9 +814,14 @@ def grade(
         "JUPYTER_NO_CONFIG": "1",
     }
     hidden = {n: hidden_lines(nbformat.read(Path(solutions) / f"{n}.ipynb", as_version=4)) for n in names}
-    misnamed = {
-        s: [r.notebook + ".ipynb" for r in rows if r.student_id == s and r.status == "wrong-name"]
+    misnamed = {  # (student, notebook): the student's misnamed files that look like that notebook
+        (s, n): [
+            r.notebook + ".ipynb"
+            for r in rows
+            if r.student_id == s and r.status == "wrong-name" and _looks_like(r.notebook + ".ipynb", names) == n
+        ]
         for s in graded_students
+        for n in names
     }
     with tempfile.TemporaryDirectory(prefix="cvae-course-grade-") as tmp:
         work = Path(tmp)
@@ -769,10 +855,11 @@ def grade(
                     submitted_at=job.submitted_at,
                     nbgrader_dir=job.nbgrader_dir,
                 )
-            _plain_feedback(out, row, maxima[job.notebook], misnamed.get(row.student_id, []))
+            _plain_feedback(out, row, maxima[job.notebook], misnamed.get((row.student_id, row.notebook), []))
+            flag = f" -- {row.reason.split(' (was ', 1)[0]}" if row.status == "flagged" else ""
             report(
                 f"{row.student_id}/{row.notebook}: {row.status}, {row.score:g}/{row.max_score:g} "
-                f"({time.monotonic() - start:.0f} s)"
+                f"({time.monotonic() - start:.0f} s){flag}"
             )
             return row
 
@@ -792,6 +879,6 @@ def grade(
             page = out / "feedback" / r.student_id / f"{r.notebook}.html"
             if page.exists() and r.status in {"missing", "invalid-notebook"}:
                 page.unlink()  # an earlier run's page for a notebook that is gone now
-            _plain_feedback(out, r, maxima[r.notebook], misnamed.get(r.student_id, []))
+            _plain_feedback(out, r, maxima[r.notebook], misnamed.get((r.student_id, r.notebook), []))
     write_csv(rows, out / "grades.csv", task_order(solutions), _replaced(old, graded_students, names))
     return sorted(rows, key=lambda r: (r.student_id, r.notebook))

@@ -7,12 +7,16 @@ nbgrader course (the README's second route), through two nbgrader preprocessors 
   locked cell a learner deleted (setup, training and test cells), copied from the released notebook, each after the
   cell it followed there. nbgrader 0.9.6 restores only test cells, and crashes (``KeyError`` in
   ``OverwriteCells.add_missing_grade_cells``) when the deleted test cell followed a locked cell that is not a test
-  or an answer, such as a training cell.
+  or an answer, such as a training cell. It also makes a pasted copy of an nbgrader cell a plain cell (the last
+  copy keeps the grade id): nbgrader's ``DeduplicateIds`` empties the copy's metadata, on which ``OverwriteCells``
+  crashed with ``KeyError: 'grade_id'``.
 * :class:`HideHiddenTests` (in ``GenerateFeedback.preprocessors``, instead of nbgrader's ``ClearHiddenTests``)
   removes the hidden tests from the test cells' code, as nbgrader's does, and also from every output: a traceback
   shows the lines around the failing call, a timeout shows a preview of the cell, and a learner's code can print
   the cells it was run with. A traceback entry that shows hidden-test code is dropped; any other output keeps its
-  text with each hidden line replaced by ``[hidden test]``.
+  text with each hidden line replaced by ``[hidden test]``. The grading machine's paths (the grading folder,
+  Python's and this package's folders, the MNIST file, the home folder) are replaced by short placeholders, and a
+  traceback longer than a learner can use is cut to its first and last entries.
 
 The functions under them (:func:`restore_locked_cells`, :func:`hidden_lines`, :func:`scrub_output`,
 :func:`leaked_lines`) work on plain notebooks and are what the tests check.
@@ -24,6 +28,7 @@ import copy
 import html
 import os
 import re
+import sys
 from pathlib import Path
 
 import nbformat
@@ -35,9 +40,12 @@ __all__ = [
     "HideHiddenTests",
     "RestoreLockedCells",
     "hidden_lines",
+    "layout_kept",
     "leaked_lines",
+    "machine_paths",
     "restore_locked_cells",
     "scrub_output",
+    "tidy_output",
     "visible_text",
 ]
 
@@ -59,17 +67,34 @@ def _locked(cell) -> bool:
     return isinstance(nbgrader, dict) and bool(nbgrader.get("locked"))
 
 
+def _anchor_keys(nb: NotebookNode) -> set[str]:
+    keys = set()
+    for cell in nb.cells:
+        grade_id = _grade_id(cell)
+        keys.add(f"grade:{grade_id}" if grade_id is not None else f"id:{cell.get('id')}")
+    return keys - {"id:None", "id:"}
+
+
+def layout_kept(submission: NotebookNode, released: NotebookNode) -> bool:
+    """Whether the submission still holds any cell of the released notebook (an nbgrader cell by its grade id,
+    another by its cell id); False for work re-typed into a new notebook."""
+    return bool(_anchor_keys(submission) & _anchor_keys(released))
+
+
 def restore_locked_cells(submission: NotebookNode, released: NotebookNode) -> tuple[NotebookNode, list[str]]:
     """The submission with every locked cell of ``released`` that it lacks put back, and their grade ids.
 
     Each missing cell is copied from the released notebook and placed right after the cell it followed there
     (the nearest earlier released cell that the submission still has: nbgrader cells by their grade id, others by
     their cell id), so that cells keep the released order even when several in a row were deleted. Cells the
-    learner added, moved or edited stay as they are (nbgrader overwrites edited locked cells itself). The input is left unchanged.
+    learner added, moved or edited stay as they are (nbgrader overwrites edited locked cells itself). When the
+    submission holds none of the released cells (the learner re-typed the work into a new notebook), the missing
+    cells go after all of the learner's cells, in the released order, as nbgrader places the task cells it adds:
+    at the top they would run before the learner's code. The input is left unchanged.
     """
     nb = copy.deepcopy(submission)
     restored: list[str] = []
-    after = -1  # index in nb after which the next missing cell goes
+    after = -1 if layout_kept(nb, released) else len(nb.cells) - 1  # index in nb after which the next missing cell goes
     for cell in released.cells:
         grade_id = _grade_id(cell)
         if grade_id is not None:
@@ -105,6 +130,10 @@ class RestoreLockedCells(NbGraderPreprocessor):
                 f"RestoreLockedCells needs the released notebook {path}: run "
                 f"`nbgrader generate_assignment {info['assignment']}` first"
             )
+        for cell in nb.cells:  # a pasted copy of an nbgrader cell: DeduplicateIds left it an empty nbgrader dict,
+            # on which OverwriteCells.add_missing_task_cells raises KeyError 'grade_id'; it is a plain cell now
+            if "nbgrader" in cell.get("metadata", {}) and _grade_id(cell) is None:
+                del cell.metadata["nbgrader"]
         nb, restored = restore_locked_cells(nb, nbformat.read(path, as_version=4))
         if restored:
             self.log.warning(
@@ -167,15 +196,82 @@ def scrub_output(output: NotebookNode, hidden: list[str]) -> NotebookNode:
     return output
 
 
+# ------------------------------------------------------------------------------------ the grading machine
+KEEP_FRAMES = 3  # traceback entries kept at each end of a long traceback
+MAX_ENTRY = 3000  # characters kept of one traceback entry
+
+
+def machine_paths(course: Path | str | None = None) -> list[tuple[str, str]]:
+    """(path, placeholder) for the grading machine's folders a learner's page must not show, longest first: the
+    grading folder (``course``), the installed packages, Python's prefix, this package, the MNIST file, home."""
+    import site
+    import sysconfig
+
+    import cvae_course
+    from cvae_course import settings
+
+    pairs = [
+        (Path(course).resolve() if course else None, "<grading folder>"),
+        (os.environ.get(settings.DATA_ENV), "<mnist.npz>"),
+        (Path(cvae_course.__file__).resolve().parent, "<cvae_course>"),
+        (sysconfig.get_paths().get("purelib"), "<site-packages>"),
+        (sysconfig.get_paths().get("platlib"), "<site-packages>"),
+        *((p, "<site-packages>") for p in getattr(site, "getsitepackages", list)()),
+        (sys.prefix, "<python>"),
+        (sys.base_prefix, "<python>"),
+        (Path.home(), "~"),
+    ]
+    found: dict[str, str] = {}
+    for path, placeholder in pairs:
+        if not path or str(path) in ("/", "."):
+            continue
+        for form in {str(path), str(Path(path).resolve())}:
+            found.setdefault(form.rstrip("/"), placeholder)
+    return sorted(found.items(), key=lambda pair: len(pair[0]), reverse=True)
+
+
+def _strip_paths(text: str, paths: list[tuple[str, str]]) -> str:
+    for path, placeholder in paths:
+        text = text.replace(path, placeholder)
+    return text
+
+
+def tidy_output(output: NotebookNode, paths: list[tuple[str, str]]) -> NotebookNode:
+    """An output as a learner's page shows it: the grading machine's paths replaced by placeholders, and a long
+    traceback cut to its first and last ``KEEP_FRAMES`` entries (each at most ``MAX_ENTRY`` characters)."""
+    output = copy.deepcopy(output)
+    if output.get("output_type") == "error":
+        entries = [str(entry) for entry in output.get("traceback", [])]
+        if len(entries) > 2 * KEEP_FRAMES + 1:
+            cut = len(entries) - 2 * KEEP_FRAMES
+            entries = [
+                *entries[:KEEP_FRAMES],
+                f"... ({cut} more frames, inside libraries, not shown) ...",
+                *entries[-KEEP_FRAMES:],
+            ]
+        entries = [e if len(e) <= MAX_ENTRY else f"{e[: MAX_ENTRY // 2]}\n...\n{e[-MAX_ENTRY // 2 :]}" for e in entries]
+        output["traceback"] = [_strip_paths(entry, paths) for entry in entries]
+        output["evalue"] = _strip_paths(str(output.get("evalue", "")), paths)
+    if "text" in output:
+        output["text"] = _strip_paths(str(output["text"]), paths)
+    for kind, value in list(output.get("data", {}).items()):
+        if isinstance(value, str) and (kind.startswith("text/") or kind.endswith("json")):
+            output["data"][kind] = _strip_paths(value, paths)
+    return output
+
+
 class HideHiddenTests(ClearHiddenTests):
-    """nbgrader's ClearHiddenTests, plus: no output of any cell shows hidden-test code (for
-    ``c.GenerateFeedback.preprocessors``, in ClearHiddenTests' place)."""
+    """nbgrader's ClearHiddenTests, plus: no output of any cell shows hidden-test code, the grading machine's
+    paths or a library's whole traceback (for ``c.GenerateFeedback.preprocessors``, in ClearHiddenTests' place)."""
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         self._hidden = hidden_lines(nb)
+        self._paths = machine_paths(_course_root(self))
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell: NotebookNode, resources: dict, cell_index: int) -> tuple[NotebookNode, dict]:
         if cell.cell_type == "code":
-            cell.outputs = [scrub_output(out, self._hidden) for out in cell.get("outputs", [])]
+            cell.outputs = [
+                tidy_output(scrub_output(out, self._hidden), self._paths) for out in cell.get("outputs", [])
+            ]
         return super().preprocess_cell(cell, resources, cell_index)

@@ -8,6 +8,7 @@ feedback layout cheaply.
 """
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -22,10 +23,14 @@ import pytest
 
 from cvae_course.tools import EXERCISES, ROOT, SOLUTIONS, cli, grading
 from cvae_course.tools.nbgrader_plugins import (
+    KEEP_FRAMES,
+    MAX_ENTRY,
     HideHiddenTests,
     hidden_lines,
     leaked_lines,
+    machine_paths,
     restore_locked_cells,
+    tidy_output,
     visible_text,
 )
 
@@ -505,8 +510,15 @@ TWICE = (
 )
 
 
+def as_released(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook as a learner gets it: no hidden tests (what a learner submits has none)."""
+    for cell in nb.cells:
+        cell.source = re.sub(r"\n?### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source, flags=re.S)
+    return nb
+
+
 def submit(folder: Path, student: str, answer_source: str, nbgrader_layout: bool = False) -> Path:
-    nb = read(tiny_course(folder.parent / f"src-{student}") / "limits.ipynb")
+    nb = as_released(read(tiny_course(folder.parent / f"src-{student}") / "limits.ipynb"))
     nb.cells[0].source = answer_source
     target = folder / student / "limits" if nbgrader_layout else folder / student
     target.mkdir(parents=True, exist_ok=True)
@@ -818,3 +830,164 @@ def test_the_learners_side_of_the_course_imports_without_nbgrader():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+# ------------------------------------------------------------------------ a class's mistakes, on the tiny course
+def tiny_notebook(student: str, folder: Path) -> nbformat.NotebookNode:
+    return as_released(read(tiny_course(folder / f"src-{student}") / "limits.ipynb"))
+
+
+def write_submission(subs: Path, student: str, nb: nbformat.NotebookNode) -> None:
+    (subs / student).mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, subs / student / "limits.ipynb")
+
+
+@pytest.fixture(scope="module")
+def tiny_mistakes(tmp_path_factory):
+    """Learners of the tiny course who did what a real class does, graded once (-j 2)."""
+    tmp = tmp_path_factory.mktemp("tiny-mistakes")
+    subs, out, src = tmp / "submitted", tmp / "graded", tiny_course(tmp / "src")
+    for student, copied in (("pasted-answer", 0), ("pasted-test", 1)):  # JupyterLab copy/paste keeps the metadata
+        nb = tiny_notebook(student, tmp)
+        nb.cells[0].source = "def answer():\n    return 42"
+        twin = nbformat.from_dict(json.loads(json.dumps(nb.cells[copied])))
+        twin["id"] = f"copy-{copied}"
+        nb.cells.append(twin)
+        write_submission(subs, student, nb)
+    retyped = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("def answer():\n    return 42")])
+    retyped.metadata = tiny_notebook("retyped", tmp).metadata
+    write_submission(subs, "retyped", retyped)
+    learners = {
+        "snoop": SNOOP,
+        "patcher": "def answer():\n    return 41",
+        "unlocker": "def answer():\n    return 41",
+    }
+    for student, answer in learners.items():
+        nb = tiny_notebook(student, tmp)
+        nb.cells[0].source = answer
+        write_submission(subs, student, nb)
+    patcher = read(subs / "patcher" / "limits.ipynb")
+    patcher.cells.insert(1, nbformat.v4.new_code_cell(PATCH))
+    nbformat.write(patcher, subs / "patcher" / "limits.ipynb")
+    unlocker = read(subs / "unlocker" / "limits.ipynb")
+    unlocker.cells[1].metadata.nbgrader["locked"] = False
+    unlocker.cells[1].source = "assert True  # my own test"
+    nbformat.write(unlocker, subs / "unlocker" / "limits.ipynb")
+    write_submission(subs, "copier", read(src / "limits.ipynb"))  # the solutions notebook itself
+    for student, names in (("lost", ["Untitled"]), ("cased", ["Untitled", "Limits"])):
+        (subs / student).mkdir()
+        for name in names:
+            nbformat.write(tiny_notebook(student, tmp), subs / student / f"{name}.ipynb")
+    said = []
+    with pytest.MonkeyPatch.context() as patch:  # the course's own settings, even after tiny_class's regrade
+        patch.setattr(grading, "nbgrader_config", REAL_NBGRADER_CONFIG)
+        rows = {r.student_id: r for r in grading.grade(subs, out, solutions=src, jobs=2, report=said.append)}
+    return {"rows": rows, "out": out, "tmp": tmp, "said": said}
+
+
+SNOOP = (
+    "import os, sys\nimport cvae_course\n\ndef answer():\n    return 42\n\n"
+    "marker = '### END ' + 'SOLUTION'  # not written out: this cell's own notebook must not match\n"
+    "found = [os.path.join(d, f) for d, _, fs in os.walk('../../..') for f in fs\n"
+    "         if f.endswith('.ipynb') and marker in open(os.path.join(d, f), errors='replace').read()]\n"
+    "print('solution files:', len(found), sorted(os.listdir('../../..')))\n"
+    "print('paths:', os.getcwd(), sys.prefix, os.path.expanduser('~'), os.environ.get('CVAE_COURSE_MNIST'))\n"
+    "print('package:', cvae_course.__file__)"
+)
+PATCH = (
+    "import cvae_course.checks as _c\n[setattr(_c, n, lambda *a, **k: None) for n in dir(_c) if n.startswith('check_')]"
+)
+
+
+def test_the_learners_kernel_finds_no_file_with_the_solutions_in_its_grading_folder(tiny_mistakes):
+    row = tiny_mistakes["rows"]["snoop"]
+    assert (row.status, row.score) == ("graded", 2.0), row
+    out = "".join(
+        o.get("text", "") for o in read(tiny_mistakes["out"] / "autograded" / "snoop" / "limits.ipynb").cells[0].outputs
+    )
+    assert "solution files: 0 " in out and "'source'" not in out, out
+
+
+def test_a_learners_page_shows_placeholders_instead_of_the_grading_machines_paths(tiny_mistakes):
+    page = visible_text((tiny_mistakes["out"] / "feedback" / "snoop" / "limits.html").read_text())
+    assert "paths: <grading folder>" in page and "package: <cvae_course>" in page, page
+    machine = [sys.prefix, str(Path.home()), "cvae-course-grade-", str(Path(grading.__file__).parents[1])]
+    machine += [os.environ["CVAE_COURSE_MNIST"]] if os.environ.get("CVAE_COURSE_MNIST") else []
+    assert [path for path in machine if path in page] == []
+
+
+@pytest.mark.parametrize("student, why", [("patcher", "patch the checks"), ("copier", "BEGIN SOLUTION")])
+def test_patching_the_checks_or_submitting_the_solutions_is_flagged_with_the_points_kept(tiny_mistakes, student, why):
+    row = tiny_mistakes["rows"][student]
+    assert row.status == "flagged" and row.reason.startswith("FLAGGED") and why in row.reason, row
+    assert row.score == (1.0 if student == "patcher" else 2.0)
+    assert any(line.startswith(f"{student}/limits: flagged") and why in line for line in tiny_mistakes["said"])
+
+
+def test_a_locked_test_cell_unlocked_and_changed_is_reported_as_edited_not_deleted(tiny_mistakes):
+    row = tiny_mistakes["rows"]["unlocker"]
+    assert row.status == "tests-restored" and "edited: answer_test (unlocked and changed)" in row.reason, row
+    assert "deleted" not in row.reason and row.score == 1.0
+
+
+def test_a_missing_notebook_names_only_the_misnamed_files_that_look_like_it(tiny_mistakes):
+    rows = tiny_mistakes["rows"]
+    assert "but see" not in rows["lost"].reason and "(but see Limits.ipynb)" in rows["cased"].reason
+    lost = visible_text((tiny_mistakes["out"] / "feedback" / "lost" / "limits.html").read_text())
+    cased = visible_text((tiny_mistakes["out"] / "feedback" / "cased" / "limits.html").read_text())
+    assert "Found instead" not in lost and "Found instead: Limits.ipynb." in cased, cased
+
+
+MALLORY = [
+    "import cvae_course.checks as _c\n[setattr(_c, n, lambda *a, **k: None) for n in dir(_c) if n.startswith('check_')]",
+    "checks.check_encoder = lambda *a, **k: print('✔ ...')",
+    "from cvae_course.checks import lesson01\nlesson01.check_encoder = print",
+    "check_decoder = lambda *a, **k: None",
+    "import sys\nsys.modules['cvae_course.checks'] = object()",
+]
+
+
+@pytest.mark.parametrize("source", MALLORY)
+def test_an_answer_cell_that_patches_the_checks_is_suspicious(source):
+    nb = solved(AE, ae_encoder_answer=answers(AE)["ae_encoder_answer"] + "\n" + source)
+    assert grading._suspicious(nb, blank()) == [
+        "these cells look like they patch the checks the tests call: ae_encoder_answer"
+    ]
+
+
+@pytest.mark.parametrize("name", EVERY)
+def test_solved_notebooks_and_calls_of_the_checks_are_not_suspicious(name):
+    nb = solved(name)
+    nb.cells.append(nbformat.v4.new_code_cell("checks.check_encoder(build_encoder, latent_dim=2)  # check_x = 1"))
+    assert grading._suspicious(nb, read(EXERCISES / f"{name}.ipynb")) == []
+
+
+def test_a_long_traceback_is_cut_to_its_ends_and_loses_the_machines_paths():
+    here = str(Path(grading.__file__).resolve().parents[1])
+    frames = [f"File {here}/training.py, line {i}\n" + "x" * 10_000 for i in range(40)]
+    error = nbformat.v4.new_output("error", ename="ValueError", evalue=f"bad {sys.prefix}/lib", traceback=frames)
+    tidy = tidy_output(error, machine_paths())
+    assert len(tidy["traceback"]) == 2 * KEEP_FRAMES + 1 and "34 more frames" in tidy["traceback"][KEEP_FRAMES]
+    assert all(len(entry) < MAX_ENTRY + 200 for entry in tidy["traceback"])
+    assert here not in "".join(tidy["traceback"]) and "<cvae_course>/training.py" in tidy["traceback"][0]
+    assert tidy["evalue"] == "bad <python>/lib"
+
+
+@pytest.mark.parametrize("student", ["pasted-answer", "pasted-test"])
+def test_a_pasted_copy_of_an_answer_or_test_cell_is_graded_instead_of_crashing_nbgrader(tiny_mistakes, student):
+    row = tiny_mistakes["rows"][student]
+    assert (row.status, row.score, row.max_score) in {("graded", 2.0, 2.0), ("tests-restored", 2.0, 2.0)}, row
+
+
+def test_answers_retyped_into_a_new_notebook_are_graded_with_the_tests_put_back_after_them(tiny_mistakes):
+    row = tiny_mistakes["rows"]["retyped"]
+    assert (row.status, row.score) == ("tests-restored", 2.0), row
+    assert "new notebook" in row.reason
+
+
+def test_locked_cells_missing_from_a_notebook_without_any_released_cell_go_after_the_learners_code():
+    released = read(EXERCISES / f"{AE}.ipynb")
+    fresh = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in answers(AE).values()])
+    restored, ids = restore_locked_cells(fresh, released)
+    assert ids == [grade_id(c) for c in released.cells if meta(c).get("locked")]
+    assert [c.source for c in restored.cells[: len(fresh.cells)]] == [c.source for c in fresh.cells]
