@@ -63,8 +63,10 @@ def _lab(args: argparse.Namespace) -> int:
         )
         return 2
     env = os.environ.copy() if args.instructor else learner_environment(os.environ)
-    # A learner's relative folder means one under their own working directory, as with `jupyter lab`.
-    cwd = None if _given(args.jupyter_args, _WHERE_OPTIONS) else ROOT
+    # A learner's own root: their relative folders mean folders under their working directory, as with `jupyter
+    # lab`. Without one the root stays the course's, and a relative preferred_dir (which must lie inside the root)
+    # means a folder of the course, e.g. --ServerApp.preferred_dir=notebooks.
+    cwd = None if _given(args.jupyter_args, _ROOT_OPTIONS) else ROOT
     return subprocess.call(lab_command(args.jupyter_args), cwd=cwd, env=env)
 
 
@@ -158,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="open the course in JupyterLab (other options go to `jupyter lab`)",
         description="Open the course in JupyterLab at the welcome lesson. Every option not listed here goes to "
         "`jupyter lab` (e.g. --port 8899, --no-browser); --ServerApp.root_dir, --notebook-dir or "
-        "--ServerApp.preferred_dir replace the course's own folder and welcome lesson (relative to where you are).",
+        "--ServerApp.preferred_dir replace the course's own folder and welcome lesson (a root relative to where you are, "
+        "a preferred_dir inside the root: relative to the course's folder unless you give a root).",
     )
     lab.add_argument(
         "--instructor",

@@ -53,6 +53,7 @@ def _as_jupyter_lab_reads(cmd: list[str]):
         (["--notebook-dir", "/tmp"], "root_dir"),
         (["--ServerApp.notebook_dir=/tmp"], "notebook_dir"),
         ([f"--ServerApp.preferred_dir={ROOT / 'notebooks'}"], "preferred_dir"),
+        (["--ServerApp.preferred_dir=notebooks"], "preferred_dir"),
     ],
 )
 def test_a_learners_folder_replaces_the_courses_root_and_welcome_lesson_as_jupyter_lab_parses_it(
@@ -64,9 +65,13 @@ def test_a_learners_folder_replaces_the_courses_root_and_welcome_lesson_as_jupyt
     assert positional == []  # no welcome lesson, which may lie outside the learner's folder
     if option == "preferred_dir":
         assert server["root_dir"] == str(ROOT)
+        # the root stays the course's, so Jupyter (which needs the preferred_dir inside the root) runs in the
+        # course's folder: a relative preferred_dir is one of the course's folders, wherever the learner is
+        assert launched["cwd"] == ROOT
+        assert (ROOT / server["preferred_dir"]).resolve().is_dir()
     else:
         assert "root_dir" not in server or option == "root_dir"
-    assert launched["cwd"] is None  # their relative folders mean folders under where they are
+        assert launched["cwd"] is None  # their relative folders mean folders under where they are
 
 
 def test_lab_puts_the_learner_configuration_first_and_keeps_the_learners_own(launched, monkeypatch):
