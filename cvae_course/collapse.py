@@ -72,7 +72,11 @@ def kl_per_latent_dimension(model: VAE, images, labels=None) -> np.ndarray:
 
 def unit_activity(model: VAE, images, labels=None) -> np.ndarray:
     """Var_x(E_q[z_i | x]) for each latent dimension i: how much its code moves from image to image."""
-    z_mean, _ = check_model(model, VAE).encode_distribution(images, labels)
+    return _activity(check_model(model, VAE).encode_distribution(images, labels)[0])
+
+
+def _activity(z_mean: np.ndarray) -> np.ndarray:
+    """The variance of each dimension's code mean across images, (latent_dim,): at least 2 images needed."""
     if len(z_mean) < 2:
         raise ValueError(
             f"images must hold at least 2 images (activity is a variance across images), got {len(z_mean)}; "
@@ -177,7 +181,7 @@ def collapse_report(
     rec = float(np.mean(elbo_terms_per_image(model, x, labels, seed=seed)[0]))
     n = check_positive_int(samples_per_label, "samples_per_label")
     samples = model.generate(np.repeat(np.arange(NUM_CLASSES), n), seed=seed)
-    report = CollapseReport(name, kl_dims, z_mean.astype(np.float64).var(axis=0), rec, samples)
+    report = CollapseReport(name, kl_dims, _activity(z_mean), rec, samples)
     judge = real.judge if judge is None and real is not None else judge
     if judge is not None:
         n_per_label = settings.budget().report_samples_per_label if n_per_label is None else n_per_label

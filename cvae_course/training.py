@@ -205,6 +205,11 @@ def _build_optimizer(model: keras.Model) -> None:
     optimizer.build(model.trainable_variables)
 
 
+def _a(noun: str) -> str:
+    """``noun`` with its article: "an Autoencoder", "a VAE"."""
+    return f"{'an' if noun[:1] in 'AEIOU' else 'a'} {noun}"
+
+
 def _is_pair(x) -> bool:
     """True when ``x`` is two arrays side by side, (a, b) or [a, b], not a nested list of images."""
     if isinstance(x, tuple):
@@ -230,7 +235,7 @@ def _course_data(model: keras.Model, x, name: str):
     elif isinstance(model, _CourseModel) and model.conditional:
         if not _is_pair(x):
             raise ValueError(
-                f"a {what} trains on (images, labels_one_hot): pass {name}=(mnist.x_train, mnist.y_train_one_hot) "
+                f"{_a(what)} trains on (images, labels_one_hot): pass {name}=(mnist.x_train, mnist.y_train_one_hot) "
                 f"(or (images, data.one_hot(digits))), got {type(x).__name__}"
             )
         images = as_images(x[0], f"{name}'s images")
@@ -240,7 +245,8 @@ def _course_data(model: keras.Model, x, name: str):
     elif isinstance(model, _CourseModel):
         if _is_pair(x):
             raise ValueError(
-                f"a {what} is not conditional: it trains on images alone; pass {name}=mnist.x_train, without labels "
+                f"{_a(what)} is not conditional: it trains on images alone (its target is its input); pass "
+                f"{name}=mnist.x_train, one array, not a pair "
                 "(a CVAE, models.build_cvae, is the model that takes (images, labels_one_hot))"
             )
         pair = as_images(x, name)
@@ -264,12 +270,13 @@ def _course_dataset(model: keras.Model, x, name: str) -> None:
     paired = isinstance(first, (tuple, list)) and len(first) == 2
     if model.conditional and not paired:
         raise ValueError(
-            f"a {type(model).__name__} trains on (image, one_hot) batches: build {name} with "
+            f"{_a(type(model).__name__)} trains on (image, one_hot) batches: build {name} with "
             "data.make_dataset(images, labels), with the labels"
         )
     if not model.conditional and (paired or isinstance(spec, tuple) and len(spec) > 1):
         raise ValueError(
-            f"a {type(model).__name__} is not conditional: build {name} with data.make_dataset(images), without labels"
+            f"{_a(type(model).__name__)} is not conditional: build {name} with data.make_dataset(images), without "
+            "labels"
         )
 
 

@@ -193,3 +193,8 @@ def test_collapse_reports_measure_each_model_by_name(few, capsys):
 def test_active_units_of_one_image_is_refused_not_zero(few):
     with pytest.raises(ValueError, match="at least 2 images.*variance across images"):
         collapse.active_units(build_vae(2, seed=0), few[0][:1])
+
+
+def test_a_collapse_report_on_one_image_is_refused_not_zero_active_dimensions(few):
+    with pytest.raises(ValueError, match="at least 2 images.*variance across images"):
+        collapse.collapse_report(build_cvae(2, seed=0), "one", few[0][:1], few[1][:1])

@@ -208,7 +208,11 @@ def _images(n=32):
         (lambda: models.build_autoencoder(), lambda: _images() * 255, r"Divide uint8 images by 255"),
         (lambda: models.build_vae(seed=0), lambda: np.where(_images() > 0.9, np.nan, _images()), "NaN"),
         (lambda: models.build_vae(seed=0), lambda: _images()[:0], "no images"),
-        (lambda: models.build_vae(seed=0), lambda: (_images(), np.arange(32) % 10), "not conditional.*without labels"),
+        (
+            lambda: models.build_vae(seed=0),
+            lambda: (_images(), np.arange(32) % 10),
+            "not conditional.*one array, not a pair",
+        ),
         (lambda: models.build_cvae(seed=0), lambda: _images(), r"\(images, labels_one_hot\)"),
         (lambda: models.build_cvae(seed=0), lambda: (_images(), np.arange(32) % 10), r"\(N, 10\).*one_hot"),
         (lambda: models.build_cvae(seed=0), lambda: (_images(), 2 * np.eye(10)[np.arange(32) % 10]), "one 1 per row"),
