@@ -431,12 +431,21 @@ def _nbgrader_cells(nb: nbformat.NotebookNode) -> dict[str, str]:
 def _tampering(
     submission: nbformat.NotebookNode, release: nbformat.NotebookNode, source: nbformat.NotebookNode
 ) -> tuple[list[str], list[str]]:
-    """(edited, deleted) grade ids of locked cells: missing from the submission, or unlike both the
-    released cell and the solutions' cell (an instructor may submit a solution notebook itself)."""
+    """(edited, deleted, older) grade ids of locked cells: unlike both the released cell and the solutions' cell
+    (an instructor may submit a solution notebook itself), missing from the submission, or unlike them but
+    unchanged since an earlier release (its nbgrader checksum still matches its text: the learner worked from an
+    older release, and did not edit it)."""
+    from nbgrader.utils import compute_checksum
+
     given = _locked_cells(submission)
     unlocked = _nbgrader_cells(submission)  # every cell with a grade id, locked or not
     originals = _locked_cells(source)
-    edited, deleted = [], []
+    edited, deleted, older = [], [], []
+    cells = {
+        cell["metadata"]["nbgrader"]["grade_id"]: cell
+        for cell in submission.get("cells", [])
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") in given
+    }
     for grade_id, text in _locked_cells(release).items():
         if grade_id not in given and grade_id in unlocked:  # still there, its "locked" flag taken off
             same = unlocked[grade_id].strip() in {text.strip(), originals.get(grade_id, "").strip()}
@@ -444,8 +453,13 @@ def _tampering(
         elif grade_id not in given:
             deleted.append(grade_id)
         elif given[grade_id].strip() not in {text.strip(), originals.get(grade_id, "").strip()}:
-            edited.append(grade_id)
-    return edited, deleted
+            cell = cells[grade_id]
+            try:
+                unchanged = cell["metadata"]["nbgrader"].get("checksum") == compute_checksum(cell)
+            except Exception:  # metadata a learner mangled: count it as edited
+                unchanged = False
+            (older if unchanged else edited).append(grade_id)
+    return edited, deleted, older
 
 
 # Learner code that changes what a test cell calls: the checks (checks.check_x = ..., setattr(checks, ...), a
@@ -519,10 +533,7 @@ def _describe(
         status = "tests-restored" if edited or deleted else "graded"
     if edited or deleted:
         parts = [f"{what}: {', '.join(ids)}" for what, ids in (("edited", edited), ("deleted", deleted)) if ids]
-        older = " (or from an older release the learner worked from)" if edited else ""
-        notes.append(
-            f"locked cells restored from the solutions ({'; '.join(parts)}){older}; graded with the original tests"
-        )
+        notes.append(f"locked cells restored from the solutions ({'; '.join(parts)}); graded with the original tests")
     if failures:
         notes.append("failed: " + " | ".join(failures))
     if truncated:
@@ -582,7 +593,7 @@ def _run_job(
     )
     release = nbformat.read(template / "release" / job.notebook / f"{job.notebook}.ipynb", as_version=4)
     source = nbformat.read(template / "source" / job.notebook / f"{job.notebook}.ipynb", as_version=4)
-    edited, deleted = _tampering(job.submission, release, source)
+    edited, deleted, older = _tampering(job.submission, release, source)
     job_env = {**env, settings.CACHE_ENV: str(course / "cache")}
     deadline = time.monotonic() + limits.notebook_timeout
     state = _nbgrader(
@@ -624,6 +635,12 @@ def _run_job(
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(autograded, dest)
     row.status, outcome = _describe(*_read_outcome(autograded), edited, deleted, limits)
+    if older:
+        outcome = _join(
+            f"locked cells from an older release (unchanged by the learner; graded with the current ones): "
+            f"{', '.join(older)}",
+            outcome,
+        )
     status_before = row.status
     from cvae_course.tools.nbgrader_plugins import layout_kept
 

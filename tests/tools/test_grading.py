@@ -991,3 +991,19 @@ def test_locked_cells_missing_from_a_notebook_without_any_released_cell_go_after
     restored, ids = restore_locked_cells(fresh, released)
     assert ids == [grade_id(c) for c in released.cells if meta(c).get("locked")]
     assert [c.source for c in restored.cells[: len(fresh.cells)]] == [c.source for c in fresh.cells]
+
+
+def test_a_locked_cell_from_an_older_release_is_told_apart_from_one_the_learner_edited():
+    from nbgrader.utils import compute_checksum
+
+    released = blank()
+    old, edited = blank(), blank()
+    for nb in (old, edited):
+        setup = next(c for c in nb.cells if grade_id(c) == "ae_setup")
+        setup.source += "\nprint('an older setup cell')"
+    next(c for c in old.cells if grade_id(c) == "ae_setup").metadata.nbgrader["checksum"] = compute_checksum(
+        next(c for c in old.cells if grade_id(c) == "ae_setup")
+    )
+    source = read(SOLUTIONS / f"{AE}.ipynb")
+    assert grading._tampering(old, released, source) == ([], [], ["ae_setup"])
+    assert grading._tampering(edited, released, source) == (["ae_setup"], [], [])
