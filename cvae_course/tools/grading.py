@@ -470,14 +470,18 @@ _PATCHING = re.compile(
     r"|\bvars\s*\(\s*checks\b|\bchecks\s*\.\s*__dict__|\bimportlib\s*\.\s*reload\b"
 )
 _MARKERS = ("### BEGIN SOLUTION", "BEGIN HIDDEN TESTS")
+# Learner code that reads what the hidden tests leave behind: the kernel's input history (In, _ih, the history
+# manager), which holds every test cell once it ran, and nbgrader's gradebook, which holds them all.
+_PEEKING = re.compile(r"\bin\s+In\b|\bIn\s*\[|\b_ih\b|\b_i\d+\b|history_manager|gradebook")
 
 
 def _suspicious(submission: nbformat.NotebookNode, release: nbformat.NotebookNode) -> list[str]:
     """Why a submission's points cannot be trusted without a look: cells of the learner's (not locked in the
-    released notebook) that look like they patch the course's checks, and solution or hidden-test markers anywhere
+    released notebook) that look like they patch the course's checks or read the kernel's input history or the
+    gradebook (where the hidden tests are), and solution or hidden-test markers anywhere
     (a copy of the solutions notebook). A heuristic: it flags, the instructor decides."""
     locked = set(_locked_cells(release))
-    patching, markers = [], False
+    patching, peeking, markers = [], [], False
     for index, cell in enumerate(submission.get("cells", [])):
         text = str(cell.get("source", ""))
         markers = markers or any(marker in text for marker in _MARKERS)
@@ -486,11 +490,19 @@ def _suspicious(submission: nbformat.NotebookNode, release: nbformat.NotebookNod
         if cell.get("cell_type") != "code" or grade_id in locked:
             continue
         code = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+        where = grade_id if isinstance(grade_id, str) else f"cell {index + 1}"
         if _PATCHING.search(code) and ("check" in code or "sys.modules" in code):
-            patching.append(grade_id if isinstance(grade_id, str) else f"cell {index + 1}")
+            patching.append(where)
+        if _PEEKING.search(code):
+            peeking.append(where)
     notes = []
     if patching:
         notes.append(f"these cells look like they patch the checks the tests call: {', '.join(patching)}")
+    if peeking:
+        notes.append(
+            "these cells read the kernel's input history or the gradebook, where the hidden tests are: "
+            + ", ".join(peeking)
+        )
     if markers:
         notes.append("the file holds ### BEGIN SOLUTION / BEGIN HIDDEN TESTS markers (a copy of the solutions?)")
     return notes

@@ -955,10 +955,27 @@ def test_an_answer_cell_that_patches_the_checks_is_suspicious(source):
     ]
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import base64\nfor s in In: print(base64.b64encode(s.encode()))",
+        "print(In[-1])",
+        "print(get_ipython().history_manager.get_range())",
+        "import sqlite3\nsqlite3.connect('../../../gradebook.db')",
+    ],
+)
+def test_an_answer_cell_that_reads_the_input_history_or_the_gradebook_is_suspicious(source):
+    nb = solved(AE, ae_worst_answer=answers(AE)["ae_worst_answer"] + "\n" + source)
+    assert grading._suspicious(nb, blank()) == [
+        "these cells read the kernel's input history or the gradebook, where the hidden tests are: ae_worst_answer"
+    ]
+
+
 @pytest.mark.parametrize("name", EVERY)
 def test_solved_notebooks_and_calls_of_the_checks_are_not_suspicious(name):
     nb = solved(name)
     nb.cells.append(nbformat.v4.new_code_cell("checks.check_encoder(build_encoder, latent_dim=2)  # check_x = 1"))
+    nb.cells.append(nbformat.v4.new_code_cell("plt.plot(history.history['loss'])\nprint('Index', 'Info', 'In order')"))
     assert grading._suspicious(nb, read(EXERCISES / f"{name}.ipynb")) == []
 
 
