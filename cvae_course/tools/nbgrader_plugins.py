@@ -7,16 +7,16 @@ nbgrader course (the README's second route), through two nbgrader preprocessors 
   locked cell a learner deleted (setup, training and test cells), copied from the released notebook, each after the
   cell it followed there. nbgrader 0.9.6 restores only test cells, and crashes (``KeyError`` in
   ``OverwriteCells.add_missing_grade_cells``) when the deleted test cell followed a locked cell that is not a test
-  or an answer, such as a training cell. It also makes a pasted copy of an nbgrader cell a plain cell (the last
-  copy keeps the grade id): nbgrader's ``DeduplicateIds`` empties the copy's metadata, on which ``OverwriteCells``
-  crashed with ``KeyError: 'grade_id'``.
+  or an answer, such as a training cell. It also makes a pasted copy of an nbgrader cell (the last copy keeps the
+  grade id: nbgrader's ``DeduplicateIds`` empties the others' metadata) and a cell pasted from another exercise
+  plain cells, on which ``OverwriteCells`` crashed with ``KeyError: 'grade_id'``.
 * :class:`HideHiddenTests` (in ``GenerateFeedback.preprocessors``, instead of nbgrader's ``ClearHiddenTests``)
   removes the hidden tests from the test cells' code, as nbgrader's does, and also from every output: a traceback
   shows the lines around the failing call, a timeout shows a preview of the cell, and a learner's code can print
   the cells it was run with. A traceback entry that shows hidden-test code is dropped; any other output keeps its
   text with each hidden line replaced by ``[hidden test]``. The grading machine's paths (the grading folder,
-  Python's and this package's folders, the MNIST file, the home folder) are replaced by short placeholders, and a
-  traceback longer than a learner can use is cut to its first and last entries.
+  Python's and this package's folders, the MNIST file, the home folder) are replaced by short placeholders, and
+  each long run of library frames in a traceback is cut to its ends (the learner's own frames are all kept).
 
 The functions under them (:func:`restore_locked_cells`, :func:`hidden_lines`, :func:`scrub_output`,
 :func:`leaked_lines`) work on plain notebooks and are what the tests check.
@@ -43,6 +43,7 @@ __all__ = [
     "layout_kept",
     "leaked_lines",
     "machine_paths",
+    "plain_foreign_cells",
     "restore_locked_cells",
     "scrub_output",
     "tidy_output",
@@ -76,9 +77,17 @@ def _anchor_keys(nb: NotebookNode) -> set[str]:
 
 
 def layout_kept(submission: NotebookNode, released: NotebookNode) -> bool:
-    """Whether the submission still holds any cell of the released notebook (an nbgrader cell by its grade id,
-    another by its cell id); False for work re-typed into a new notebook."""
-    return bool(_anchor_keys(submission) & _anchor_keys(released))
+    """Whether the submission still holds any answer cell of the released notebook (by its grade id); False for
+    work re-typed into a new notebook, also when a few handed-out cells (the title, the setup cell) were pasted in.
+    A released notebook without answer cells: whether any of its cells is there (by grade id, else cell id)."""
+    answers = {f"grade:{_grade_id(c)}" for c in released.cells if _grade_id(c) and _nbgrader(c).get("solution")}
+    return bool(_anchor_keys(submission) & (answers or _anchor_keys(released)))
+
+
+def _nbgrader(cell) -> dict:
+    meta = cell.get("metadata", {})
+    nbgrader = meta.get("nbgrader") if isinstance(meta, dict) else None
+    return nbgrader if isinstance(nbgrader, dict) else {}
 
 
 def restore_locked_cells(submission: NotebookNode, released: NotebookNode) -> tuple[NotebookNode, list[str]]:
@@ -88,13 +97,15 @@ def restore_locked_cells(submission: NotebookNode, released: NotebookNode) -> tu
     (the nearest earlier released cell that the submission still has: nbgrader cells by their grade id, others by
     their cell id), so that cells keep the released order even when several in a row were deleted. Cells the
     learner added, moved or edited stay as they are (nbgrader overwrites edited locked cells itself). When the
-    submission holds none of the released cells (the learner re-typed the work into a new notebook), the missing
-    cells go after all of the learner's cells, in the released order, as nbgrader places the task cells it adds:
-    at the top they would run before the learner's code. The input is left unchanged.
+    submission holds none of the released answer cells (the learner re-typed the work into a new notebook, perhaps
+    with the title or setup cell pasted in), the missing cells go after all of the learner's cells, in the released
+    order, as nbgrader places the task cells it adds: at the top they would run before the learner's code. The input
+    is left unchanged.
     """
     nb = copy.deepcopy(submission)
     restored: list[str] = []
-    after = -1 if layout_kept(nb, released) else len(nb.cells) - 1  # index in nb after which the next missing cell goes
+    kept = layout_kept(nb, released)
+    after = -1 if kept else len(nb.cells) - 1  # index in nb after which the next missing cell goes
     for cell in released.cells:
         grade_id = _grade_id(cell)
         if grade_id is not None:
@@ -103,12 +114,25 @@ def restore_locked_cells(submission: NotebookNode, released: NotebookNode) -> tu
             cell_id = cell.get("id")
             where = next((i for i, c in enumerate(nb.cells) if cell_id and c.get("id") == cell_id), None)
         if where is not None:
-            after = where
+            after = where if kept else after
         elif grade_id is not None and _locked(cell):
             after += 1
             nb.cells.insert(after, copy.deepcopy(cell))
             restored.append(grade_id)
     return nb, restored
+
+
+def plain_foreign_cells(submission: NotebookNode, released: NotebookNode) -> NotebookNode:
+    """The submission with the nbgrader metadata taken off every cell that has no grade id of the released notebook:
+    a pasted copy DeduplicateIds emptied, or a cell pasted from another exercise with its metadata. nbgrader's
+    ``OverwriteCells`` deletes such a cell's grade id and then raises ``KeyError: 'grade_id'``; as a plain cell it
+    runs like any cell of the learner's. The input is left unchanged."""
+    nb = copy.deepcopy(submission)
+    known = {_grade_id(cell) for cell in released.cells} - {None}
+    for cell in nb.cells:
+        if "nbgrader" in cell.get("metadata", {}) and _grade_id(cell) not in known:
+            del cell.metadata["nbgrader"]
+    return nb
 
 
 def _course_root(preprocessor) -> Path:
@@ -130,11 +154,9 @@ class RestoreLockedCells(NbGraderPreprocessor):
                 f"RestoreLockedCells needs the released notebook {path}: run "
                 f"`nbgrader generate_assignment {info['assignment']}` first"
             )
-        for cell in nb.cells:  # a pasted copy of an nbgrader cell: DeduplicateIds left it an empty nbgrader dict,
-            # on which OverwriteCells.add_missing_task_cells raises KeyError 'grade_id'; it is a plain cell now
-            if "nbgrader" in cell.get("metadata", {}) and _grade_id(cell) is None:
-                del cell.metadata["nbgrader"]
-        nb, restored = restore_locked_cells(nb, nbformat.read(path, as_version=4))
+        released = nbformat.read(path, as_version=4)
+        nb = plain_foreign_cells(nb, released)
+        nb, restored = restore_locked_cells(nb, released)
         if restored:
             self.log.warning(
                 "Locked cells deleted by %s, put back from %s: %s", info.get("student"), path, ", ".join(restored)
@@ -197,7 +219,9 @@ def scrub_output(output: NotebookNode, hidden: list[str]) -> NotebookNode:
 
 
 # ------------------------------------------------------------------------------------ the grading machine
-KEEP_FRAMES = 3  # traceback entries kept at each end of a long traceback
+KEEP_FRAMES = 3  # library frames kept at each end of a long run of them in a traceback
+_LEARNER_FRAME = re.compile(r"\bCell In\s*\[|\bInput In\s*\[")  # IPython's name for a frame of a notebook cell
+_LIBRARIES = ("<site-packages>", "<python>", "<cvae_course>")
 MAX_ENTRY = 3000  # characters kept of one traceback entry
 
 
@@ -236,19 +260,37 @@ def _strip_paths(text: str, paths: list[tuple[str, str]]) -> str:
     return text
 
 
+def _cut_library_frames(entries: list[str], paths: list[tuple[str, str]]) -> list[str]:
+    """Traceback entries with each run of more than ``2 * KEEP_FRAMES + 1`` library frames (in Python's, the
+    installed packages' or this package's files) cut to its first and last ``KEEP_FRAMES``; every other entry (the
+    learner's cells and files, IPython's header, the error line) is kept."""
+    libraries = [path for path, placeholder in paths if placeholder in _LIBRARIES]
+
+    def library(entry: str) -> bool:
+        plain = _ANSI.sub("", entry)
+        return not _LEARNER_FRAME.search(plain) and any(path in plain for path in libraries)
+
+    kept: list[str] = []
+    run: list[str] = []
+    for entry in [*entries, None]:
+        if entry is not None and library(entry):
+            run.append(entry)
+            continue
+        if len(run) > 2 * KEEP_FRAMES + 1:
+            cut = len(run) - 2 * KEEP_FRAMES
+            run = [*run[:KEEP_FRAMES], f"... ({cut} more frames, inside libraries, not shown) ...", *run[-KEEP_FRAMES:]]
+        kept += run + ([entry] if entry is not None else [])
+        run = []
+    return kept
+
+
 def tidy_output(output: NotebookNode, paths: list[tuple[str, str]]) -> NotebookNode:
-    """An output as a learner's page shows it: the grading machine's paths replaced by placeholders, and a long
-    traceback cut to its first and last ``KEEP_FRAMES`` entries (each at most ``MAX_ENTRY`` characters)."""
+    """An output as a learner's page shows it: the grading machine's paths replaced by placeholders, and in a
+    traceback each long run of library frames cut to its ends (the learner's own frames all kept; each entry at most
+    ``MAX_ENTRY`` characters)."""
     output = copy.deepcopy(output)
     if output.get("output_type") == "error":
-        entries = [str(entry) for entry in output.get("traceback", [])]
-        if len(entries) > 2 * KEEP_FRAMES + 1:
-            cut = len(entries) - 2 * KEEP_FRAMES
-            entries = [
-                *entries[:KEEP_FRAMES],
-                f"... ({cut} more frames, inside libraries, not shown) ...",
-                *entries[-KEEP_FRAMES:],
-            ]
+        entries = _cut_library_frames([str(entry) for entry in output.get("traceback", [])], paths)
         entries = [e if len(e) <= MAX_ENTRY else f"{e[: MAX_ENTRY // 2]}\n...\n{e[-MAX_ENTRY // 2 :]}" for e in entries]
         output["traceback"] = [_strip_paths(entry, paths) for entry in entries]
         output["evalue"] = _strip_paths(str(output.get("evalue", "")), paths)

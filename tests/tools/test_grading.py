@@ -7,6 +7,7 @@ without TensorFlow test the time limits, the feedback pages of every failure mod
 feedback layout cheaply.
 """
 
+import copy
 import hashlib
 import json
 import os
@@ -14,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from cvae_course.tools.nbgrader_plugins import (
     MAX_ENTRY,
     HideHiddenTests,
     hidden_lines,
+    layout_kept,
     leaked_lines,
     machine_paths,
     restore_locked_cells,
@@ -428,6 +431,27 @@ def test_plain_nbgrader_crashes_on_a_deleted_test_after_a_training_cell_as_the_r
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         assert gb.find_grade("ae_learned", AE, AE, "learner").score == 0
         assert gb.find_grade("ae_encoder", AE, AE, "learner").score == 2
+
+
+@pytest.mark.parametrize(
+    "student, pasted", [("paste01", ["ae_decoder_answer"]), ("paste01t", ["ae_encoder_answer", "ae_encoder"])]
+)
+def test_cells_pasted_from_another_exercise_with_their_metadata_are_graded_as_plain_cells(
+    readme_route, student, pasted
+):
+    cells = {grade_id(c): c for c in solved(AE).cells}
+    nb = solved(VAE)
+    nb.cells[3:3] = [nbformat.from_dict(json.loads(json.dumps(cells[g]))) for g in pasted]  # JupyterLab's paste
+    folder = readme_route["root"] / "submitted" / student / VAE
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / f"{VAE}.ipynb")
+    done = nbgrader(["autograde", VAE, "--student", student], readme_route["root"])
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    graded = read(readme_route["root"] / "autograded" / student / VAE / f"{VAE}.ipynb")
+    assert [grade_id(c) for c in graded.cells if grade_id(c)] == [
+        grade_id(c) for c in nb.cells if grade_id(c) and grade_id(c) not in pasted
+    ]
+    assert [c.source for c in graded.cells[3 : 3 + len(pasted)]] == [cells[g].source for g in pasted]
 
 
 # ------------------------------------------------------------------------ hidden tests in any output
@@ -886,11 +910,13 @@ def tiny_mistakes(tmp_path_factory):
 
 
 SNOOP = (
-    "import os, sys\nimport cvae_course\n\ndef answer():\n    return 42\n\n"
+    "import glob, os, sys\nimport cvae_course\n\ndef answer():\n    return 42\n\n"
     "marker = '### END ' + 'SOLUTION'  # not written out: this cell's own notebook must not match\n"
-    "found = [os.path.join(d, f) for d, _, fs in os.walk('../../..') for f in fs\n"
+    "root = '../../../../..'  # the whole temporary grading folder: templates/, jobs/<student>__<notebook>/ ...\n"
+    "found = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs\n"
     "         if f.endswith('.ipynb') and marker in open(os.path.join(d, f), errors='replace').read()]\n"
     "print('solution files:', len(found), sorted(os.listdir('../../..')))\n"
+    "print('job folders:', len(os.listdir('../../../..')), 'sources:', len(glob.glob(root + '/templates/*/source')))\n"
     "print('paths:', os.getcwd(), sys.prefix, os.path.expanduser('~'), os.environ.get('CVAE_COURSE_MNIST'))\n"
     "print('package:', cvae_course.__file__)"
 )
@@ -905,7 +931,15 @@ def test_the_learners_kernel_finds_no_file_with_the_solutions_in_its_grading_fol
     out = "".join(
         o.get("text", "") for o in read(tiny_mistakes["out"] / "autograded" / "snoop" / "limits.ipynb").cells[0].outputs
     )
-    assert "solution files: 0 " in out and "'source'" not in out, out
+    assert "solution files: 0 " in out and "'source'" not in out and "sources: 0" in out, out
+
+
+def test_the_learners_kernel_finds_no_folder_of_a_learner_graded_before(tiny_mistakes):
+    out = "".join(
+        o.get("text", "") for o in read(tiny_mistakes["out"] / "autograded" / "snoop" / "limits.ipynb").cells[0].outputs
+    )
+    folders = int(re.search(r"job folders: (\d+)", out).group(1))
+    assert 1 <= folders <= 2, out  # its own and, with -j 2, the one graded at the same time
 
 
 def test_a_learners_page_shows_placeholders_instead_of_the_grading_machines_paths(tiny_mistakes):
@@ -979,6 +1013,41 @@ def test_solved_notebooks_and_calls_of_the_checks_are_not_suspicious(name):
     assert grading._suspicious(nb, read(EXERCISES / f"{name}.ipynb")) == []
 
 
+HONEST = [
+    "check_codes = build_encoder(2)(mnist.x_test[:4])\nprint(check_codes.shape)",
+    "def helper(check_every=1):\n    return check_every\n\nhelper(check_every=5)",
+    "class Logger:\n    def __init__(self):\n        self.check_freq = 5",
+    "from unittest import mock\n\nwith mock.patch('os.getcwd', lambda: '.'):\n    checkpoint = 1",
+    "class Scale(keras.layers.Layer):\n    def build(self, shape):\n        setattr(self, 'w', 1)\n\nprint('check shapes')",
+    "import sys\nprint('tensorflow_probability' in sys.modules)",
+    "import importlib\nimportlib.reload(checks)",
+    "for i in range(3):\n    print(f'In [{i}] the digit is', i)",
+]
+
+
+@pytest.mark.parametrize("source", HONEST)
+def test_honest_code_that_names_checks_or_in_without_patching_or_reading_them_is_not_suspicious(source):
+    nb = solved(AE)
+    nb.cells.append(nbformat.v4.new_code_cell(source))
+    assert grading._suspicious(nb, blank()) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from cvae_course import checks as c\nc.check_encoder = print",
+        "from unittest import mock\nmock.patch('cvae_course.checks.check_encoder', print).start()",
+        "def check_encoder(*args, **kwargs):\n    pass",
+    ],
+)
+def test_patching_the_checks_under_another_name_or_by_a_dotted_name_is_suspicious(source):
+    nb = solved(AE)
+    nb.cells.append(nbformat.v4.new_code_cell(source))
+    assert grading._suspicious(nb, blank()) == [
+        f"these cells look like they patch the checks the tests call: cell {len(nb.cells)}"
+    ]
+
+
 def test_a_long_traceback_is_cut_to_its_ends_and_loses_the_machines_paths():
     here = str(Path(grading.__file__).resolve().parents[1])
     frames = [f"File {here}/training.py, line {i}\n" + "x" * 10_000 for i in range(40)]
@@ -988,6 +1057,19 @@ def test_a_long_traceback_is_cut_to_its_ends_and_loses_the_machines_paths():
     assert all(len(entry) < MAX_ENTRY + 200 for entry in tidy["traceback"])
     assert here not in "".join(tidy["traceback"]) and "<cvae_course>/training.py" in tidy["traceback"][0]
     assert tidy["evalue"] == "bad <python>/lib"
+
+
+def test_cutting_a_traceback_keeps_every_frame_of_the_learners_cells_and_cuts_only_library_frames():
+    lib = sysconfig.get_paths()["purelib"]
+    keras = [f"File {lib}/keras/src/ops/core.py:{i}, in call(x)\n" + "k" * 200 for i in range(12)]
+    header = ["\x1b[0;31m-------\x1b[0m", "\x1b[0;31mValueError\x1b[0m   Traceback (most recent call last)"]
+    cells = ["Cell \x1b[0;32mIn[12], line 2\x1b[0m\n plot_worst()", "Cell In[10], line 5, in worst_reconstructions(k)"]
+    cells += ["Cell In[6], line 3, in reconstruction_error(x)"]
+    frames = [*header, cells[0], *keras, cells[1], cells[2], *keras, "ValueError: bad shape"]
+    error = nbformat.v4.new_output("error", ename="ValueError", evalue="bad shape", traceback=frames)
+    tidy = tidy_output(error, machine_paths())["traceback"]
+    assert [e for e in tidy if "In[" in e] == cells and tidy[:2] == header and tidy[-1] == "ValueError: bad shape"
+    assert sum("6 more frames, inside libraries" in e for e in tidy) == 2 and len(tidy) == len(frames) - 2 * 6 + 2
 
 
 @pytest.mark.parametrize("student", ["pasted-answer", "pasted-test"])
@@ -1008,6 +1090,33 @@ def test_locked_cells_missing_from_a_notebook_without_any_released_cell_go_after
     restored, ids = restore_locked_cells(fresh, released)
     assert ids == [grade_id(c) for c in released.cells if meta(c).get("locked")]
     assert [c.source for c in restored.cells[: len(fresh.cells)]] == [c.source for c in fresh.cells]
+
+
+@pytest.mark.parametrize("pasted", ["ae_setup", "title"])
+def test_a_new_notebook_with_only_the_setup_or_title_cell_pasted_in_gets_the_tests_after_the_learners_code(pasted):
+    released = read(EXERCISES / f"{AE}.ipynb")
+    kept = next(
+        c for c in released.cells if (grade_id(c) == pasted if pasted != "title" else c.cell_type == "markdown")
+    )
+    fresh = nbformat.v4.new_notebook(cells=[copy.deepcopy(kept)])
+    fresh.cells += [nbformat.v4.new_code_cell(src) for src in answers(AE).values()]
+    restored, ids = restore_locked_cells(fresh, released)
+    assert not layout_kept(fresh, released) and pasted not in ids
+    assert [c.source for c in restored.cells[: len(fresh.cells)]] == [c.source for c in fresh.cells]
+
+
+def test_a_pasted_copy_of_a_locked_test_cell_that_patches_the_checks_is_reported_and_flagged():
+    nb = solved(AE)
+    test = next(i for i, c in enumerate(nb.cells) if grade_id(c) == "ae_encoder")
+    twin = copy.deepcopy(nb.cells[test])  # JupyterLab's paste keeps grade id and lock; nbgrader runs it plain
+    twin.source = "checks.check_encoder = lambda *a, **k: print('ok')"
+    nb.cells.insert(test, twin)
+    assert grading._tampering(nb, blank(), read(SOLUTIONS / f"{AE}.ipynb")) == (["ae_encoder (a pasted copy)"], [], [])
+    assert grading._suspicious(nb, blank()) == [
+        f"these cells look like they patch the checks the tests call: cell {test + 1} (a pasted copy of ae_encoder)"
+    ]
+    twin.source = nb.cells[test + 1].source  # an unchanged copy only runs the test twice
+    assert grading._tampering(nb, blank(), read(SOLUTIONS / f"{AE}.ipynb")) == ([], [], [])
 
 
 def test_a_locked_cell_from_an_older_release_is_told_apart_from_one_the_learner_edited():
